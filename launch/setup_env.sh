@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Set up everything mt3-unified needs on a fresh Debian machine: the audio
+# renderer (fluidsynth + the Fluid R3 GM soundfont) and a virtual environment
+# with the pinned Python packages. Safe to run again: it skips what is there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SOUNDFONT=/usr/share/sounds/sf2/FluidR3_GM.sf2
+if ! command -v fluidsynth >/dev/null || [ ! -f "$SOUNDFONT" ]; then
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends fluidsynth fluid-soundfont-gm >/dev/null
+fi
+
+PYTHON="${PYTHON:-python3.11}"
+command -v "$PYTHON" >/dev/null || PYTHON=python3
+if [ ! -x .venv/bin/python ]; then
+  "$PYTHON" -m venv .venv
+fi
+# Reinstall only when setup.py changed since the last install.
+STAMP=.venv/.mt3u-installed
+if [ ! -f "$STAMP" ] || [ setup.py -nt "$STAMP" ]; then
+  .venv/bin/python -m pip install -q --upgrade pip
+  .venv/bin/python -m pip install -q -e ".[dev]"
+  touch "$STAMP"
+fi

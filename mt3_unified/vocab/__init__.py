@@ -1,0 +1,1 @@
+"""Token codecs of the symbolic modalities and the one vocabulary that holds every modality."""

@@ -1,0 +1,55 @@
+"""Install mt3-unified: one seq2seq transformer for score images, LMX, MIDI and audio."""
+
+from setuptools import find_packages, setup
+
+# Every dependency is pinned to a release that installs from PyPI on Python 3.11.
+# TensorFlow is asked for as `tensorflow` (seqio depends on the full package;
+# asking for `tensorflow-cpu` beside it would install TensorFlow twice).
+INSTALL_REQUIRES = [
+    "jax==0.10.2",
+    "jaxlib==0.10.2",
+    "flax==0.12.8",
+    "optax==0.2.8",
+    "orbax-checkpoint==0.12.8",
+    "clu==0.0.12",
+    "seqio==0.0.20",
+    "tensorflow==2.21.0",
+    "tensorflow-text==2.21.1",
+    "tensorflow-datasets==4.9.10",
+    "protobuf==7.36.2",
+    "numpy==2.4.6",
+    "scipy==1.17.1",
+    "note-seq==0.0.5",
+    "pretty-midi==0.2.11.post0",
+    "mido==1.3.3",
+    "mir_eval==0.8.2",
+    "gin-config==0.5.0",
+    "verovio==6.4.1",
+    "cairosvg==2.9.1",
+    "pillow==13.0.0",
+    "music21==10.5.1",
+    "soundfile==0.14.0",
+    "librosa==0.11.0",
+    "matplotlib==3.11.2",
+    "defusedxml==0.7.1",
+    "editdistance==0.8.1",
+    "tqdm==4.70.1",
+]
+
+EXTRAS_REQUIRE = {
+    "dev": ["pytest==9.2.0", "ruff==0.17.6"],
+}
+
+setup(
+    name="mt3-unified",
+    version="0.1.0",
+    description=(
+        "Unified cross-modal translation of score images, symbolic music and "
+        "performance audio with one JAX/Flax sequence-to-sequence transformer."
+    ),
+    python_requires=">=3.11,<3.12",
+    packages=find_packages(include=["mt3_unified", "mt3_unified.*"]),
+    install_requires=INSTALL_REQUIRES,
+    extras_require=EXTRAS_REQUIRE,
+    entry_points={"console_scripts": ["mt3u=mt3_unified.cli:main"]},
+)
