@@ -1,0 +1,1 @@
+"""Human-facing output: self-contained HTML reports and plots (piano rolls, curves)."""

@@ -1,0 +1,64 @@
+"""Plots people would rather look at than read: piano rolls and training curves, as PNG bytes."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Mapping, Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")  # no display on servers; must precede pyplot
+import matplotlib.pyplot as plt  # noqa: E402
+
+
+def _png(figure) -> bytes:
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
+    plt.close(figure)
+    return buffer.getvalue()
+
+
+def piano_roll_png(
+    notes: Sequence[tuple[float, float, int]],
+    *,
+    reference: Sequence[tuple[float, float, int]] | None = None,
+    title: str = "",
+) -> bytes:
+    """(onset s, offset s, pitch) notes as a piano roll; a reference is drawn beneath in grey."""
+    figure, axes = plt.subplots(figsize=(10, 3))
+    layers = [(reference, "#bbbbbb", "reference")] if reference is not None else []
+    layers.append((notes, "#1f5fa8", "notes"))
+    for layer, color, label in layers:
+        for i, (onset, offset, pitch) in enumerate(layer):
+            axes.barh(
+                pitch,
+                max(offset - onset, 0.01),
+                left=onset,
+                height=0.8,
+                color=color,
+                label=label if i == 0 else None,
+            )
+    axes.set_xlabel("time (s)")
+    axes.set_ylabel("MIDI pitch")
+    if title:
+        axes.set_title(title)
+    if reference is not None:
+        axes.legend(loc="upper right")
+    return _png(figure)
+
+
+def curves_png(
+    curves: Mapping[str, tuple[Sequence[float], Sequence[float]]], *, ylabel: str, title: str = ""
+) -> bytes:
+    """Named (steps, values) curves on one axis, e.g. training and validation loss."""
+    figure, axes = plt.subplots(figsize=(7, 3.5))
+    for name, (steps, values) in curves.items():
+        axes.plot(steps, values, label=name)
+    axes.set_xlabel("step")
+    axes.set_ylabel(ylabel)
+    if title:
+        axes.set_title(title)
+    if curves:
+        axes.legend()
+    axes.grid(alpha=0.3)
+    return _png(figure)
