@@ -1,0 +1,64 @@
+"""ModelConfig: the sizes and switches of the unified transformer, bound from gin."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import gin
+import jax.numpy as jnp
+
+NORMS = ("rms", "layer")
+MLPS = ("gated_gelu", "gelu")
+
+
+@gin.configurable
+@dataclasses.dataclass(frozen=True)
+class ModelConfig:
+    """Everything the network's shape depends on except the vocabulary.
+
+    The vocabulary (size, codebooks per modality, logit masks) is passed to the
+    model separately so one config serves any codebook layout.
+    """
+
+    emb_dim: int = 512
+    num_heads: int = 8
+    num_kv_heads: int = 8  # < num_heads gives grouped-query attention
+    head_dim: int = 64
+    mlp_dim: int = 2048
+    num_encoder_layers: int = 6
+    num_decoder_layers: int = 6
+    depth_layers: int = 1  # RQ-Transformer depth decoder over the K codes of a frame
+    depth_heads: int = 8
+    depth_mlp_dim: int = 2048
+    max_input_len: int = 1024  # rows of the per-modality learned positional tables
+    max_target_len: int = 1024
+    norm: str = "rms"
+    mlp: str = "gated_gelu"
+    dropout_rate: float = 0.0
+    dtype: str = "float32"  # activations; parameters are always float32
+    remat: bool = False  # rematerialize each layer in the backward pass
+    # Continuous inputs (mel frames or image patches) of these modalities are
+    # projected with a linear layer; 0 features switches the path off.
+    continuous_input_dim: int = 0
+    continuous_modalities: tuple[str, ...] = ()
+    label_smoothing: float = 0.0
+    z_loss: float = 1e-4
+    # One weight per task in vocab.unified.TASKS order; () means all 1.
+    task_weights: tuple[float, ...] = ()
+
+    def __post_init__(self):
+        if self.norm not in NORMS:
+            raise ValueError(f"ModelConfig.norm must be one of {NORMS}, got {self.norm!r}")
+        if self.mlp not in MLPS:
+            raise ValueError(f"ModelConfig.mlp must be one of {MLPS}, got {self.mlp!r}")
+        if self.num_heads % self.num_kv_heads:
+            raise ValueError(
+                f"num_heads ({self.num_heads}) must be a multiple of "
+                f"num_kv_heads ({self.num_kv_heads})"
+            )
+        if self.dtype not in ("float32", "bfloat16"):
+            raise ValueError(f"ModelConfig.dtype must be float32 or bfloat16, got {self.dtype!r}")
+
+    @property
+    def activation_dtype(self):
+        return jnp.bfloat16 if self.dtype == "bfloat16" else jnp.float32

@@ -1,0 +1,229 @@
+"""Transformer building blocks with logical axis names: norms, MLPs, (grouped) attention, layers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+from mt3_unified.model.config import ModelConfig
+
+# Finite so that a fully masked row (the unused slots of a symbolic frame) gives
+# a uniform softmax instead of NaN; bfloat16 holds it too.
+NEG_INF = -1e9
+
+Array = Any
+
+
+def param_with_axes(init, axes: tuple[str | None, ...]):
+    """An initializer whose parameter carries logical axis names for the partitioner."""
+    return nn.with_logical_partitioning(init, axes)
+
+
+def constrain(x: Array, axes: tuple[str | None, ...]) -> Array:
+    """Names an activation's axes so the partitioner can shard it (a no-op without rules)."""
+    return nn.with_logical_constraint(x, axes)
+
+
+def dense_init(scale: float = 1.0):
+    return nn.initializers.variance_scaling(scale, "fan_in", "truncated_normal")
+
+
+class Norm(nn.Module):
+    """RMSNorm (T5) or LayerNorm over the last axis, computed in float32."""
+
+    config: ModelConfig
+
+    @nn.compact
+    def __call__(self, x: Array) -> Array:
+        dim = x.shape[-1]
+        scale = self.param("scale", param_with_axes(nn.initializers.ones, ("embed",)), (dim,))
+        y = x.astype(jnp.float32)
+        if self.config.norm == "layer":
+            y = y - jnp.mean(y, axis=-1, keepdims=True)
+        y = y * jax.lax.rsqrt(jnp.mean(jnp.square(y), axis=-1, keepdims=True) + 1e-6)
+        y = y * scale
+        if self.config.norm == "layer":
+            y = y + self.param("bias", param_with_axes(nn.initializers.zeros, ("embed",)), (dim,))
+        return y.astype(self.config.activation_dtype)
+
+
+class Mlp(nn.Module):
+    """Gated-GELU (T5 1.1) or plain GELU feed-forward block."""
+
+    config: ModelConfig
+    mlp_dim: int
+
+    @nn.compact
+    def __call__(self, x: Array) -> Array:
+        cfg = self.config
+        dense = lambda name, feats, axes: nn.Dense(
+            feats,
+            use_bias=False,
+            dtype=cfg.activation_dtype,
+            kernel_init=param_with_axes(dense_init(), axes),
+            name=name,
+        )
+        if cfg.mlp == "gated_gelu":
+            h = nn.gelu(dense("wi_0", self.mlp_dim, ("embed", "mlp"))(x))
+            h = h * dense("wi_1", self.mlp_dim, ("embed", "mlp"))(x)
+        else:
+            h = nn.gelu(dense("wi", self.mlp_dim, ("embed", "mlp"))(x))
+        h = constrain(h, ("batch", "length", "mlp"))
+        return dense("wo", x.shape[-1], ("mlp", "embed"))(h)
+
+
+class Projection(nn.Module):
+    """x[..., *in_shape] @ kernel[*in_shape, *out_shape] without bias.
+
+    nn.DenseGeneral initializes a flattened 2-D kernel, which cannot carry the
+    kernel's three logical axis names; this keeps the real shape throughout.
+    """
+
+    config: ModelConfig
+    in_shape: tuple[int, ...]
+    out_shape: tuple[int, ...]
+    axes: tuple[str | None, ...]
+
+    @nn.compact
+    def __call__(self, x: Array) -> Array:
+        n_in = len(self.in_shape)
+        init = nn.initializers.variance_scaling(
+            1.0,
+            "fan_in",
+            "truncated_normal",
+            in_axis=tuple(range(n_in)),
+            out_axis=tuple(range(n_in, n_in + len(self.out_shape))),
+        )
+        kernel = self.param(
+            "kernel", param_with_axes(init, self.axes), self.in_shape + self.out_shape
+        )
+        dtype = self.config.activation_dtype
+        axes = (tuple(range(x.ndim - n_in, x.ndim)), tuple(range(n_in)))
+        return jnp.tensordot(x.astype(dtype), kernel.astype(dtype), axes)
+
+
+class Attention(nn.Module):
+    """Multi-head attention with optional grouped key/value heads.
+
+    Keys and values are projected by `kv` separately from the attention itself,
+    so a decoder can cache them (self-attention) or compute them once per
+    sequence (cross-attention over the encoder output).
+    """
+
+    config: ModelConfig
+    num_heads: int
+    num_kv_heads: int
+
+    def setup(self):
+        cfg = self.config
+        d, h, g, dh = cfg.emb_dim, self.num_heads, self.num_kv_heads, cfg.head_dim
+        self.query = Projection(cfg, (d,), (h, dh), ("embed", "heads", "kv"))
+        self.key = Projection(cfg, (d,), (g, dh), ("embed", "kv_heads", "kv"))
+        self.value = Projection(cfg, (d,), (g, dh), ("embed", "kv_heads", "kv"))
+        self.out = Projection(cfg, (h, dh), (d,), ("heads", "kv", "embed"))
+
+    def kv(self, x: Array) -> tuple[Array, Array]:
+        """Keys and values [B, S, G, Dh] of a sequence."""
+        k = constrain(self.key(x), ("batch", "length", "kv_heads", "kv"))
+        v = constrain(self.value(x), ("batch", "length", "kv_heads", "kv"))
+        return k, v
+
+    def __call__(self, x: Array, k: Array, v: Array, bias: Array) -> Array:
+        """Attends queries from x [B, L, D] to k, v [B, S, G, Dh]; bias broadcasts to [B, L, S]."""
+        cfg = self.config
+        q = self.query(x) * (cfg.head_dim**-0.5)
+        q = constrain(q, ("batch", "length", "heads", "kv"))
+        b, length, h, d = q.shape
+        groups = self.num_kv_heads
+        # Heads of one group share a key/value head: [B, L, G, H/G, Dh].
+        q = q.reshape(b, length, groups, h // groups, d)
+        logits = jnp.einsum("blgrd,bsgd->bgrls", q, k).astype(jnp.float32)
+        logits = logits + bias[:, None, None, :, :]
+        weights = jax.nn.softmax(logits, axis=-1).astype(cfg.activation_dtype)
+        y = jnp.einsum("bgrls,bsgd->blgrd", weights, v).reshape(b, length, h, d)
+        return self.out(y)
+
+
+def causal_bias(length: int) -> Array:
+    """[1, L, L] additive bias that hides later positions."""
+    keep = jnp.tril(jnp.ones((length, length), dtype=bool))
+    return jnp.where(keep, 0.0, NEG_INF)[None]
+
+
+def padding_bias(key_mask: Array) -> Array:
+    """[B, 1, S] additive bias that hides padded keys."""
+    return jnp.where(key_mask, 0.0, NEG_INF)[:, None, :]
+
+
+class EncoderLayer(nn.Module):
+    """Pre-norm self-attention + MLP block (also the depth decoder's layer, with a causal bias)."""
+
+    config: ModelConfig
+    num_heads: int
+    num_kv_heads: int
+    mlp_dim: int
+    deterministic: bool = True
+
+    @nn.compact
+    def __call__(self, x: Array, bias: Array) -> Array:
+        cfg = self.config
+        drop = nn.Dropout(cfg.dropout_rate, deterministic=self.deterministic)
+        attn = Attention(cfg, self.num_heads, self.num_kv_heads, name="attention")
+        h = Norm(cfg, name="pre_attention_norm")(x)
+        x = x + drop(attn(h, *attn.kv(h), bias))
+        h = Norm(cfg, name="pre_mlp_norm")(x)
+        x = x + drop(Mlp(cfg, self.mlp_dim, name="mlp")(h))
+        return constrain(x, ("batch", "length", "embed"))
+
+
+class DecoderLayer(nn.Module):
+    """Pre-norm causal self-attention, cross-attention and MLP, with an optional KV cache.
+
+    `cache` None means a full teacher-forced pass (causal over the whole target).
+    Otherwise x is one frame [B, 1, D] at position `cache["index"]`; its key and
+    value are written into the cache and attention sees positions <= index.
+    `cross` is either the encoder output (keys/values projected here) or a
+    precomputed (k, v) pair from `cross_kv`, which decoding computes once.
+    """
+
+    config: ModelConfig
+    deterministic: bool = True
+
+    def setup(self):
+        cfg = self.config
+        self.self_attention = Attention(cfg, cfg.num_heads, cfg.num_kv_heads)
+        self.cross_attention = Attention(cfg, cfg.num_heads, cfg.num_kv_heads)
+        self.mlp = Mlp(cfg, cfg.mlp_dim)
+        self.pre_self_attention_norm = Norm(cfg)
+        self.pre_cross_attention_norm = Norm(cfg)
+        self.pre_mlp_norm = Norm(cfg)
+        self.dropout = nn.Dropout(cfg.dropout_rate)
+
+    def cross_kv(self, encoded: Array) -> tuple[Array, Array]:
+        return self.cross_attention.kv(encoded)
+
+    def __call__(self, x, cross, cross_bias, cache=None):
+        drop = lambda y: self.dropout(y, deterministic=self.deterministic)
+        h = self.pre_self_attention_norm(x)
+        k, v = self.self_attention.kv(h)
+        if cache is None:
+            bias = causal_bias(x.shape[1])
+        else:
+            index = cache["index"]
+            k = jax.lax.dynamic_update_slice_in_dim(
+                cache["k"], k.astype(cache["k"].dtype), index, 1
+            )
+            v = jax.lax.dynamic_update_slice_in_dim(
+                cache["v"], v.astype(cache["v"].dtype), index, 1
+            )
+            cache = {"k": k, "v": v, "index": index + 1}
+            bias = jnp.where(jnp.arange(k.shape[1]) <= index, 0.0, NEG_INF)[None, None, :]
+        x = x + drop(self.self_attention(h, k, v, bias))
+        h = self.pre_cross_attention_norm(x)
+        ck, cv = self.cross_attention.kv(cross) if not isinstance(cross, tuple) else cross
+        x = x + drop(self.cross_attention(h, ck, cv, cross_bias))
+        x = x + drop(self.mlp(self.pre_mlp_norm(x)))
+        return constrain(x, ("batch", "length", "embed")), cache

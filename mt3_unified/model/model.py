@@ -1,0 +1,271 @@
+"""The T5X-style model API of the unified transformer: loss_fn, score_batch, predict_batch.
+
+Batch convention (the SeqIO side produces exactly these features):
+
+    encoder_input_tokens    int32 [B, L_in, K]   input frames; K = the vocabulary's
+                            largest codebook count; symbolic inputs fill slot 0 and
+                            leave PAD (0) in the other slots; PAD frames are padding
+    encoder_input_modality  int32 [B]            index into MODALITIES
+    target_modality         int32 [B]            index into MODALITIES
+    task                    int32 [B]            index into TASKS (per-task weights, metrics)
+    decoder_target_tokens   int32 [B, L_out, K]  output frames, slot use as above; the
+                            last real frame is the EOS frame [EOS, PAD, ...]
+    decoder_input_tokens    int32 [B, L_out, K]  targets shifted right by one frame; the
+                            first frame is the BOS frame [<to:target>, PAD, ...], the
+                            target-modality token of UnifiedVocabulary.target_id
+    decoder_loss_weights    float [B, L_out, K]  1 on real target slots, 0 elsewhere
+    encoder_continuous_inputs  float [B, L_in, F]  only when ModelConfig.continuous_input_dim
+
+A batch may mix modalities: logit masks and positional tables are gathered per example.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from mt3_unified.errors import Mt3UnifiedError
+from mt3_unified.model import decoding
+from mt3_unified.model.config import ModelConfig
+from mt3_unified.model.network import UnifiedTransformer
+from mt3_unified.vocab.unified import MODALITIES, PAD_ID, TASKS, UnifiedVocabulary
+
+INT_FEATURES = ("encoder_input_modality", "target_modality", "task")
+FRAME_FEATURES = ("encoder_input_tokens", "decoder_target_tokens", "decoder_input_tokens")
+
+
+class BatchError(Mt3UnifiedError, ValueError):
+    """A batch whose features do not fit the model's config."""
+
+
+class UnifiedModel:
+    """Binds a ModelConfig to a vocabulary and exposes the functions a trainer jits."""
+
+    def __init__(self, config: ModelConfig, vocab: UnifiedVocabulary):
+        self.config = config
+        self.vocab = vocab
+        self.logit_masks = np.stack([vocab.modality_masks[m] for m in MODALITIES])
+        self.num_codebooks = np.array([vocab.num_codebooks(m) for m in MODALITIES], np.int32)
+        self.k_max = self.logit_masks.shape[1]
+        self.bos_ids = np.array([vocab.target_id(m) for m in MODALITIES], np.int32)
+        if config.task_weights and len(config.task_weights) != len(TASKS):
+            raise ValueError(f"task_weights needs {len(TASKS)} entries (TASKS order)")
+        self.task_weights = np.array(config.task_weights or [1.0] * len(TASKS), np.float32)
+        self.module = UnifiedTransformer(config, self.logit_masks)
+        self.train_module = UnifiedTransformer(config, self.logit_masks, deterministic=False)
+
+    # ------------------------------------------------------------- params
+    def dummy_batch(self, batch_size=1, input_len=8, target_len=8) -> dict:
+        """An all-PAD batch of the right shapes and dtypes (for init and shape inference)."""
+        k, f = self.k_max, self.config.continuous_input_dim
+        batch = {
+            "encoder_input_tokens": np.zeros((batch_size, input_len, k), np.int32),
+            "decoder_target_tokens": np.zeros((batch_size, target_len, k), np.int32),
+            "decoder_input_tokens": np.zeros((batch_size, target_len, k), np.int32),
+            "decoder_loss_weights": np.zeros((batch_size, target_len, k), np.float32),
+            **{name: np.zeros((batch_size,), np.int32) for name in INT_FEATURES},
+        }
+        if f:
+            batch["encoder_continuous_inputs"] = np.zeros((batch_size, input_len, f), np.float32)
+        return batch
+
+    def _init_boxed(self, rng):
+        return self.module.init(rng, **_network_inputs(self.dummy_batch()))["params"]
+
+    def init(self, rng) -> dict:
+        """Fresh float32 parameters as a plain pytree (logical names via `param_axes`)."""
+        return nn.unbox(self._init_boxed(rng))
+
+    def param_axes(self):
+        """PartitionSpecs of logical axis names, one per parameter (same tree as `init`)."""
+        return nn.get_partition_spec(jax.eval_shape(self._init_boxed, jax.random.key(0)))
+
+    def num_params(self) -> int:
+        shapes = jax.eval_shape(self.init, jax.random.key(0))
+        return int(sum(np.prod(x.shape) for x in jax.tree.leaves(shapes)))
+
+    # --------------------------------------------------------- validation
+    def validate_batch(self, batch: dict, targets: bool = True) -> None:
+        """Raises BatchError naming the feature and the expectation; runs before tracing.
+
+        Shapes and dtypes are checked always (also on tracers, so a jitted
+        caller fails while tracing, before compiling); values (modality ranges,
+        targets inside their modality's ids) are checked when they are concrete.
+        """
+        cfg, k = self.config, self.k_max
+        names = list(INT_FEATURES) + ["encoder_input_tokens"]
+        if targets:
+            names += ["decoder_target_tokens", "decoder_input_tokens", "decoder_loss_weights"]
+        if cfg.continuous_input_dim:
+            names.append("encoder_continuous_inputs")
+        for name in names:
+            if name not in batch:
+                raise BatchError(f"batch lacks feature {name!r}; expected {names}")
+        b = batch["encoder_input_tokens"].shape[0] if batch["encoder_input_tokens"].ndim else 0
+        l_in = cfg.max_input_len
+        l_out = cfg.max_target_len
+        expect = {n: (("B",), "int") for n in INT_FEATURES}
+        expect["encoder_input_tokens"] = (("B", f"<={l_in}", k), "int")
+        if targets:
+            tgt_len = batch["decoder_target_tokens"].shape[1:2] or (None,)
+            for n in ("decoder_target_tokens", "decoder_input_tokens", "decoder_loss_weights"):
+                kind = "float" if n == "decoder_loss_weights" else "int"
+                expect[n] = (
+                    ("B", f"<={l_out}" if n == "decoder_target_tokens" else tgt_len[0], k),
+                    kind,
+                )
+        if cfg.continuous_input_dim:
+            in_len = batch["encoder_input_tokens"].shape[1:2] or (None,)
+            expect["encoder_continuous_inputs"] = (
+                ("B", in_len[0], cfg.continuous_input_dim),
+                "float",
+            )
+        for name, (dims, kind) in expect.items():
+            _check_feature(name, batch[name], dims, kind, b)
+        values = {n: batch[n] for n in INT_FEATURES}
+        if any(isinstance(v, jax.core.Tracer) for v in values.values()):
+            return
+        for name, limit in (
+            ("encoder_input_modality", len(MODALITIES)),
+            ("target_modality", len(MODALITIES)),
+            ("task", len(TASKS)),
+        ):
+            v = np.asarray(batch[name])
+            if v.size and (v.min() < 0 or v.max() >= limit):
+                raise BatchError(f"{name} must index {limit} entries, got values {np.unique(v)}")
+        if targets and not isinstance(batch["decoder_target_tokens"], jax.core.Tracer):
+            self._check_target_ids(batch)
+
+    def _check_target_ids(self, batch):
+        tgt = np.asarray(batch["decoder_target_tokens"])
+        weights = np.asarray(batch["decoder_loss_weights"]) > 0
+        mod = np.asarray(batch["target_modality"])
+        slots = np.arange(self.k_max)[None, None, :]
+        ok = self.logit_masks[mod[:, None, None], slots, tgt]
+        bad = weights & ~ok
+        if bad.any():
+            e, t, s = np.argwhere(bad)[0]
+            raise BatchError(
+                f"decoder_target_tokens[{e}, {t}, {s}] = {tgt[e, t, s]} has loss weight but is "
+                f"not a valid {MODALITIES[mod[e]]} id for slot {s}"
+            )
+
+    # ---------------------------------------------------------- training
+    def logits(self, params, batch, rng=None):
+        """Teacher-forced float32 logits [B, L_out, K, V], masked outside valid ids."""
+        self.validate_batch(batch)
+        if rng is None:
+            return self.module.apply({"params": params}, **_network_inputs(batch))
+        return self.train_module.apply(
+            {"params": params}, **_network_inputs(batch), rngs={"dropout": rng}
+        )
+
+    def loss_fn(self, params, batch, rng=None):
+        """(loss, metrics): token cross-entropy with label smoothing and z-loss, task-weighted.
+
+        The loss is normalized by the number of weighted target tokens; per-task
+        metrics (`<task>/loss`, `<task>/accuracy`, `<task>/num_tokens`) come
+        from the unsmoothed cross-entropy.
+        """
+        cfg = self.config
+        logits = self.logits(params, batch, rng if cfg.dropout_rate else None)
+        targets = batch["decoder_target_tokens"]
+        weights = jnp.asarray(batch["decoder_loss_weights"], jnp.float32)
+        masks = jnp.asarray(self.logit_masks)[batch["target_modality"]][:, None]  # [B,1,K,V]
+        log_z = jax.nn.logsumexp(logits, axis=-1)
+        log_p = logits - log_z[..., None]
+        nll = -jnp.take_along_axis(log_p, targets[..., None], axis=-1)[..., 0]
+        loss = nll
+        if cfg.label_smoothing:
+            loss = _smoothed_loss(nll, log_p, masks, cfg.label_smoothing)
+        z_loss = cfg.z_loss * jnp.square(log_z)
+        task_w = jnp.asarray(self.task_weights)[batch["task"]][:, None, None]
+        num_tokens = jnp.maximum(weights.sum(), 1.0)
+        total = jnp.sum((loss + z_loss) * weights * task_w) / num_tokens
+        correct = (jnp.argmax(logits, axis=-1) == targets).astype(jnp.float32)
+        metrics = {
+            "loss": total,
+            "cross_entropy": jnp.sum(nll * weights) / num_tokens,
+            "z_loss": jnp.sum(z_loss * weights) / num_tokens,
+            "accuracy": jnp.sum(correct * weights) / num_tokens,
+            "num_tokens": weights.sum(),
+        }
+        per_task = jax.nn.one_hot(batch["task"], len(TASKS), dtype=jnp.float32)  # [B, T]
+        count = per_task.T @ weights.sum(axis=(1, 2))
+        task_nll = per_task.T @ jnp.sum(nll * weights, axis=(1, 2))
+        task_acc = per_task.T @ jnp.sum(correct * weights, axis=(1, 2))
+        for i, task in enumerate(TASKS):
+            metrics[f"{task}/loss"] = task_nll[i] / jnp.maximum(count[i], 1.0)
+            metrics[f"{task}/accuracy"] = task_acc[i] / jnp.maximum(count[i], 1.0)
+            metrics[f"{task}/num_tokens"] = count[i]
+        return total, metrics
+
+    def score_batch(self, params, batch):
+        """Log-likelihood [B] of each example's weighted target tokens."""
+        logits = self.logits(params, batch)
+        log_p = jax.nn.log_softmax(logits, axis=-1)
+        token = jnp.take_along_axis(log_p, batch["decoder_target_tokens"][..., None], -1)[..., 0]
+        return jnp.sum(token * batch["decoder_loss_weights"], axis=(1, 2))
+
+    # --------------------------------------------------------- inference
+    def predict_batch(self, params, batch, rng=None, **decode_args):
+        """Decoded frames [B, L, K] (EOS frame, then PAD); see decoding.decode for the args."""
+        self.validate_batch(batch, targets=False)
+        return decoding.decode(self, params, batch, rng, **decode_args)
+
+
+def _network_inputs(batch: dict) -> dict:
+    names = (
+        "encoder_input_tokens",
+        "encoder_input_modality",
+        "target_modality",
+        "decoder_input_tokens",
+        "decoder_target_tokens",
+        "encoder_continuous_inputs",
+    )
+    return {n: batch[n] for n in names if n in batch}
+
+
+def _smoothed_loss(nll, log_p, masks, eps):
+    """KL to a target that keeps 1-eps on the label and spreads eps over the valid ids only.
+
+    The constant entropy of the soft target is subtracted so a perfect model scores 0.
+    """
+    n_valid = jnp.maximum(masks.sum(-1), 1).astype(jnp.float32)  # [B,1,K]
+    mean_valid = jnp.sum(jnp.where(masks, log_p, 0.0), axis=-1) / n_valid
+    on = 1.0 - eps + eps / n_valid
+    off = eps / n_valid
+    entropy = -(on * jnp.log(on) + (n_valid - 1) * off * jnp.log(jnp.maximum(off, 1e-20)))
+    return (1.0 - eps) * nll - eps * mean_valid - entropy
+
+
+def _check_feature(name, value, dims, kind, batch_size):
+    shape = tuple(getattr(value, "shape", ()))
+    dtype = getattr(value, "dtype", None)
+    want = "[" + ", ".join(str(d) for d in dims) + "]"
+    ok = len(shape) == len(dims)
+    for got, d in zip(shape, dims, strict=False):
+        if d == "B":
+            ok &= got == batch_size
+        elif isinstance(d, str) and d.startswith("<="):
+            ok &= 0 < got <= int(d[2:])
+        elif d is not None:
+            ok &= got == d
+    if not ok:
+        raise BatchError(f"feature {name!r} has shape {shape}; expected {want} (B = {batch_size})")
+    family = jnp.integer if kind == "int" else jnp.floating
+    if dtype is None or not jnp.issubdtype(dtype, family):
+        raise BatchError(f"feature {name!r} has dtype {dtype}; expected an {kind} dtype")
+
+
+@functools.cache
+def count_params(config: ModelConfig, vocab: UnifiedVocabulary) -> int:
+    """Number of parameters of a config with a vocabulary (no memory is allocated)."""
+    return UnifiedModel(config, vocab).num_params()
+
+
+__all__ = ["BatchError", "UnifiedModel", "count_params", "PAD_ID"]

@@ -1,0 +1,212 @@
+"""The unified encoder-decoder: frame embedders, encoder, decoder and the RVQ depth decoder."""
+
+from __future__ import annotations
+
+import flax.linen as nn
+import jax.numpy as jnp
+import numpy as np
+
+from mt3_unified.model.config import ModelConfig
+from mt3_unified.model.layers import (
+    NEG_INF,
+    DecoderLayer,
+    EncoderLayer,
+    Norm,
+    causal_bias,
+    constrain,
+    dense_init,
+    padding_bias,
+    param_with_axes,
+)
+from mt3_unified.vocab.unified import MODALITIES, PAD_ID
+
+
+class UnifiedTransformer(nn.Module):
+    """Encoder over input frames, decoder over output frames, depth decoder within a frame.
+
+    Every sequence is a stack of frames [B, L, K]: symbolic tokens fill slot 0
+    and leave PAD in the others, RVQ frames fill their K codebooks. Since the
+    codebooks own disjoint id ranges of the one vocabulary, one embedding table
+    serves them all and a frame embeds as the sum of its non-PAD codes.
+
+    `logit_masks` [num_modalities, K, vocab] (from UnifiedVocabulary.modality_masks)
+    says which ids each modality may emit in each slot; it is gathered per
+    example, so one batch may mix target modalities.
+    """
+
+    config: ModelConfig
+    logit_masks: np.ndarray
+    deterministic: bool = True
+
+    def setup(self):
+        cfg = self.config
+        num_modalities, k_max, vocab_size = self.logit_masks.shape
+        d = cfg.emb_dim
+        emb = lambda name, shape, axes, std: self.param(
+            name, param_with_axes(nn.initializers.normal(std), axes), shape
+        )
+        self.token_embed = emb("token_embed", (vocab_size, d), ("vocab", "embed"), 1.0)
+        self.encoder_pos = emb(
+            "encoder_pos",
+            (num_modalities, cfg.max_input_len, d),
+            ("modality", "length", "embed"),
+            0.1,
+        )
+        self.decoder_pos = emb(
+            "decoder_pos",
+            (num_modalities, cfg.max_target_len, d),
+            ("modality", "length", "embed"),
+            0.1,
+        )
+        self.target_modality_embed = emb(
+            "target_modality_embed", (num_modalities, d), ("modality", "embed"), 0.1
+        )
+        self.depth_pos = emb("depth_pos", (k_max, d), ("codebook", "embed"), 0.1)
+        if cfg.continuous_input_dim:
+            self.continuous_proj = nn.Dense(
+                d,
+                dtype=cfg.activation_dtype,
+                kernel_init=param_with_axes(dense_init(), ("features", "embed")),
+                bias_init=param_with_axes(nn.initializers.zeros, ("embed",)),
+            )
+        enc_cls = nn.remat(EncoderLayer) if cfg.remat else EncoderLayer
+        dec_cls = nn.remat(DecoderLayer) if cfg.remat else DecoderLayer
+        det = self.deterministic
+        self.encoder_layers = [
+            enc_cls(cfg, cfg.num_heads, cfg.num_kv_heads, cfg.mlp_dim, det)
+            for _ in range(cfg.num_encoder_layers)
+        ]
+        self.decoder_layers = [dec_cls(cfg, det) for _ in range(cfg.num_decoder_layers)]
+        self.depth_layers = [
+            enc_cls(cfg, cfg.depth_heads, cfg.depth_heads, cfg.depth_mlp_dim, det)
+            for _ in range(cfg.depth_layers)
+        ]
+        self.encoder_norm = Norm(cfg)
+        self.decoder_norm = Norm(cfg)
+        self.depth_norm = Norm(cfg)
+        # Untied output layer (T5 1.1): the input table also carries positional mixes.
+        self.logits_dense = nn.Dense(
+            vocab_size,
+            use_bias=False,
+            dtype=cfg.activation_dtype,
+            kernel_init=param_with_axes(dense_init(), ("embed", "vocab")),
+        )
+        self.dropout = nn.Dropout(cfg.dropout_rate)
+
+    # -------------------------------------------------------------- embedders
+    def embed_codes(self, tokens):
+        """[..., K] ids -> [..., K, D] embeddings; PAD embeds as zero."""
+        emb = jnp.take(self.token_embed, tokens, axis=0)
+        return (emb * (tokens != PAD_ID)[..., None]).astype(self.config.activation_dtype)
+
+    def embed_frames(self, tokens):
+        """[B, L, K] frames -> [B, L, D]: the sum of each frame's code embeddings."""
+        return self.embed_codes(tokens).sum(axis=-2)
+
+    def _drop(self, x):
+        return self.dropout(x, deterministic=self.deterministic)
+
+    # ---------------------------------------------------------------- encoder
+    def encode(self, tokens, input_modality, target_modality, continuous=None):
+        """Input frames [B, L, K] -> (encoded [B, L, D], mask [B, L]).
+
+        A position is present when slot 0 is not PAD. Continuous inputs (when
+        configured) are projected and added for examples whose input modality
+        is listed in `continuous_modalities`; their token slot 0 then only marks
+        which frames are present.
+        """
+        cfg = self.config
+        length = tokens.shape[1]
+        x = self.embed_frames(tokens)
+        x = x + self.encoder_pos[input_modality, :length].astype(x.dtype)
+        x = x + self.target_modality_embed[target_modality][:, None].astype(x.dtype)
+        if cfg.continuous_input_dim and continuous is not None:
+            ids = jnp.array([MODALITIES.index(m) for m in cfg.continuous_modalities], jnp.int32)
+            use = jnp.isin(input_modality, ids)[:, None, None]
+            x = x + jnp.where(use, self.continuous_proj(continuous.astype(x.dtype)), 0)
+        x = constrain(self._drop(x), ("batch", "length", "embed"))
+        mask = tokens[..., 0] != PAD_ID
+        bias = padding_bias(mask)
+        for layer in self.encoder_layers:
+            x = layer(x, bias)
+        return self.encoder_norm(x), mask
+
+    # ---------------------------------------------------------------- decoder
+    def decode(self, encoded, encoder_mask, decoder_input_tokens, target_modality):
+        """Teacher-forced decoder over all frames: [B, L_out, K] -> hidden [B, L_out, D]."""
+        length = decoder_input_tokens.shape[1]
+        x = self.embed_frames(decoder_input_tokens)
+        x = x + self.decoder_pos[target_modality, :length].astype(x.dtype)
+        x = constrain(self._drop(x), ("batch", "length", "embed"))
+        cross_bias = padding_bias(encoder_mask)
+        for layer in self.decoder_layers:
+            x, _ = layer(x, encoded, cross_bias)
+        return self.decoder_norm(x)
+
+    def depth_logits(self, hidden, codes, target_modality, slot=None):
+        """Logits of each frame's K codes, masked to the target's valid ids.
+
+        hidden [B, L, D]; codes [B, L, K] (only codes below slot k feed slot k).
+        Returns float32 [B, L, K, V], or [B, L, V] for one `slot`.
+        """
+        batch, length, k_max = codes.shape
+        earlier = self.embed_codes(codes[..., :-1])
+        seq = jnp.concatenate([hidden[:, :, None].astype(earlier.dtype), earlier], axis=2)
+        seq = seq + self.depth_pos.astype(seq.dtype)
+        seq = seq.reshape(batch * length, k_max, -1)
+        bias = causal_bias(k_max)
+        for layer in self.depth_layers:
+            seq = layer(seq, bias)
+        seq = self.depth_norm(seq).reshape(batch, length, k_max, -1)
+        masks = jnp.asarray(self.logit_masks)[target_modality]  # [B, K, V]
+        if slot is not None:
+            seq, masks = seq[:, :, slot], masks[:, slot]
+        logits = self.logits_dense(seq).astype(jnp.float32)
+        logits = jnp.where(masks[:, None], logits, NEG_INF)
+        axes = ("batch", "length", "vocab") if slot is not None else None
+        return constrain(logits, axes or ("batch", "length", "codebook", "vocab"))
+
+    def __call__(
+        self,
+        encoder_input_tokens,
+        encoder_input_modality,
+        target_modality,
+        decoder_input_tokens,
+        decoder_target_tokens,
+        encoder_continuous_inputs=None,
+    ):
+        """Teacher-forced logits [B, L_out, K, V] of the target frames."""
+        encoded, mask = self.encode(
+            encoder_input_tokens, encoder_input_modality, target_modality, encoder_continuous_inputs
+        )
+        hidden = self.decode(encoded, mask, decoder_input_tokens, target_modality)
+        return self.depth_logits(hidden, decoder_target_tokens, target_modality)
+
+    # -------------------------------------------------------- cached decoding
+    def init_cache(self, encoded, encoder_mask, max_length: int):
+        """Decoding state: per-layer cross keys/values (computed once) and empty self caches."""
+        cfg = self.config
+        batch = encoded.shape[0]
+        shape = (batch, max_length, cfg.num_kv_heads, cfg.head_dim)
+        zeros = jnp.zeros(shape, cfg.activation_dtype)
+        return {
+            "cross": [layer.cross_kv(encoded) for layer in self.decoder_layers],
+            "cross_bias": padding_bias(encoder_mask),
+            "self": [
+                {"k": zeros, "v": zeros, "index": jnp.zeros((), jnp.int32)}
+                for _ in self.decoder_layers
+            ],
+        }
+
+    def decode_step(self, frame, target_modality, cache):
+        """One frame [B, 1, K] at the cache's position -> (hidden [B, 1, D], new cache)."""
+        index = cache["self"][0]["index"]
+        x = self.embed_frames(frame)
+        x = x + self.decoder_pos[target_modality, index][:, None].astype(x.dtype)
+        new_self = []
+        for layer, self_cache, cross in zip(
+            self.decoder_layers, cache["self"], cache["cross"], strict=True
+        ):
+            x, self_cache = layer(x, cross, cache["cross_bias"], self_cache)
+            new_self.append(self_cache)
+        return self.decoder_norm(x), {**cache, "self": new_self}

@@ -1,0 +1,1 @@
+"""Training: device mesh and partitioning, trainer, checkpoints, gin entry points."""

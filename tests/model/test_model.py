@@ -1,0 +1,197 @@
+"""Network and loss: shapes for every modality pair, masks, causality, bad batches, overfitting."""
+
+import dataclasses
+
+import gin
+import jax
+import numpy as np
+import optax
+import pytest
+
+from mt3_unified.model.config import ModelConfig
+from mt3_unified.model.model import BatchError, UnifiedModel
+from mt3_unified.vocab.unified import MODALITIES, TASKS
+from tests.model.helpers import ALL_PAIRS, TINY, make_batch, tiny_model, vocab
+
+
+@pytest.fixture(scope="module")
+def model():
+    return tiny_model()
+
+
+@pytest.fixture(scope="module")
+def params(model):
+    return model.init(jax.random.key(0))
+
+
+@pytest.fixture(scope="module")
+def batch():
+    return make_batch(ALL_PAIRS)
+
+
+@pytest.fixture(scope="module")
+def logits(model, params, batch):
+    return np.asarray(jax.jit(model.logits)(params, batch))
+
+
+def test_shapes_for_every_modality_pair(model, logits, batch):
+    assert logits.shape == (len(ALL_PAIRS), 10, model.k_max, vocab().vocab_size)
+    assert logits.dtype == np.float32
+    assert np.isfinite(logits).all()
+
+
+def test_no_probability_outside_the_target_range(logits, batch):
+    probs = jax.nn.softmax(logits, axis=-1)
+    for i, (_, tgt) in enumerate(ALL_PAIRS):
+        for k in range(vocab().num_codebooks(tgt)):
+            outside = ~vocab().logit_mask(tgt, k)
+            assert float(probs[i, :, k][:, outside].max()) == 0.0, (tgt, k)
+
+
+def test_changing_a_future_target_never_changes_earlier_logits(model, params, batch, logits):
+    t = 4
+    changed = {k: v.copy() for k, v in batch.items()}
+    rng = np.random.default_rng(1)
+    for i, (_, tgt) in enumerate(ALL_PAIRS):
+        for k in range(vocab().num_codebooks(tgt)):
+            lo, hi = vocab().id_range(tgt, k)
+            changed["decoder_target_tokens"][i, t:, k] = rng.integers(lo, hi, size=10 - t)
+    changed["decoder_input_tokens"][:, t + 1 :] = changed["decoder_target_tokens"][:, t:-1]
+    new = np.asarray(jax.jit(model.logits)(params, changed))
+    np.testing.assert_array_equal(new[:, :t], logits[:, :t])
+    # Within frame t the first slot sees only earlier frames.
+    np.testing.assert_array_equal(new[:, t, 0], logits[:, t, 0])
+    assert not np.allclose(new[:, t + 1 :], logits[:, t + 1 :])
+
+
+def test_depth_decoder_slot_k_sees_only_codes_below_k(model, params, batch, logits):
+    changed = {k: v.copy() for k, v in batch.items()}
+    audio = [i for i, (_, t) in enumerate(ALL_PAIRS) if t == "audio"]
+    lo, hi = vocab().id_range("audio", 1)
+    changed["decoder_target_tokens"][audio, 2, 1] = lo + (
+        batch["decoder_target_tokens"][audio, 2, 1] - lo + 1
+    ) % (hi - lo)
+    new = np.asarray(jax.jit(model.logits)(params, changed))
+    np.testing.assert_array_equal(new[audio, 2, :2], logits[audio, 2, :2])
+    assert not np.allclose(new[audio, 2, 2], logits[audio, 2, 2])
+
+
+def test_loss_metrics_per_task(model, params, batch):
+    loss, metrics = jax.jit(model.loss_fn)(params, batch)
+    assert np.isfinite(loss)
+    for task in TASKS:
+        assert metrics[f"{task}/num_tokens"] > 0
+        assert np.isfinite(metrics[f"{task}/loss"])
+    # Zeroing a task's weight removes exactly its share from the loss.
+    weights = [0.0 if t == "image_to_lmx" else 1.0 for t in TASKS]
+    model0 = UnifiedModel(dataclasses.replace(TINY, task_weights=tuple(weights)), vocab())
+    loss0, _ = jax.jit(model0.loss_fn)(params, batch)
+    assert loss0 < loss
+
+
+def test_label_smoothing_keeps_a_finite_nonnegative_loss(params, batch):
+    smooth = UnifiedModel(dataclasses.replace(TINY, label_smoothing=0.1, z_loss=0.0), vocab())
+    loss, metrics = jax.jit(smooth.loss_fn)(params, batch)
+    assert np.isfinite(loss) and loss > 0
+
+
+def test_score_batch_sums_target_log_probs(model, params, batch, logits):
+    scores = np.asarray(jax.jit(model.score_batch)(params, batch))
+    log_p = jax.nn.log_softmax(logits)
+    tok = np.take_along_axis(log_p, batch["decoder_target_tokens"][..., None], -1)[..., 0]
+    np.testing.assert_allclose(scores, (tok * batch["decoder_loss_weights"]).sum((1, 2)), rtol=1e-5)
+
+
+def test_remat_and_bfloat16(model, params, batch):
+    loss, _ = jax.jit(model.loss_fn)(params, batch)
+    remat = tiny_model(remat=True)
+    grad = jax.jit(jax.grad(lambda p: remat.loss_fn(p, batch)[0]))(params)
+    ref = jax.jit(jax.grad(lambda p: model.loss_fn(p, batch)[0]))(params)
+    for a, b in zip(jax.tree.leaves(grad), jax.tree.leaves(ref), strict=True):
+        np.testing.assert_allclose(a, b, atol=1e-6)
+    bf16 = tiny_model(dtype="bfloat16")
+    loss16, _ = jax.jit(bf16.loss_fn)(params, batch)
+    assert abs(float(loss16) - float(loss)) < 0.05 * float(loss)
+
+
+def test_continuous_inputs_reach_the_encoder():
+    cont = tiny_model(continuous_input_dim=6, continuous_modalities=("audio",))
+    params = cont.init(jax.random.key(0))
+    batch = make_batch([("audio", "midi"), ("lmx", "midi")])
+    feats = np.random.default_rng(0).normal(size=(2, 12, 6)).astype(np.float32)
+    grads = jax.jit(
+        jax.grad(lambda f: cont.loss_fn(params, {**batch, "encoder_continuous_inputs": f})[0])
+    )(feats)
+    assert np.abs(grads[0]).max() > 0  # the audio example reads its features
+    assert np.abs(grads[1]).max() == 0  # the LMX example does not
+
+
+@pytest.mark.parametrize(
+    "change, needle",
+    [
+        (lambda b: b.pop("task"), "'task'"),
+        (
+            lambda b: b.update(encoder_input_tokens=b["encoder_input_tokens"][..., :1]),
+            "'encoder_input_tokens'",
+        ),
+        (
+            lambda b: b.update(decoder_target_tokens=b["decoder_target_tokens"].astype(np.float32)),
+            "'decoder_target_tokens' has dtype float32",
+        ),
+        (lambda b: b.update(target_modality=b["target_modality"] + 4), "target_modality must"),
+        (lambda b: b.update(encoder_input_tokens=np.zeros((12, 40, 3), np.int32)), "<=16"),
+        (
+            lambda b: b.update(decoder_input_tokens=b["decoder_input_tokens"][:, :5]),
+            "'decoder_input_tokens'",
+        ),
+        (lambda b: b["decoder_target_tokens"].__setitem__((0, 0, 0), 5), "not a valid lmx id"),
+    ],
+)
+def test_bad_batches_name_the_feature(model, params, batch, change, needle):
+    bad = {k: v.copy() for k, v in batch.items()}
+    change(bad)
+    with pytest.raises(BatchError, match=needle.replace("[", r"\[")):
+        model.loss_fn(params, bad)
+
+
+def test_bad_shapes_fail_while_tracing_under_jit(model, params, batch):
+    bad = dict(batch, decoder_loss_weights=batch["decoder_loss_weights"][:, :, :1])
+    with pytest.raises(BatchError, match="decoder_loss_weights"):
+        jax.jit(model.loss_fn)(params, bad)
+
+
+def test_tiny_model_overfits_one_batch_of_every_task():
+    model = tiny_model()
+    batch = make_batch(ALL_PAIRS, in_len=8, out_len=6, seed=3)
+    params = model.init(jax.random.key(1))
+    opt = optax.adam(1e-2)
+    state = opt.init(params)
+
+    @jax.jit
+    def step(params, state):
+        (loss, metrics), grads = jax.value_and_grad(model.loss_fn, has_aux=True)(params, batch)
+        updates, state = opt.update(grads, state, params)
+        return optax.apply_updates(params, updates), state, metrics
+
+    for _ in range(300):
+        params, state, metrics = step(params, state)
+    assert metrics["cross_entropy"] < 0.05, metrics["cross_entropy"]
+    for task in TASKS:
+        assert metrics[f"{task}/accuracy"] == 1.0, task
+
+
+@pytest.mark.parametrize("size", ["tiny", "small", "base", "paper"])
+def test_gin_model_configs_parse(size):
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    gin.clear_config()
+    gin.parse_config_file(str(root / "gin" / "models" / f"{size}.gin"))
+    config = ModelConfig()
+    gin.clear_config()
+    assert config.emb_dim > 0
+    if size == "paper":
+        assert (config.num_encoder_layers, config.num_decoder_layers) == (12, 12)
+        assert (config.emb_dim, config.num_heads, config.mlp_dim) == (1024, 16, 4096)
+        assert (config.depth_layers, config.depth_heads) == (1, 8)
+    assert len(MODALITIES) == 4
