@@ -35,6 +35,9 @@ TIME_MODIFICATION_TOKENS = (
     "4in6", "13in8", "22in16", "10in4", "12in8", "9in4", "10in8", "18in4", "16in8",
     "15in8", "5in3", "11in8", "11in12", "5in2", "8in2", "4in2", "7in1", "35in16", "9in2",
 )  # fmt: skip
+# Ratios that music21's corpus uses beyond the published inventory. They are
+# appended after the published tokens (below) so those keep their order.
+EXTRA_TIME_MODIFICATION_TOKENS = ("8in6", "9in6", "13in12")
 ACCIDENTAL_TOKENS = (
     "sharp", "flat", "natural", "double-sharp", "flat-flat", "natural-sharp", "natural-flat",
 )  # fmt: skip
@@ -71,7 +74,10 @@ LMX_TOKENS: tuple[str, ...] = (
     *NOTE_PREFIX_TOKENS,
     *NOTE_ROOT_TOKENS,
     *NOTE_SUFFIX_TOKENS,
+    *EXTRA_TIME_MODIFICATION_TOKENS,
 )
 
 # Tokens dropped by the "SER without tuplets" variant of the metric.
-TUPLET_TOKENS = frozenset((*TIME_MODIFICATION_TOKENS, "tuplet:start", "tuplet:stop"))
+TUPLET_TOKENS = frozenset(
+    (*TIME_MODIFICATION_TOKENS, *EXTRA_TIME_MODIFICATION_TOKENS, "tuplet:start", "tuplet:stop")
+)

@@ -43,8 +43,8 @@ def test_default_layout_literal_ids(paper):
     assert paper.task_id("amt") == 15
     assert paper.target_id("image") == 16
     assert paper.target_id("audio") == 19
-    assert paper.id_range("lmx") == (20, 244)
-    assert paper.id_range("midi") == (244, 244 + paper.midi_codec.num_classes)
+    assert paper.id_range("lmx") == (20, 247)
+    assert paper.id_range("midi") == (247, 247 + paper.midi_codec.num_classes)
     midi_hi = paper.id_range("midi")[1]
     assert paper.id_range("image", 0) == (midi_hi, midi_hi + 1024)
     assert paper.id_range("image", 3) == (midi_hi + 3072, midi_hi + 4096)
@@ -55,18 +55,18 @@ def test_default_layout_literal_ids(paper):
 
 
 def test_small_layout_is_fully_literal(small):
-    # 4 specials + 12 tasks + 4 targets, 224 LMX tokens, then MIDI events:
-    # 101 shifts (1 s at 10 ms), 128 pitches, 2 velocity bins (off/on),
-    # 128 programs, 128 drums, 1 tie = 488 ids.
+    # 4 specials + 12 tasks + 4 targets, 227 LMX tokens (224 published + 3),
+    # then MIDI events: 101 shifts (1 s at 10 ms), 128 pitches, 2 velocity
+    # bins (off/on), 1 tie, 128 programs, 128 drums = 488 ids.
     assert small.midi_codec.num_classes == 488
-    assert small.id_range("midi") == (244, 732)
-    assert small.id_range("image", 0) == (732, 740)
-    assert small.id_range("image", 1) == (740, 748)
-    assert small.id_range("audio", 0) == (748, 752)
-    assert small.id_range("audio", 2) == (756, 760)
-    assert small.num_real_tokens == 760
+    assert small.id_range("midi") == (247, 735)
+    assert small.id_range("image", 0) == (735, 743)
+    assert small.id_range("image", 1) == (743, 751)
+    assert small.id_range("audio", 0) == (751, 755)
+    assert small.id_range("audio", 2) == (759, 763)
+    assert small.num_real_tokens == 763
     assert small.vocab_size == 768
-    assert small.encode("measure C4 quarter img1:3 aud2:0 nonsense") == [20, 104, 169, 743, 756, 2]
+    assert small.encode("measure C4 quarter img1:3 aud2:0 nonsense") == [20, 104, 169, 746, 759, 2]
 
 
 def test_lmx_round_trip_and_unknown_tokens(paper):
@@ -89,7 +89,7 @@ def test_midi_offsets(small):
 def test_code_frames_round_trip_and_stop_at_eos(small):
     codes = np.array([[0, 7], [3, 1], [5, 5]])
     ids = small.encode_codes("image", codes)
-    assert ids.tolist() == [[732, 747], [735, 741], [737, 745]]
+    assert ids.tolist() == [[735, 750], [738, 744], [740, 748]]
     with_eos = np.concatenate([ids, [[EOS_ID, 0]], ids])
     np.testing.assert_array_equal(small.decode_codes("image", with_eos), codes)
     with pytest.raises(VocabularyError, match=r"\[T, 3\]"):

@@ -1,0 +1,233 @@
+"""The `mt3u` command: one subcommand per job (linearize, tokenize, score, build, ...)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+
+from mt3_unified.errors import Mt3UnifiedError
+
+# TensorFlow's C++ start-up chatter hides the command's own output.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# note_seq imports pydub, which warns about ffmpeg; nothing here decodes audio with it.
+warnings.filterwarnings("ignore", message="Couldn't find ffmpeg")
+
+# Subcommands import their modules lazily so that `mt3u --help` stays instant
+# (TensorFlow and JAX take seconds to import).
+COMMANDS: dict[str, tuple[Callable[[argparse.ArgumentParser], None], Callable]] = {}
+
+
+def command(name: str, help_text: str):
+    """Register `add_arguments` (decorated) and `run_<name>` for a subcommand."""
+
+    def register(add_arguments):
+        COMMANDS[name] = (add_arguments, help_text)
+        return add_arguments
+
+    return register
+
+
+def _read_lines(path: Path) -> list[str]:
+    return path.read_text(encoding="utf-8").split()
+
+
+# --------------------------------------------------------------------- lmx
+@command("lmx", "linearize a MusicXML score (.musicxml, .xml, .mxl) into LMX tokens")
+def _lmx_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("score", type=Path)
+    p.add_argument("--part", help="part id (e.g. P1) or 0-based index; required for multi-part")
+    p.add_argument("-o", "--output", type=Path, help="write the tokens here instead of stdout")
+
+
+def run_lmx(args) -> int:
+    from mt3_unified.vocab.lmx import musicxml_to_lmx
+
+    part = int(args.part) if args.part and args.part.isdigit() else args.part
+    text = " ".join(musicxml_to_lmx(args.score, part=part))
+    _emit(text, args.output)
+    return 0
+
+
+# ---------------------------------------------------------------- musicxml
+@command("musicxml", "turn LMX tokens (a text file) back into MusicXML, repairing what it must")
+def _musicxml_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("lmx_file", type=Path)
+    p.add_argument("-o", "--output", type=Path, help="write the MusicXML here instead of stdout")
+
+
+def run_musicxml(args) -> int:
+    from mt3_unified.vocab.lmx import lmx_to_musicxml
+
+    xml, report = lmx_to_musicxml(_read_lines(args.lmx_file), return_report=True)
+    _emit(xml, args.output)
+    if report.total:
+        print(f"{args.lmx_file}: repaired {report.summary()}", file=sys.stderr)
+    return 0
+
+
+# -------------------------------------------------------------- midi events
+@command("midi-events", "encode a MIDI file into segments of MT3-style event tokens")
+def _midi_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("midi", type=Path)
+    p.add_argument("--segment-seconds", type=float, default=None)
+    p.add_argument("-o", "--output", type=Path, help="write one segment per line here")
+
+
+def run_midi_events(args) -> int:
+    import dataclasses
+
+    from mt3_unified.vocab import midi_events
+
+    config = midi_events.MidiEventConfig()
+    if args.segment_seconds:
+        config = dataclasses.replace(config, segment_seconds=args.segment_seconds)
+    codec = midi_events.EventCodec(config)
+    names = codec.token_strings()
+    segments = midi_events.encode_note_sequence(midi_events.load_midi(args.midi), config)
+    _emit("\n".join(" ".join(names[i] for i in seg) for seg in segments), args.output)
+    return 0
+
+
+# ---------------------------------------------------------------------- ser
+@command("ser", "symbol error rate between reference and predicted LMX files, matched by name")
+def _ser_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("references", type=Path, help="folder of <name>.lmx files")
+    p.add_argument("predictions", type=Path, help="folder of <name>.lmx files")
+
+
+def run_ser(args) -> int:
+    from mt3_unified.metrics.ser import ser_metrics
+
+    refs = {p.stem: p for p in sorted(args.references.glob("*.lmx"))}
+    if not refs:
+        raise _usage(f"{args.references}: no .lmx files")
+    missing = [n for n in refs if not (args.predictions / f"{n}.lmx").exists()]
+    for name in missing:
+        # A missing prediction counts as empty: every reference token is an error.
+        print(f"{args.predictions / name}.lmx: missing, scored as empty", file=sys.stderr)
+    hyps = [[] if n in missing else _read_lines(args.predictions / f"{n}.lmx") for n in refs]
+    metrics = ser_metrics([_read_lines(p) for p in refs.values()], hyps)
+    print(json.dumps({"examples": len(refs), **metrics}, indent=2))
+    return 0
+
+
+# --------------------------------------------------------------- note f1
+@command("note-f1", "note onset and onset+offset F1 of a transcription against a reference MIDI")
+def _f1_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("reference", type=Path)
+    p.add_argument("estimate", type=Path)
+
+
+def run_note_f1(args) -> int:
+    from mt3_unified.metrics.transcription import transcription_metrics
+
+    print(json.dumps(transcription_metrics(args.reference, args.estimate), indent=2))
+    return 0
+
+
+# -------------------------------------------------------------------- vocab
+@command("vocab", "print the unified vocabulary's id layout")
+def _vocab_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--image-codebooks", type=int, default=4)
+    p.add_argument("--audio-codebooks", type=int, default=4)
+    p.add_argument("--codebook-size", type=int, default=1024)
+
+
+def run_vocab(args) -> int:
+    from mt3_unified.vocab.unified import UnifiedVocabulary, VocabularyConfig, describe_layout
+
+    config = VocabularyConfig(
+        image_codebooks=args.image_codebooks,
+        image_codebook_size=args.codebook_size,
+        audio_codebooks=args.audio_codebooks,
+        audio_codebook_size=args.codebook_size,
+    )
+    print(describe_layout(UnifiedVocabulary(config)))
+    return 0
+
+
+# -------------------------------------------------------------------- build
+@command(
+    "build", "build a paired corpus as a TFDS dataset (resumable; skips bad items with reasons)"
+)
+def _build_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("corpus", choices=["synthetic"], help="which corpus builder")
+    p.add_argument("--config", default="tiny", help="tiny (tests, demos), full, or paper")
+    p.add_argument("--data-dir", type=Path, default=Path("data"))
+    p.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    p.add_argument("--no-pieces", action="store_true", help="skip the whole-piece dataset")
+    p.add_argument("--beam", action="store_true", help="run as an Apache Beam pipeline")
+
+
+def run_build(args) -> int:
+    from mt3_unified.corpus.builders.synthetic_scores import build_synthetic
+
+    summary = build_synthetic(
+        args.config,
+        args.data_dir,
+        num_workers=args.workers,
+        pieces=not args.no_pieces,
+        use_beam=args.beam,
+    )
+    print(json.dumps(summary, indent=2, default=str))
+    return 0
+
+
+# ------------------------------------------------------------------- report
+@command("report", "write an HTML report (today: of a built corpus)")
+def _report_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("what", choices=["corpus"])
+    p.add_argument("--config", default="tiny")
+    p.add_argument("--data-dir", type=Path, default=Path("data"))
+    p.add_argument("--systems", type=int, default=3, help="systems shown per split")
+    p.add_argument("-o", "--output", type=Path, default=None)
+
+
+def run_report(args) -> int:
+    from mt3_unified.report.corpus import corpus_report
+
+    output = args.output or Path("outputs") / f"corpus_{args.config}.html"
+    path = corpus_report(args.data_dir, args.config, output, systems_per_split=args.systems)
+    print(f"report written to {path}")
+    return 0
+
+
+# ------------------------------------------------------------------ plumbing
+def _emit(text: str, output: Path | None) -> None:
+    if output is None:
+        print(text)
+    else:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(text + "\n", encoding="utf-8")
+
+
+def _usage(message: str) -> Mt3UnifiedError:
+    return Mt3UnifiedError(message)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="mt3u", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name, (add_arguments, help_text) in COMMANDS.items():
+        add_arguments(sub.add_parser(name, help=help_text, description=help_text))
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    runner = globals()[f"run_{args.command.replace('-', '_')}"]
+    try:
+        return runner(args)
+    except (Mt3UnifiedError, OSError) as error:
+        # Expected failures (bad files, missing folders) get one clear line, not a traceback.
+        print(f"mt3u {args.command}: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
