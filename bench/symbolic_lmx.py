@@ -5,23 +5,18 @@ unzipping .mxl); music21's parse cache is bypassed (``forceSource=True``), so ea
 side does its full work once per file. Measures are counted per part, as LMX has
 one "measure" token per part and measure.
 
-    python bench/symbolic_lmx.py [--limit N] [--repeats R]
+    python -m bench.symbolic_lmx [--limit N] [--repeats R]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
-import sys
-import time
 import warnings
 from collections.abc import Sequence
 
-if __package__ in (None, ""):  # run as a script from anywhere
-    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from mt3_unified.vocab.lmx import lmx_to_musicxml, musicxml_to_lmx_parts  # noqa: E402
+from bench.timing import best_time
+from mt3_unified.vocab.lmx import lmx_to_musicxml, musicxml_to_lmx_parts
 
 
 def corpus_paths(limit: int | None = 40) -> list[str]:
@@ -37,17 +32,6 @@ def corpus_paths(limit: int | None = 40) -> list[str]:
         return paths
     step = len(paths) / limit
     return [paths[int(i * step)] for i in range(limit)]
-
-
-def _best_time(fn, repeats: int) -> tuple[float, float]:
-    """Best (wall, CPU) seconds of ``repeats`` runs; CPU time resists a busy shared machine."""
-    best_wall = best_cpu = float("inf")
-    for _ in range(repeats):
-        wall, cpu = time.perf_counter(), time.process_time()
-        fn()
-        best_wall = min(best_wall, time.perf_counter() - wall)
-        best_cpu = min(best_cpu, time.process_time() - cpu)
-    return best_wall, best_cpu
 
 
 def _music21_parse(paths: Sequence[str]) -> None:
@@ -69,9 +53,9 @@ def bench_lmx(paths: Sequence[str], repeats: int = 1) -> dict:
     """
     sequences = [tokens for path in paths for tokens in musicxml_to_lmx_parts(path).values()]
     measures = sum(tokens.count("measure") for tokens in sequences)
-    lmx_s, lmx_cpu_s = _best_time(lambda: [musicxml_to_lmx_parts(p) for p in paths], repeats)
-    delinearize_s, _ = _best_time(lambda: [lmx_to_musicxml(t) for t in sequences], repeats)
-    music21_s, music21_cpu_s = _best_time(lambda: _music21_parse(paths), repeats)
+    lmx_s, lmx_cpu_s = best_time(lambda: [musicxml_to_lmx_parts(p) for p in paths], repeats)
+    delinearize_s, _ = best_time(lambda: [lmx_to_musicxml(t) for t in sequences], repeats)
+    music21_s, music21_cpu_s = best_time(lambda: _music21_parse(paths), repeats)
     return {
         "files": len(paths),
         "parts": len(sequences),

@@ -4,7 +4,7 @@ The baseline is note_seq's own round trip of the same notes through a Standard M
 File (``note_sequence_to_midi_file`` then ``midi_file_to_note_sequence``), the
 cheapest way the notes would otherwise travel between tools.
 
-    python bench/symbolic_midi.py [--limit N] [--repeats R]
+    python -m bench.symbolic_midi [--limit N] [--repeats R]
 """
 
 from __future__ import annotations
@@ -17,10 +17,8 @@ import tempfile
 import time
 from collections.abc import Sequence
 
-if __package__ in (None, ""):  # run as a script from anywhere
-    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from mt3_unified.vocab.midi_events import (  # noqa: E402
+from bench.timing import best_time
+from mt3_unified.vocab.midi_events import (
     DecodeStats,
     MidiEventConfig,
     canonical_notes,
@@ -49,15 +47,6 @@ def corpus_note_sequences(limit: int = 20) -> list:
     return out
 
 
-def _best_time(fn, repeats: int) -> float:
-    best = float("inf")
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t0)
-    return best
-
-
 def bench_midi_events(
     note_sequences: Sequence,
     config: MidiEventConfig | None = None,
@@ -76,10 +65,10 @@ def bench_midi_events(
     encoded = [encode_note_sequence(ns, config) for ns in note_sequences]
     decoded = [decode_segments(segs, config) for segs in encoded]
 
-    encode_s = _best_time(
+    encode_s, _ = best_time(
         lambda: [encode_note_sequence(ns, config) for ns in note_sequences], repeats
     )
-    decode_s = _best_time(lambda: [decode_segments(segs, config) for segs in encoded], repeats)
+    decode_s, _ = best_time(lambda: [decode_segments(segs, config) for segs in encoded], repeats)
 
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "x.mid")
@@ -89,7 +78,7 @@ def bench_midi_events(
                 midi_io.note_sequence_to_midi_file(ns, path)
                 midi_io.midi_file_to_note_sequence(path)
 
-        baseline_s = _best_time(midi_round_trip, repeats)
+        baseline_s, _ = best_time(midi_round_trip, repeats)
 
     stats = DecodeStats()
     for _, s in decoded:
