@@ -16,7 +16,11 @@ INSTALL_REQUIRES = [
     "tensorflow==2.21.0",
     "tensorflow-text==2.21.1",
     "tensorflow-datasets==4.9.10",
-    "protobuf==7.36.2",
+    # apache-beam needs protobuf < 7, and sentencepiece (seqio's) built after
+    # 0.2.0 needs protobuf >= 7: these three pins are the set that resolves.
+    "apache-beam==2.77.0",
+    "protobuf==6.33.6",
+    "sentencepiece==0.2.0",
     "numpy==2.4.6",
     "scipy==1.17.1",
     "note-seq==0.0.5",
@@ -26,7 +30,9 @@ INSTALL_REQUIRES = [
     "gin-config==0.5.0",
     "verovio==6.4.1",
     "cairosvg==2.9.1",
-    "pillow==13.0.0",
+    "cairocffi==1.7.1",
+    "cffi==2.1.1",
+    "pillow==12.3.0",
     "music21==10.5.1",
     "soundfile==0.14.0",
     "librosa==0.11.0",
@@ -38,6 +44,9 @@ INSTALL_REQUIRES = [
 
 EXTRAS_REQUIRE = {
     "dev": ["pytest==9.2.0", "ruff==0.17.6"],
+    # bench/hf_t5_baseline.py: HuggingFace T5 on PyTorch's CPU build (plain `torch`
+    # would pull the multi-GB CUDA build).
+    "bench": ["torch==2.13.0", "transformers==5.23.0"],
 }
 
 setup(

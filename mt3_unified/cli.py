@@ -165,15 +165,19 @@ def _build_args(p: argparse.ArgumentParser) -> None:
 
 
 def run_build(args) -> int:
+    import contextlib
+
     from mt3_unified.corpus.builders.synthetic_scores import build_synthetic
 
-    summary = build_synthetic(
-        args.config,
-        args.data_dir,
-        num_workers=args.workers,
-        pieces=not args.no_pieces,
-        use_beam=args.beam,
-    )
+    # TFDS prints progress to stdout; keep stdout for the JSON summary alone.
+    with contextlib.redirect_stdout(sys.stderr):
+        summary = build_synthetic(
+            args.config,
+            args.data_dir,
+            num_workers=args.workers,
+            pieces=not args.no_pieces,
+            use_beam=args.beam,
+        )
     print(json.dumps(summary, indent=2, default=str))
     return 0
 

@@ -79,3 +79,23 @@ def test_bad_file_gives_one_line_and_status_2(tmp_path, capsys):
     assert cli.main(["lmx", str(bad)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and str(bad) in err[0]
+
+
+@pytest.mark.slow
+def test_build_then_report_the_tiny_corpus(tmp_path, capsys):
+    """The README's main job, end to end: build the tiny corpus, then its HTML report."""
+    data = tmp_path / "data"
+    assert cli.main(["build", "synthetic", "--config", "tiny", "--data-dir", str(data)]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["pieces"] == 4 and summary["pieces_skipped"] == 0
+    assert set(summary["datasets"]) == {"tiny", "tiny_pieces"}
+    report = tmp_path / "corpus.html"
+    args = ["report", "corpus", "--config", "tiny", "--data-dir", str(data), "-o", str(report)]
+    assert cli.main(args) == 0
+    assert capsys.readouterr().out.strip() == f"report written to {report}"
+    html = report.read_text()
+    assert html.count("<audio controls") == 9  # 3 systems from each of 3 splits
+    assert "<td>train</td>" in html and "<td>validation</td>" in html
+    # A second build resumes: nothing is rebuilt and the data is kept.
+    assert cli.main(["build", "synthetic", "--config", "tiny", "--data-dir", str(data)]) == 0
+    assert json.loads(capsys.readouterr().out)["systems"] == summary["systems"]

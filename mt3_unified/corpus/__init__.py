@@ -1,0 +1,1 @@
+"""Paired corpora: score systems as image, LMX, notes and audio, built as TFDS datasets."""

@@ -1,0 +1,1 @@
+"""TFDS builders: the synthetic corpus and the paper's datasets read from local files."""

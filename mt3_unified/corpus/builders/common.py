@@ -1,0 +1,124 @@
+"""What the local-file builders share: layout checks, features, audio/MIDI/image readers, splits."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+from pathlib import Path
+
+import numpy as np
+import tensorflow_datasets as tfds
+
+from mt3_unified.corpus.errors import DatasetLayoutError
+
+SPLITS = ("train", "validation", "test")
+
+
+def find_root(manual_dir, candidates: tuple[str, ...], marker: str, dataset: str, layout: str):
+    """The first of manual_dir/<candidate> holding ``marker``; else an error naming the layout."""
+    manual = Path(manual_dir) if manual_dir else None
+    if manual is None or not manual.is_dir():
+        raise DatasetLayoutError(manual_dir, f"{dataset}: no manual_dir folder; expected\n{layout}")
+    for candidate in candidates:
+        root = manual / candidate
+        if (root / marker).exists():
+            return root
+    tried = ", ".join(str(manual / c / marker) for c in candidates)
+    raise DatasetLayoutError(manual, f"{dataset}: found none of {tried}; expected\n{layout}")
+
+
+def require(path: Path, dataset: str, what: str) -> Path:
+    if not path.exists():
+        raise DatasetLayoutError(path, f"{dataset}: missing {what}")
+    return path
+
+
+def hash_split(key: str, validation: int = 10, test: int = 10) -> str:
+    """A split by a hash of an id (percentages), for datasets that define no split."""
+    bucket = int.from_bytes(hashlib.sha256(key.encode()).digest()[:4], "big") % 100
+    if bucket < test:
+        return "test"
+    return "validation" if bucket < test + validation else "train"
+
+
+def notes_feature() -> tfds.features.Sequence:
+    return tfds.features.Sequence(
+        {
+            "pitch": np.int32,
+            "onset": np.float32,
+            "offset": np.float32,
+            "velocity": np.int32,
+            "program": np.int32,
+            "is_drum": np.bool_,
+        }
+    )
+
+
+def audio_feature(sample_rate: int) -> tfds.features.Audio:
+    return tfds.features.Audio(shape=(None,), dtype=np.int16, sample_rate=sample_rate)
+
+
+def image_feature(height: int) -> tfds.features.Image:
+    return tfds.features.Image(shape=(height, None, 1), encoding_format="png")
+
+
+def read_audio(path, sample_rate: int, start: float = 0.0, end: float | None = None) -> np.ndarray:
+    """Mono int16 audio at ``sample_rate``, optionally only [start, end) seconds."""
+    import soundfile as sf
+    from scipy.signal import resample_poly
+
+    with sf.SoundFile(os.fspath(path)) as f:
+        rate = f.samplerate
+        f.seek(int(start * rate))
+        frames = -1 if end is None else max(int((end - start) * rate), 0)
+        audio = f.read(frames, dtype="float32", always_2d=True).mean(axis=1)
+    if rate != sample_rate:
+        g = np.gcd(rate, sample_rate)
+        audio = resample_poly(audio, sample_rate // g, rate // g).astype(np.float32)
+    return (np.clip(audio, -1.0, 1.0) * 32767.0).round().astype(np.int16)
+
+
+def notes_from_rows(rows) -> dict[str, np.ndarray]:
+    """Note arrays from (onset, offset, pitch, velocity, program, is_drum) tuples, sorted."""
+    rows = sorted(rows, key=lambda r: (r[0], r[2]))
+    columns = list(zip(*rows, strict=True)) if rows else [()] * 6
+    dtypes = (np.float32, np.float32, np.int32, np.int32, np.int32, bool)
+    names = ("onset", "offset", "pitch", "velocity", "program", "is_drum")
+    return {n: np.asarray(c, d) for n, c, d in zip(names, columns, dtypes, strict=True)}
+
+
+def notes_from_midi(path, apply_sustain: bool = True) -> dict[str, np.ndarray]:
+    from mt3_unified.vocab.midi_events import load_midi
+
+    ns = load_midi(os.fspath(path), apply_sustain=apply_sustain)
+    return notes_from_rows(
+        (n.start_time, n.end_time, n.pitch, n.velocity, n.program, n.is_drum) for n in ns.notes
+    )
+
+
+def window_notes(notes: dict[str, np.ndarray], start: float, end: float) -> dict[str, np.ndarray]:
+    """Notes with onsets in [start, end), shifted to start at 0 and clipped to the window."""
+    keep = (notes["onset"] >= start) & (notes["onset"] < end)
+    out = {k: v[keep] for k, v in notes.items()}
+    out["onset"] = out["onset"] - np.float32(start)
+    out["offset"] = np.minimum(out["offset"] - np.float32(start), np.float32(end - start))
+    return out
+
+
+def png_of_height(image_path, height: int, width_multiple: int = 16) -> bytes:
+    """A grayscale PNG resized to ``height`` (width alike, padded white to a multiple)."""
+    from PIL import Image
+
+    with Image.open(image_path) as image:
+        gray = image.convert("L")
+    width = max(round(gray.width * height / gray.height), 1)
+    gray = gray.resize((width, height), Image.Resampling.LANCZOS)
+    padded = -(-width // width_multiple) * width_multiple
+    if padded != width:
+        canvas = Image.new("L", (padded, height), 255)
+        canvas.paste(gray, (0, 0))
+        gray = canvas
+    out = io.BytesIO()
+    gray.save(out, format="PNG")
+    return out.getvalue()

@@ -1,0 +1,246 @@
+"""TFDS builder `synthetic_scores`: music21's scores as paired system examples, and whole pieces."""
+
+from __future__ import annotations
+
+import io
+import os
+from dataclasses import dataclass
+
+import numpy as np
+import tensorflow_datasets as tfds
+
+from mt3_unified.corpus import synthetic
+from mt3_unified.corpus.errors import SkipError
+from mt3_unified.corpus.piece import PieceResult, build_piece
+
+_NOTE_FEATURES = {
+    "pitch": np.int32,
+    "onset": np.float32,  # seconds from the start of the system (or piece)
+    "offset": np.float32,
+    "velocity": np.int32,
+    "program": np.int32,
+    "is_drum": np.bool_,
+}
+
+
+@dataclass
+class SyntheticScoresConfig(tfds.core.BuilderConfig):
+    """`corpus` names a synthetic.CONFIGS entry; `level` is "system" or "piece"."""
+
+    corpus: str = "tiny"
+    level: str = "system"
+
+
+def _configs() -> list[SyntheticScoresConfig]:
+    out = []
+    for name, corpus in synthetic.CONFIGS.items():
+        out.append(SyntheticScoresConfig(name=name, description=corpus.description, corpus=name))
+        out.append(
+            SyntheticScoresConfig(
+                name=f"{name}_pieces",
+                description=f"Whole pieces of `{name}` (for long-audio tasks).",
+                corpus=name,
+                level="piece",
+            )
+        )
+    return out
+
+
+class SyntheticScores(tfds.core.GeneratorBasedBuilder):
+    """One example per score system (configs tiny/full/paper) or per piece (*_pieces).
+
+    Pieces are built once into a cache under ``<data_dir>/synthetic_scores_work``
+    (see mt3_unified.corpus.synthetic.prepare, which does it on several cores); the
+    builder reads that cache and builds in-process whatever is missing.
+    """
+
+    VERSION = tfds.core.Version("1.0.0")
+    RELEASE_NOTES = {"1.0.0": "First release."}
+    BUILDER_CONFIGS = _configs()
+    DEFAULT_CONFIG_NAME = "tiny"
+
+    def __init__(self, *, use_beam: bool = False, **kwargs):
+        self._use_beam = use_beam
+        super().__init__(**kwargs)
+
+    @property
+    def _corpus(self) -> synthetic.SyntheticConfig:
+        return synthetic.CONFIGS[self.builder_config.corpus]
+
+    def _info(self) -> tfds.core.DatasetInfo:
+        piece = self._corpus.piece
+        common = {
+            "piece_id": tfds.features.Text(),
+            "source": tfds.features.Text(),
+            "lmx": tfds.features.Text(doc="LMX tokens joined by single spaces"),
+            "notes": tfds.features.Sequence(_NOTE_FEATURES),
+            "audio": tfds.features.Audio(
+                shape=(None,), dtype=np.int16, sample_rate=piece.sample_rate
+            ),
+            "sample_rate": np.int32,
+        }
+        if self.builder_config.level == "system":
+            common.update(
+                {
+                    "system_index": np.int32,
+                    "measure_start": np.int32,  # measures [start, end) of the piece
+                    "measure_end": np.int32,
+                    "image": tfds.features.Image(
+                        shape=(piece.image_height, None, 1), encoding_format="png"
+                    ),
+                    "start_time": np.float32,  # the system's start in the piece's audio
+                    "duration": np.float32,  # audio holds duration + tail_seconds
+                }
+            )
+        else:
+            common.update(
+                {
+                    "num_measures": np.int32,
+                    "system_measure_starts": tfds.features.Sequence(np.int32),
+                    "system_start_times": tfds.features.Sequence(np.float32),
+                }
+            )
+        return self.dataset_info_from_configs(
+            features=tfds.features.FeaturesDict(common),
+            homepage="https://github.com/cuthbertLab/music21",
+        )
+
+    def _split_generators(self, dl_manager):
+        del dl_manager  # everything is local: music21 ships the scores
+        sources = synthetic.list_sources(self._corpus)
+        if not self._use_beam:
+            # TFDS refuses an empty split: drop pieces that yield no example first
+            # (this builds, in this process, any piece the cache lacks).
+            level = self.builder_config.level
+            usable = synthetic.usable_pieces(self._corpus, self._data_dir_root, sources, level)
+            sources = [s for s in sources if s[0] in usable]
+        splits = {}
+        for split in synthetic.SPLITS:
+            chosen = [s for s in sources if synthetic.split_of(s[0]) == split]
+            if chosen:
+                splits[split] = self._generate_examples(chosen)
+        return splits
+
+    def _generate_examples(self, sources):
+        data_dir = self._data_dir_root
+        corpus, level = self._corpus, self.builder_config.level
+        if self._use_beam:
+            import apache_beam as beam
+
+            # Beam workers build each piece themselves (no shared cache on a cluster).
+            jobs = [(corpus.name, level, pid, os.fspath(p)) for pid, p in sources]
+            return beam.Create(jobs) | beam.FlatMap(_beam_piece_examples)
+        return self._local_examples(corpus, data_dir, level, sources)
+
+    @staticmethod
+    def _local_examples(corpus, data_dir, level, sources):
+        for piece_id, result in synthetic.iter_results(corpus, data_dir, sources):
+            yield from result_examples(piece_id, result, level)
+
+
+def piece_examples(corpus_name: str, level: str, piece_id: str, path: str, data_dir=None):
+    """(key, example) pairs of one piece: the per-piece function both build paths share.
+
+    With ``data_dir`` the piece goes through the local cache; without, it is built
+    here and then (a Beam worker's way). A skipped piece yields nothing.
+    """
+    corpus = synthetic.CONFIGS[corpus_name]
+    if data_dir is not None:
+        for pid, result in synthetic.iter_results(corpus, data_dir, [(piece_id, path)]):
+            yield from result_examples(pid, result, level)
+        return
+    try:
+        result = build_piece(path, piece_id, corpus.piece)
+    except SkipError as e:
+        _count_skip(e.stage)
+        return
+    for _ in result.skipped:
+        _count_skip("system")
+    yield from result_examples(piece_id, result, level)
+
+
+def _beam_piece_examples(job):
+    return list(piece_examples(*job))
+
+
+def _count_skip(stage: str) -> None:
+    import apache_beam as beam
+
+    beam.metrics.Metrics.counter("synthetic_scores", f"skipped_{stage}").inc()
+
+
+def result_examples(piece_id: str, result: PieceResult, level: str):
+    piece = result.piece
+    if level == "piece":
+        example = {k: piece[k] for k in _PIECE_KEYS}
+        example["source"] = piece_id  # not the absolute path: builds agree across machines
+        yield piece_id, example
+        return
+    for system in result.systems:
+        example = {k: system[k] for k in _SYSTEM_KEYS}
+        example["image"] = io.BytesIO(system["image"])
+        example.update(piece_id=piece_id, source=piece_id)
+        yield f"{piece_id}#{system['system_index']:04d}", example
+
+
+_PIECE_KEYS = (
+    "piece_id",
+    "source",
+    "lmx",
+    "notes",
+    "audio",
+    "sample_rate",
+    "num_measures",
+    "system_measure_starts",
+    "system_start_times",
+)
+_SYSTEM_KEYS = (
+    "system_index",
+    "measure_start",
+    "measure_end",
+    "image",
+    "lmx",
+    "notes",
+    "audio",
+    "sample_rate",
+    "start_time",
+    "duration",
+)
+
+
+def build_synthetic(
+    config_name: str,
+    data_dir: str | os.PathLike,
+    num_workers: int = 2,
+    *,
+    pieces: bool = True,
+    progress: bool = True,
+    use_beam: bool = False,
+    beam_runner=None,
+) -> dict:
+    """Build `synthetic_scores/<config_name>` (and `<config_name>_pieces`) into data_dir.
+
+    Resumable: pieces already in the cache are not rebuilt, and a prepared TFDS
+    dataset is left as it is. Returns counts, stage timings and the path of the
+    skipped.tsv file that says what was left out and why.
+    """
+    if config_name not in synthetic.CONFIGS:
+        raise ValueError(f"unknown config {config_name!r}; one of {sorted(synthetic.CONFIGS)}")
+    corpus = synthetic.CONFIGS[config_name]
+    if use_beam:  # the pipeline builds every piece on its workers; no local cache
+        summary: dict = {}
+    else:
+        summary = synthetic.prepare(corpus, data_dir, num_workers=num_workers, progress=progress)
+    names = [config_name] + ([f"{config_name}_pieces"] if pieces else [])
+    download_config = None
+    if use_beam:
+        import apache_beam as beam
+
+        runner = beam_runner or beam.runners.DirectRunner()
+        download_config = tfds.download.DownloadConfig(beam_runner=runner)
+    summary["datasets"] = {}
+    for name in names:
+        builder = SyntheticScores(config=name, data_dir=os.fspath(data_dir), use_beam=use_beam)
+        builder.download_and_prepare(download_config=download_config)
+        summary["datasets"][name] = builder.data_dir
+    return summary

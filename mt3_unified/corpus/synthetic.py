@@ -1,0 +1,247 @@
+"""The synthetic paired corpus from music21's scores: configs, splits and a resumable cache."""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import hashlib
+import os
+import pickle
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from mt3_unified.corpus.errors import SkipError
+from mt3_unified.corpus.piece import PieceConfig, PieceResult, build_piece
+from mt3_unified.corpus.systems import LayoutConfig
+
+SOURCE_EXTENSIONS = (".mxl", ".xml", ".musicxml", ".krn")
+SPLITS = ("train", "validation", "test")
+# Short Bach chorales for the tiny config, picked so that every split gets a piece.
+TINY_CANDIDATES = tuple(
+    f"bach/{name}.mxl" for name in ("bwv66.6", "bwv26.6", "bwv153.1", "bwv86.6", "bwv110.7")
+)
+
+
+@dataclass(frozen=True)
+class SyntheticConfig:
+    """A named corpus: which pieces, rendered how."""
+
+    name: str
+    piece: PieceConfig
+    tiny: bool = False  # a handful of chorales, for tests and demos
+    description: str = ""
+
+
+CONFIGS = {
+    c.name: c
+    for c in (
+        SyntheticConfig(
+            "tiny",
+            PieceConfig(image_height=128, sample_rate=16000, layout=LayoutConfig(page_width=1500)),
+            tiny=True,
+            description="4 Bach chorales (2 train, 1 validation, 1 test), 128 px, 16 kHz.",
+        ),
+        SyntheticConfig(
+            "full",
+            PieceConfig(image_height=128, sample_rate=16000, layout=LayoutConfig(page_width=1500)),
+            description="Every usable MusicXML/Humdrum score of music21, 128 px, 16 kHz.",
+        ),
+        SyntheticConfig(
+            "paper",
+            PieceConfig(image_height=416, sample_rate=44100, layout=LayoutConfig(page_width=2100)),
+            description="Every usable score at the paper's resolution: 416 px, 44.1 kHz.",
+        ),
+    )
+}
+
+
+def music21_corpus_dir() -> Path:
+    from music21 import common
+
+    return Path(common.getCorpusFilePath())
+
+
+def split_of(piece_id: str) -> str:
+    """train/validation/test (80/10/10) by a hash of the piece's path: never by system."""
+    bucket = int.from_bytes(hashlib.sha256(piece_id.encode()).digest()[:4], "big") % 100
+    return "train" if bucket < 80 else "validation" if bucket < 90 else "test"
+
+
+def list_sources(config: SyntheticConfig, root: Path | None = None) -> list[tuple[str, Path]]:
+    """(piece id, path) of the config's pieces; the id is the path inside music21's corpus."""
+    root = root or music21_corpus_dir()
+    if config.tiny:
+        wanted = {"train": 2, "validation": 1, "test": 1}
+        chosen = []
+        for piece_id in TINY_CANDIDATES:
+            split = split_of(piece_id)
+            if wanted[split] and (root / piece_id).exists():
+                wanted[split] -= 1
+                chosen.append(piece_id)
+        return [(p, root / p) for p in chosen]
+    found = []
+    for path in sorted(root.rglob("*")):
+        if path.suffix.lower() in SOURCE_EXTENSIONS and path.is_file():
+            found.append((path.relative_to(root).as_posix(), path))
+    return found
+
+
+@functools.cache
+def fingerprint(config: SyntheticConfig) -> str:
+    """Changes whenever anything that changes the examples' bytes may change: the config,
+    the rasterizer, the code that makes a piece (and LMX), verovio's and music21's versions."""
+    import music21
+    import verovio
+
+    from mt3_unified.corpus.render import rasterizer
+
+    here = Path(__file__).parent
+    code = sorted(here.glob("*.py")) + sorted((here.parent / "vocab").glob("lmx*.py"))
+    digest = hashlib.sha256()
+    for path in code:
+        digest.update(path.read_bytes())
+    text = repr(
+        (
+            dataclasses.asdict(config.piece),
+            rasterizer(),
+            verovio.toolkit().getVersion(),
+            music21.__version__,
+            digest.hexdigest(),
+        )
+    )
+    return hashlib.sha256(text.encode()).hexdigest()[:10]
+
+
+def work_dir(config: SyntheticConfig, data_dir: str | os.PathLike) -> Path:
+    return Path(data_dir) / "synthetic_scores_work" / f"{config.name}-{fingerprint(config)}"
+
+
+def _cache_path(work: Path, piece_id: str) -> Path:
+    name = hashlib.sha256(piece_id.encode()).hexdigest()[:20]
+    return work / "pieces" / f"{name}.pkl"
+
+
+def build_cached(config: SyntheticConfig, piece_id: str, path, work: Path) -> dict:
+    """Build one piece unless its cache file exists; returns a small summary row.
+
+    The cache file is written under a temporary name and renamed, so an interrupted
+    build never leaves half a piece: the next build redoes only what is missing.
+    """
+    target = _cache_path(work, piece_id)
+    if target.exists():
+        return summarize(load_cached(target))
+    try:
+        record = {"piece_id": piece_id, "result": build_piece(path, piece_id, config.piece)}
+    except SkipError as e:
+        record = {"piece_id": piece_id, "skip": (piece_id, e.stage, e.problem)}
+    except Exception as e:  # one bad piece must not end the build
+        record = {"piece_id": piece_id, "skip": (piece_id, "error", f"{type(e).__name__}: {e}")}
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_suffix(f".tmp{os.getpid()}")
+    with open(tmp, "wb") as f:
+        pickle.dump(record, f, protocol=pickle.HIGHEST_PROTOCOL)
+    os.replace(tmp, target)
+    return summarize(record)
+
+
+def load_cached(path: Path) -> dict:
+    # The cache holds only what this module wrote under the build's own data_dir.
+    with open(path, "rb") as f:
+        return pickle.load(f)
+
+
+def summarize(record: dict) -> dict:
+    result: PieceResult | None = record.get("result")
+    return {
+        "piece_id": record["piece_id"],
+        "systems": len(result.systems) if result else 0,
+        "skipped": [record["skip"]] if result is None else list(result.skipped),
+        "piece_skipped": result is None,
+        "seconds": dict(result.seconds) if result else {},
+    }
+
+
+def _build_star(args) -> dict:
+    return build_cached(*args)
+
+
+def prepare(
+    config: SyntheticConfig,
+    data_dir: str | os.PathLike,
+    num_workers: int = 1,
+    progress: bool = True,
+    sources: list[tuple[str, Path]] | None = None,
+) -> dict:
+    """Fill the cache with every piece of the config; write skipped.tsv; return counts."""
+    work = work_dir(config, data_dir)
+    work.mkdir(parents=True, exist_ok=True)
+    sources = list_sources(config) if sources is None else sources
+    jobs = [(config, piece_id, path, work) for piece_id, path in sources]
+    rows: list[dict] = []
+    bar = _progress(len(jobs), f"synthetic_scores/{config.name}", progress)
+    if num_workers > 1 and len(jobs) > 1:
+        import multiprocessing
+
+        # spawn: the parent may hold TensorFlow, which does not survive a fork.
+        with multiprocessing.get_context("spawn").Pool(num_workers, maxtasksperchild=50) as pool:
+            for row in pool.imap_unordered(_build_star, jobs, chunksize=1):
+                rows.append(row)
+                bar.update(1)
+    else:
+        for job in jobs:
+            rows.append(_build_star(job))
+            bar.update(1)
+    bar.close()
+    return _write_summary(work, rows)
+
+
+def _progress(total: int, desc: str, enabled: bool):
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=desc, unit="piece", disable=not enabled)
+
+
+def _write_summary(work: Path, rows: list[dict]) -> dict:
+    rows.sort(key=lambda r: r["piece_id"])
+    skipped = [s for r in rows for s in r["skipped"]]
+    with open(work / "skipped.tsv", "w", encoding="utf-8") as f:
+        f.write("item\tstage\treason\n")
+        for item, stage, reason in skipped:
+            f.write(f"{item}\t{stage}\t{' '.join(str(reason).split())}\n")
+    seconds: Counter = Counter()
+    for r in rows:
+        seconds.update(r["seconds"])
+    return {
+        "pieces": sum(not r["piece_skipped"] for r in rows),
+        "pieces_skipped": sum(r["piece_skipped"] for r in rows),
+        "systems": sum(r["systems"] for r in rows),
+        "systems_skipped": sum(len(r["skipped"]) for r in rows if not r["piece_skipped"]),
+        "skipped_by_stage": dict(Counter(stage for _, stage, _ in skipped)),
+        "stage_seconds": dict(seconds),
+        "skipped_file": str(work / "skipped.tsv"),
+    }
+
+
+def iter_results(
+    config: SyntheticConfig, data_dir, sources: Iterable[tuple[str, Path]]
+) -> Iterator[tuple[str, PieceResult]]:
+    """(piece id, result) for each usable piece, building any not yet cached."""
+    work = work_dir(config, data_dir)
+    for piece_id, path in sources:
+        build_cached(config, piece_id, path, work)
+        record = load_cached(_cache_path(work, piece_id))
+        if record.get("result") is not None:
+            yield piece_id, record["result"]
+
+
+def usable_pieces(config: SyntheticConfig, data_dir, sources, level: str = "system") -> set[str]:
+    """Ids of the pieces that give at least one example at this level."""
+    work = work_dir(config, data_dir)
+    usable = set()
+    for piece_id, path in sources:
+        row = build_cached(config, piece_id, path, work)
+        if not row["piece_skipped"] and (level == "piece" or row["systems"]):
+            usable.add(piece_id)
+    return usable
