@@ -15,16 +15,6 @@ PAIRS = [("image", "lmx"), ("audio", "midi"), ("lmx", "image"), ("midi", "audio"
 
 
 @pytest.fixture(scope="module")
-def model():
-    return tiny_model()
-
-
-@pytest.fixture(scope="module")
-def params(model):
-    return model.init(jax.random.key(0))
-
-
-@pytest.fixture(scope="module")
 def batch():
     return make_batch(PAIRS)
 

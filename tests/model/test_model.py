@@ -15,16 +15,6 @@ from tests.model.helpers import ALL_PAIRS, TINY, make_batch, tiny_model, vocab
 
 
 @pytest.fixture(scope="module")
-def model():
-    return tiny_model()
-
-
-@pytest.fixture(scope="module")
-def params(model):
-    return model.init(jax.random.key(0))
-
-
-@pytest.fixture(scope="module")
 def batch():
     return make_batch(ALL_PAIRS)
 
