@@ -182,6 +182,19 @@ def run_build(args) -> int:
     return 0
 
 
+# --------------------------------------------------------------------- bake
+@command("bake", "encode a corpus split's images and audio into RVQ codes with trained codecs")
+def _bake_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("bake_args", nargs=argparse.REMAINDER, help="see `mt3u bake --help`")
+
+
+def run_bake(args) -> int:
+    from mt3_unified.codecs.bake import main as bake_main
+
+    bake_main(args.bake_args)
+    return 0
+
+
 # ------------------------------------------------------------------- report
 @command("report", "write an HTML report (today: of a built corpus)")
 def _report_args(p: argparse.ArgumentParser) -> None:

@@ -1,0 +1,261 @@
+"""Residual vector quantization: K codebooks, EMA or loss-learned, with dead-code restarts."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+Array = Any
+
+# XLA on this CPU takes ~13 s to compile one threefry draw (87 s run op by op) and
+# a second or so for "rbg"; codec training draws in every step, so its keys use rbg.
+PRNG_IMPL = "rbg"
+
+
+def prng_key(seed: int) -> Array:
+    """A PRNG key of the implementation the codecs use (see PRNG_IMPL)."""
+    return jax.random.key(seed, impl=PRNG_IMPL)
+
+
+@dataclasses.dataclass(frozen=True)
+class RVQConfig:
+    """How a ResidualVQ quantizes; the defaults are the paper's 4 x 1024 codebooks."""
+
+    num_codebooks: int = 4
+    codebook_size: int = 1024
+    # Dimension of the lookup space; None quantizes the input space itself. DAC
+    # projects to 8 dimensions, which keeps codes from collapsing.
+    code_dim: int | None = None
+    l2_normalize: bool = False  # compare codes by cosine (DAC) instead of Euclidean distance
+    learning: str = "ema"  # "ema": codebooks are running means; "loss": codebook loss + gradients
+    ema_decay: float = 0.99
+    commitment_weight: float = 0.25
+    codebook_weight: float = 1.0
+    usage_decay: float = 0.99
+    # A code whose running hit count per step falls below this is restarted from a
+    # random recent input by `restart_dead_codes`; 0 turns restarts off.
+    dead_code_threshold: float = 0.0
+    # Probability that a training example uses only the first n ~ U{1..K} codebooks,
+    # so that a model trained with it can be decoded from fewer codebooks.
+    quantizer_dropout: float = 0.0
+    init_scale: float = 1.0
+
+
+def nearest_code(x: Array, codebook: Array) -> Array:
+    """Index of the nearest codebook row (squared Euclidean distance) for each vector in x."""
+    distance = (
+        jnp.sum(x * x, axis=-1, keepdims=True)
+        - 2.0 * x @ codebook.T
+        + jnp.sum(codebook * codebook, axis=-1)
+    )
+    return jnp.argmin(distance, axis=-1)
+
+
+def residual_quantize(x: Array, codebooks: Array) -> tuple[Array, Array, Array]:
+    """Greedy residual quantization of x [..., D] with codebooks [K, N, D].
+
+    Returns the codes [..., K], the quantized sum [..., D] and the residual that
+    each stage saw [..., K, D] (stage 0 sees x itself).
+    """
+    codes, residuals = [], []
+    residual, quantized = x, jnp.zeros_like(x)
+    for codebook in codebooks:
+        residuals.append(residual)
+        index = nearest_code(residual, codebook)
+        vector = codebook[index]
+        codes.append(index)
+        residual = residual - vector
+        quantized = quantized + vector
+    return jnp.stack(codes, -1), quantized, jnp.stack(residuals, -2)
+
+
+def perplexity(codes: Array, codebook_size: int, mask: Array | None = None) -> Array:
+    """exp(entropy) of the code histogram: 1 if one code is used, N if all are used evenly."""
+    counts = jax.nn.one_hot(codes, codebook_size, dtype=jnp.float32)
+    if mask is not None:
+        counts = counts * mask[..., None]
+    counts = counts.reshape(-1, codebook_size).sum(0)
+    p = counts / jnp.maximum(counts.sum(), 1.0)
+    return jnp.exp(-jnp.sum(jnp.where(p > 0, p * jnp.log(jnp.maximum(p, 1e-12)), 0.0)))
+
+
+def _normalize(x: Array) -> Array:
+    return x * jax.lax.rsqrt(jnp.maximum(jnp.sum(x * x, axis=-1, keepdims=True), 1e-12))
+
+
+class ResidualVQ(nn.Module):
+    """Quantizes vectors [..., dim] into K codes each; call with mutable=["vq"] when training.
+
+    Variables: `params` hold the projections (and the codebooks when learned by
+    loss); the `vq` collection holds running code usage, a buffer of recent
+    inputs that `restart_dead_codes` draws replacements from, and the codebooks
+    with their EMA statistics when learned by EMA. Training calls need the
+    `quantizer` rng.
+    """
+
+    config: RVQConfig
+    dim: int
+
+    def setup(self):
+        c = self.config
+        d = c.code_dim or self.dim
+        shape = (c.num_codebooks, c.codebook_size, d)
+        axes = ("codebooks", "vocab", None)
+        init = nn.initializers.normal(c.init_scale)
+        if c.code_dim:
+            self.in_proj = [nn.Dense(d, name=f"in_proj_{k}") for k in range(c.num_codebooks)]
+            self.out_proj = [
+                nn.Dense(self.dim, name=f"out_proj_{k}") for k in range(c.num_codebooks)
+            ]
+        if c.learning == "loss":
+            self.codebook_param = self.param(
+                "codebooks", nn.with_logical_partitioning(init, axes), shape
+            )
+        elif c.learning == "ema":
+            self.ema_codebooks = self.variable(
+                "vq", "codebooks", lambda: init(self.make_rng("params"), shape)
+            )
+            self.ema_count = self.variable("vq", "ema_count", jnp.ones, shape[:2])
+            self.ema_sum = self.variable("vq", "ema_sum", lambda: self.ema_codebooks.value)
+        else:
+            raise ValueError(f"RVQConfig.learning must be 'ema' or 'loss', got {c.learning!r}")
+        # Usage starts at zero, so the first restart fills every codebook from data.
+        self.usage = self.variable("vq", "usage", jnp.zeros, shape[:2])
+        self.candidates = self.variable("vq", "candidates", jnp.zeros, shape)
+
+    def codebooks(self) -> Array:
+        """The K codebooks [K, N, d] in lookup space (unit rows when L2-normalized)."""
+        cb = self.codebook_param if self.config.learning == "loss" else self.ema_codebooks.value
+        return _normalize(cb) if self.config.l2_normalize else cb
+
+    def _to_lookup(self, k: int, x: Array) -> Array:
+        z = self.in_proj[k](x) if self.config.code_dim else x
+        return _normalize(z) if self.config.l2_normalize else z
+
+    def _from_lookup(self, k: int, z: Array) -> Array:
+        return self.out_proj[k](z) if self.config.code_dim else z
+
+    def decode(self, codes: Array) -> Array:
+        """The quantized vectors [..., dim] of codes [..., n] (n <= K codebooks)."""
+        codebooks = self.codebooks()
+        out = 0.0
+        for k in range(codes.shape[-1]):
+            out = out + self._from_lookup(k, codebooks[k][codes[..., k]])
+        return out
+
+    def __call__(
+        self, x: Array, train: bool = False, num_codebooks: int | None = None
+    ) -> tuple[Array, Array, dict[str, Array]]:
+        """Quantizes x [B, ..., dim]; returns (quantized, codes [B, ..., n], aux losses/metrics)."""
+        c = self.config
+        n = num_codebooks or c.num_codebooks
+        codebooks = self.codebooks()
+        batch_shape = x.shape[:-1]
+        active = jnp.full((n,) + batch_shape, True)
+        if train and c.quantizer_dropout > 0:
+            key_drop, key_n = jax.random.split(self.make_rng("quantizer"))
+            drop = jax.random.bernoulli(key_drop, c.quantizer_dropout, batch_shape[:1])
+            kept = jnp.where(drop, jax.random.randint(key_n, batch_shape[:1], 1, n + 1), n)
+            kept = kept.reshape(kept.shape + (1,) * (len(batch_shape) - 1))
+            active = jnp.arange(n).reshape((n,) + (1,) * len(batch_shape)) < kept
+        residual = x
+        quantized = jnp.zeros_like(x)
+        codes, ppl = [], []
+        commitment = codebook_loss = 0.0
+        for k in range(n):
+            z_e = self._to_lookup(k, residual)
+            index = nearest_code(jax.lax.stop_gradient(z_e), jax.lax.stop_gradient(codebooks[k]))
+            z_q = codebooks[k][index]
+            mask = jnp.broadcast_to(active[k], batch_shape).astype(x.dtype)
+            denom = jnp.maximum(mask.sum() * z_e.shape[-1], 1.0)
+            commitment = (
+                commitment
+                + jnp.sum(jnp.sum((z_e - jax.lax.stop_gradient(z_q)) ** 2, -1) * mask) / denom
+            )
+            if c.learning == "loss":
+                codebook_loss = (
+                    codebook_loss
+                    + jnp.sum(jnp.sum((jax.lax.stop_gradient(z_e) - z_q) ** 2, -1) * mask) / denom
+                )
+            # Straight-through: the decoder's gradient reaches the encoder unchanged.
+            z_st = z_e + jax.lax.stop_gradient(z_q - z_e)
+            out = self._from_lookup(k, z_st) * mask[..., None]
+            quantized = quantized + out
+            residual = residual - out
+            codes.append(index)
+            ppl.append(perplexity(index, c.codebook_size, mask))
+            if train and not self.is_initializing():
+                self._update_stats(k, jax.lax.stop_gradient(z_e), index, mask)
+        aux = {
+            "commitment_loss": commitment,
+            "codebook_loss": jnp.asarray(codebook_loss, jnp.float32),
+            "vq_loss": c.commitment_weight * commitment + c.codebook_weight * codebook_loss,
+            "perplexity": jnp.stack(ppl),
+        }
+        return quantized, jnp.stack(codes, -1), aux
+
+    def _update_stats(self, k: int, z_e: Array, index: Array, mask: Array) -> None:
+        c = self.config
+        flat = z_e.reshape(-1, z_e.shape[-1])
+        onehot = jax.nn.one_hot(index.reshape(-1), c.codebook_size) * mask.reshape(-1, 1)
+        counts = onehot.sum(0)
+        self.usage.value = self.usage.value.at[k].set(
+            c.usage_decay * self.usage.value[k] + (1 - c.usage_decay) * counts
+        )
+        pick = jax.random.randint(self.make_rng("quantizer"), (c.codebook_size,), 0, flat.shape[0])
+        self.candidates.value = self.candidates.value.at[k].set(flat[pick])
+        if c.learning == "ema":
+            decay = c.ema_decay
+            count = decay * self.ema_count.value[k] + (1 - decay) * counts
+            total = decay * self.ema_sum.value[k] + (1 - decay) * onehot.T @ flat
+            self.ema_count.value = self.ema_count.value.at[k].set(count)
+            self.ema_sum.value = self.ema_sum.value.at[k].set(total)
+            # Laplace smoothing keeps a rarely hit code from dividing by ~0.
+            n = count.sum()
+            smoothed = (count + 1e-5) / (n + c.codebook_size * 1e-5) * n
+            self.ema_codebooks.value = self.ema_codebooks.value.at[k].set(total / smoothed[:, None])
+
+
+def restart_dead_codes(variables: dict, threshold: float) -> tuple[dict, Array]:
+    """Replaces every code whose running usage is below ``threshold`` by a recent input.
+
+    Works on the variables of any model holding ResidualVQ modules (finds them by
+    the `usage`/`candidates` entries of the `vq` collection) and returns the new
+    variables and the number of codes restarted. Jittable.
+    """
+    params = variables.get("params", {})
+    restarted = jnp.zeros((), jnp.int32)
+
+    def walk(vq: dict, par: dict) -> tuple[dict, dict]:
+        nonlocal restarted
+        vq, par = dict(vq), dict(par)
+        if "usage" in vq and "candidates" in vq:
+            dead = vq["usage"] < threshold
+            restarted = restarted + dead.sum().astype(jnp.int32)
+            fresh = lambda old: jnp.where(dead[..., None], vq["candidates"], old)
+            if "codebooks" in vq:
+                vq["codebooks"] = fresh(vq["codebooks"])
+                vq["ema_sum"] = fresh(vq["ema_sum"])
+                vq["ema_count"] = jnp.where(dead, 1.0, vq["ema_count"])
+            else:
+                par["codebooks"] = fresh(par["codebooks"])
+            # A restarted code gets ~70 steps (decay 0.99) to be used before it can restart again.
+            vq["usage"] = jnp.where(dead, 2.0 * threshold, vq["usage"])
+            return vq, par
+        for name, sub in vq.items():
+            if isinstance(sub, dict):
+                vq[name], sub_par = walk(sub, par.get(name, {}))
+                if sub_par:
+                    par[name] = sub_par
+        return vq, par
+
+    vq, params = walk(variables["vq"], params)
+    out = dict(variables)
+    out["vq"] = vq
+    if params:
+        out["params"] = params
+    return out, restarted
