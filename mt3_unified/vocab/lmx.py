@@ -2,21 +2,22 @@
 
 from __future__ import annotations
 
+import functools
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from fractions import Fraction
 
 from mt3_unified.errors import MusicXMLError
+from mt3_unified.vocab.lmx_durations import duration_to_types, infer_type
 from mt3_unified.vocab.lmx_musicxml import RepairReport, lmx_to_musicxml
+from mt3_unified.vocab.lmx_prune import PITCH_TAG, prune_for_lmx
 from mt3_unified.vocab.lmx_tokens import (
     ACCIDENTAL_TOKENS,
     CLEF_TOKENS,
     KEY_TOKENS,
     LMX_TOKENS,
-    NOTE_TYPES,
     PITCH_TOKENS,
-    TIME_MODIFICATION_TOKENS,
     TIME_TOKENS,
     TYPE_QUARTERS,
     VOICE_TOKENS,
@@ -50,36 +51,19 @@ _BEAMS = {
 _UNREAD_NOTE_CHILDREN = frozenset(("lyric", "tie", "instrument", "notehead", "play", "cue"))
 _DEFAULT_CLEF_LINES = {"G": "2", "F": "4", "C": "3"}
 _ARTICULATIONS = ("staccato", "accent", "strong-accent", "tenuto")
-_RATIOS = tuple(
-    (token, Fraction(int(token.split("in")[0]), int(token.split("in")[1])))
-    for token in TIME_MODIFICATION_TOKENS
-)
-# Ratios such as 2in1 or 4in3 keep a type's length a whole number of 1024ths, so a
-# forward/backup written with them would read back as plain types: never use them there.
-_SHIFT_RATIOS = tuple((t, r) for t, r in _RATIOS if r.numerator & (r.numerator - 1))
-# Typed durations in quarters -> (type, dots); fewer dots win when two agree.
-_TYPED_QUARTERS: dict[Fraction, tuple[str, int]] = {}
-for _dots in range(4):
-    for _type in NOTE_TYPES:
-        _TYPED_QUARTERS.setdefault(
-            TYPE_QUARTERS[_type] * (2 - Fraction(1, 2**_dots)), (_type, _dots)
-        )
-_SMALLEST = TYPE_QUARTERS[NOTE_TYPES[0]]
-_LARGEST = TYPE_QUARTERS[NOTE_TYPES[-1]]
-
 
 # ---------------------------------------------------------------- public API
 
 
 def list_parts(source) -> list[tuple[str, str]]:
     """(id, name) of every <part> in the score, in document order."""
-    root, _ = read_score(source)
+    root, _ = read_score(source, prune_for_lmx)
     return _part_list(root)
 
 
 def musicxml_to_lmx(source, part: str | int | None = None) -> list[str]:
     """LMX tokens of one part of a MusicXML score (path, bytes, text or .mxl)."""
-    root, name = read_score(source)
+    root, name = read_score(source, prune_for_lmx)
     parts = root.findall("part")
     if not parts:
         raise MusicXMLError(name, "the score has no <part>")
@@ -93,7 +77,7 @@ def musicxml_to_lmx(source, part: str | int | None = None) -> list[str]:
 
 def musicxml_to_lmx_parts(source) -> dict[str, list[str]]:
     """LMX tokens of every part, keyed by part id (or its index when the id is missing)."""
-    root, _ = read_score(source)
+    root, _ = read_score(source, prune_for_lmx)
     divisions = _first_divisions(root)
     sequences: dict[str, list[str]] = {}
     for index, part in enumerate(root.findall("part")):
@@ -134,71 +118,6 @@ def _first_divisions(root: ET.Element) -> Fraction:
     return value if value and value > 0 else Fraction(1)
 
 
-# ---------------------------------------------------------------- durations
-
-
-def duration_to_types(quarters: Fraction) -> list[tuple[str, str | None]]:
-    """Splits a forward/backup length into (type, time-modification) steps, largest first.
-
-    Dyadic lengths are split greedily into plain types; other lengths use the single
-    inventory tuplet ratio that needs the fewest steps. What neither can express is
-    rounded to the 1024th grid, so the result is always a finite list.
-    """
-    if quarters <= 0:
-        return []
-    if _is_dyadic(quarters):
-        return [(t, None) for t in _greedy_types(quarters)]
-    best: list[tuple[str, str | None]] | None = None
-    for token, ratio in _SHIFT_RATIOS:
-        base = quarters * ratio
-        if _is_dyadic(base):
-            steps = [(t, token) for t in _greedy_types(base)]
-            if best is None or len(steps) < len(best):
-                best = steps
-    if best is not None:
-        return best
-    rounded = Fraction(round(quarters / _SMALLEST)) * _SMALLEST
-    return [(t, None) for t in _greedy_types(rounded)]
-
-
-def _is_dyadic(value: Fraction) -> bool:
-    """True when the value is a whole number of 1024th notes (a sum of plain types)."""
-    return (value / _SMALLEST).denominator == 1
-
-
-def _greedy_types(quarters: Fraction) -> list[str]:
-    types: list[str] = []
-    remainder = quarters
-    while remainder >= _LARGEST:  # longer than a maxima: repeat maximas
-        types.append(NOTE_TYPES[-1])
-        remainder -= _LARGEST
-    for note_type in reversed(NOTE_TYPES):
-        if remainder >= TYPE_QUARTERS[note_type]:
-            types.append(note_type)
-            remainder -= TYPE_QUARTERS[note_type]
-    return types
-
-
-def infer_type(quarters: Fraction, ratio: Fraction | None) -> tuple[str, int, str | None] | None:
-    """(type, dots, time-modification token) of a note that lacks <type>, from its length.
-
-    Plain types (up to three dots) come first, then inventory tuplets with at most one
-    dot, in inventory order, so that the commonest reading wins.
-    """
-    if ratio is not None:
-        found = _TYPED_QUARTERS.get(quarters * ratio)
-        return (found[0], found[1], None) if found else None
-    found = _TYPED_QUARTERS.get(quarters)
-    if found:
-        return found[0], found[1], None
-    for max_dots in (0, 1):
-        for token, inventory_ratio in _RATIOS:
-            found = _TYPED_QUARTERS.get(quarters * inventory_ratio)
-            if found and found[1] <= max_dots:
-                return found[0], found[1], token
-    return None
-
-
 def _to_fraction(text: str | None) -> Fraction | None:
     if text is None:
         return None
@@ -220,52 +139,173 @@ class _PartState:
     measure_quarters: Fraction | None = None
 
 
-@dataclass
-class _MeasureState:
-    """The implicit voice/stem/staff that LMX writes only when it changes."""
-
-    voice: str | None = None
-    stem: str | None = None
-    staff: str | None = None
-    tokens: list[str] = field(default_factory=list)
-
-    def reset_voice(self) -> None:
-        self.voice = self.stem = self.staff = None
-
-
 def linearize_part(part: ET.Element, divisions: Fraction | int = 1) -> list[str]:
     """LMX tokens of one <part> element."""
     state = _PartState(divisions=Fraction(divisions))
     tokens: list[str] = []
-    for measure in part.findall("measure"):
-        tokens.extend(_linearize_measure(measure, state))
+    for measure in part.iterfind("measure"):
+        _linearize_measure(measure, state, tokens)
     return tokens
 
 
-def _linearize_measure(measure: ET.Element, part: _PartState) -> list[str]:
-    state = _MeasureState(tokens=["measure"])
+def _linearize_measure(measure: ET.Element, part: _PartState, tokens: list[str]) -> None:
+    # The hot path of linearization, one pass over the measure's children with the <note>
+    # inlined: locals (not attributes or helper calls) per note, branches ordered by how
+    # often the elements occur, and text stripped only when the raw text is not a token.
+    append = tokens.append
+    append("measure")
+    voice = stem = staff = None  # LMX restates these only when they change
+    staves = part.staves
     for element in measure:
         tag = element.tag
-        if tag == "note":
-            _linearize_note(element, part, state)
-        elif tag == "attributes":
-            _linearize_attributes(element, part, state.tokens)
-        elif tag in ("backup", "forward"):
-            _linearize_shift(element, tag, part, state)
-    return state.tokens
+        if tag != "note":
+            if tag == "attributes":
+                _linearize_attributes(element, part, tokens)
+                staves = part.staves
+            elif tag == "backup" or tag == "forward":
+                shift = _shift_tokens(tag, element.findtext("duration"), part.divisions)
+                if shift is not None:
+                    tokens.extend(shift)
+                    if tag == "backup":  # another voice starts: restate voice, stem and staff
+                        voice = stem = staff = None
+            continue
+        pitch = rest = grace = duration = note_voice = note_type = None
+        accidental = modification = note_stem = note_staff = beams = notations = None
+        chord, dots = False, 0
+        for child in element:
+            tag = child.tag
+            if tag == "duration":
+                duration = child.text
+            elif tag == "type":
+                note_type = child.text
+            elif tag == PITCH_TAG or tag == "pitch":
+                pitch = child
+            elif tag == "stem":
+                note_stem = child.text
+            elif tag == "voice":
+                note_voice = child.text
+            elif tag == "beam":
+                if beams is None:
+                    beams = [child.text]
+                else:
+                    beams.append(child.text)
+            elif tag == "notations":
+                if notations is None:
+                    notations = [child]
+                else:
+                    notations.append(child)
+            elif tag in _UNREAD_NOTE_CHILDREN:
+                continue
+            elif tag == "dot":
+                dots += 1
+            elif tag == "rest":
+                rest = child
+            elif tag == "accidental":
+                accidental = child.text
+            elif tag == "staff":
+                note_staff = child.text
+            elif tag == "time-modification":
+                modification = _modification(child)
+            elif tag == "chord":
+                chord = True
+            elif tag == "grace":
+                grace = child
+            elif tag == "unpitched":
+                pitch = child
+        if rest is None:
+            if pitch is None:
+                continue  # neither pitch nor rest: nothing to draw
+            element_pitch = pitch
+            if pitch.tag == PITCH_TAG:  # step and octave folded into one text by the pruner
+                pitch = pitch.text
+            else:
+                pitch = (pitch.findtext("step") or "") + (pitch.findtext("octave") or "")
+            if pitch not in _PITCHES:  # <unpitched>, or text with spaces
+                pitch = _pitch_token(element_pitch)
+            if pitch not in _PITCHES:
+                continue  # an unreadable pitch is skipped
+        if (
+            modification is None
+            and not dots
+            and note_type in TYPE_QUARTERS  # raw text: a token has no spaces to strip
+        ):
+            root = None  # the common case: the type alone
+        else:
+            root = _note_root(
+                note_type.strip() if note_type else None,
+                dots, modification, rest, grace, duration, part,
+            )  # fmt: skip
+            if root is None:
+                continue  # neither <type> nor a usable <duration>: nothing to draw
+        if element.get("print-object") == "no":
+            append("print-object:no")
+        if grace is not None:
+            append("grace")
+            if grace.get("slash") == "yes":
+                append("grace:slash")
+        if chord:
+            append("chord")
+        append("rest" if rest is not None else pitch)
+        if note_voice:
+            if note_voice not in _VOICE_TOKENS:
+                note_voice = note_voice.strip()
+            if note_voice and note_voice != voice:
+                voice = note_voice
+                if note_voice in _VOICE_TOKENS:
+                    append(_VOICE_TOKENS[note_voice])
+        if root is None:
+            append(note_type)
+        else:
+            tokens.extend(root)
+        if accidental:
+            if accidental not in _ACCIDENTALS:
+                accidental = accidental.strip()
+            if accidental in _ACCIDENTALS:
+                append(accidental)
+        if note_stem:
+            if note_stem not in _STEM_TOKENS:
+                note_stem = note_stem.strip()
+            if note_stem in _STEM_TOKENS and note_stem != stem:
+                stem = note_stem
+                append(_STEM_TOKENS[note_stem])
+        if staves >= 2 and note_staff:
+            note_staff = note_staff.strip()
+            if note_staff in ("1", "2", "3") and note_staff != staff:
+                staff = note_staff
+                append(f"staff:{note_staff}")
+        if beams is not None:
+            for beam in beams:
+                token = _BEAMS.get(beam) or _BEAMS.get((beam or "").strip())
+                if token:
+                    append(token)
+        if notations is not None:
+            tokens.extend(_notation_tokens(notations))
 
 
-def _linearize_shift(element: ET.Element, tag: str, part: _PartState, state: _MeasureState):
-    duration = _to_fraction(element.findtext("duration"))
-    if duration is None or duration <= 0:
-        return  # a skip without a length says nothing
-    for note_type, modification in duration_to_types(duration / part.divisions):
-        state.tokens.append(tag)
-        state.tokens.append(note_type)
+def _pitch_token(element: ET.Element) -> str:
+    """The pitch token of a <pitch>, or of an <unpitched> display position (percussion)."""
+    if element.tag == PITCH_TAG:
+        return "".join((element.text or "").split())
+    if element.tag == "pitch":
+        step, octave = element.findtext("step"), element.findtext("octave")
+        return f"{(step or '').strip()}{(octave or '').strip()}"
+    step = (element.findtext("display-step") or "B").strip()
+    return f"{step}{(element.findtext('display-octave') or '4').strip()}"
+
+
+@functools.lru_cache(maxsize=1024)
+def _shift_tokens(tag: str, duration: str | None, divisions: Fraction) -> tuple[str, ...] | None:
+    """Tokens of a <backup> or <forward>; None when it has no usable length."""
+    length = _to_fraction(duration)
+    if length is None or length <= 0:
+        return None  # a skip without a length says nothing
+    tokens: list[str] = []
+    for note_type, modification in duration_to_types(length / divisions):
+        tokens.append(tag)
+        tokens.append(note_type)
         if modification:
-            state.tokens.append(modification)
-    if tag == "backup":
-        state.reset_voice()  # a backup starts another voice: restate voice, stem and staff
+            tokens.append(modification)
+    return tuple(tokens)
 
 
 def _linearize_attributes(attributes: ET.Element, part: _PartState, tokens: list[str]) -> None:
@@ -320,76 +360,6 @@ def _clef_tokens(clefs: list[ET.Element], staves: int) -> list[str]:
     return tokens
 
 
-@dataclass
-class _Note:
-    """The parts of a <note> that LMX encodes, gathered in one pass over its children."""
-
-    grace: ET.Element | None = None
-    chord: bool = False
-    pitch: str | None = None
-    rest: ET.Element | None = None
-    duration: str | None = None
-    voice: str | None = None
-    type: str | None = None
-    dots: int = 0
-    accidental: str | None = None
-    modification: tuple[str, str] | None = None
-    stem: str | None = None
-    staff: str | None = None
-    beams: list[str] = field(default_factory=list)
-    notations: list[ET.Element] = field(default_factory=list)
-
-
-def _read_note(note: ET.Element) -> _Note:
-    # The hot path of linearization: locals (not attributes) in the loop, branches ordered
-    # by how often the elements occur, and <duration> parsed only when a type is missing.
-    pitch = rest = grace = duration = voice = note_type = None
-    accidental = modification = stem = staff = None
-    chord, dots, beams, notations = False, 0, [], []
-    for child in note:
-        tag = child.tag
-        if tag == "duration":
-            duration = child.text
-        elif tag == "type":
-            note_type = child.text
-        elif tag == "pitch":
-            pitch = f"{(child.findtext('step') or '').strip()}{_octave(child, 'octave')}"
-        elif tag == "stem":
-            stem = child.text
-        elif tag == "voice":
-            voice = child.text
-        elif tag == "beam":
-            beams.append((child.text or "").strip())
-        elif tag == "notations":
-            notations.append(child)
-        elif tag in _UNREAD_NOTE_CHILDREN:
-            continue
-        elif tag == "dot":
-            dots += 1
-        elif tag == "rest":
-            rest = child
-        elif tag == "accidental":
-            accidental = child.text
-        elif tag == "staff":
-            staff = child.text
-        elif tag == "time-modification":
-            modification = _modification(child)
-        elif tag == "chord":
-            chord = True
-        elif tag == "grace":
-            grace = child
-        elif tag == "unpitched":  # percussion: the displayed position stands for the pitch
-            step = (child.findtext("display-step") or "B").strip()
-            pitch = f"{step}{_octave(child, 'display-octave', '4')}"
-    # Inline strips: a helper call per field costs more than the rest of the note.
-    return _Note(
-        grace, chord, pitch, rest, duration,
-        voice.strip() if voice else None, note_type.strip() if note_type else None, dots,
-        accidental.strip() if accidental else None, modification,
-        stem.strip() if stem else None, staff.strip() if staff else None, beams, notations,
-    )  # fmt: skip
-
-
 def _modification(element: ET.Element) -> tuple[str, str] | None:
     actual = (element.findtext("actual-notes") or "").strip()
     normal = (element.findtext("normal-notes") or "").strip()
@@ -398,81 +368,51 @@ def _modification(element: ET.Element) -> tuple[str, str] | None:
     return None
 
 
-def _octave(element: ET.Element, tag: str, default: str = "") -> str:
-    return (element.findtext(tag) or default).strip()
-
-
-def _linearize_note(note: ET.Element, part: _PartState, state: _MeasureState) -> None:
-    fields = _read_note(note)
-    if fields.rest is None and fields.pitch not in _PITCHES:
-        return  # an unreadable pitch (or a note with neither pitch nor rest) is skipped
-    root = _note_root(fields, part)
-    if root is None:
-        return  # neither <type> nor a usable <duration>: nothing to draw
-    tokens = state.tokens
-    if note.get("print-object") == "no":
-        tokens.append("print-object:no")
-    if fields.grace is not None:
-        tokens.append("grace")
-        if fields.grace.get("slash") == "yes":
-            tokens.append("grace:slash")
-    if fields.chord:
-        tokens.append("chord")
-    tokens.append("rest" if fields.rest is not None else fields.pitch)
-    if fields.voice and fields.voice != state.voice:
-        state.voice = fields.voice
-        if fields.voice in _VOICE_TOKENS:
-            tokens.append(_VOICE_TOKENS[fields.voice])
-    tokens.extend(root)
-    if fields.accidental in _ACCIDENTALS:
-        tokens.append(fields.accidental)
-    if fields.stem in _STEM_TOKENS and fields.stem != state.stem:
-        state.stem = fields.stem
-        tokens.append(_STEM_TOKENS[fields.stem])
-    if part.staves >= 2 and fields.staff in ("1", "2", "3") and fields.staff != state.staff:
-        state.staff = fields.staff
-        tokens.append(f"staff:{fields.staff}")
-    tokens.extend(_BEAMS[beam] for beam in fields.beams if beam in _BEAMS)
-    tokens.extend(_notation_tokens(fields.notations))
-
-
-def _note_root(fields: _Note, part: _PartState) -> Sequence[str] | None:
+def _note_root(
+    note_type: str | None,
+    dots: int,
+    modification: tuple[str, str] | None,
+    rest: ET.Element | None,
+    grace: ET.Element | None,
+    duration: str | None,
+    part: _PartState,
+) -> Sequence[str] | None:
     """The type token with its time modification and dots, or ["rest:measure"]."""
-    modification = None
-    if fields.modification and fields.modification[0] != fields.modification[1]:
-        modification = "in".join(fields.modification)
-    if fields.type in TYPE_QUARTERS:
-        if not (modification or fields.dots):
-            return (fields.type,)  # the common case, without building lists
-        return [fields.type, *([modification] if modification else []), *["dot"] * fields.dots]
-    if fields.rest is not None and fields.rest.get("measure") == "yes":
+    ratio = None
+    if modification and modification[0] != modification[1]:
+        ratio = "in".join(modification)
+    if note_type in TYPE_QUARTERS:
+        return [note_type, *([ratio] if ratio else []), *["dot"] * dots]
+    if rest is not None and rest.get("measure") == "yes":
         return ["rest:measure"]
-    inferred = _infer_root(fields, part)
+    inferred = _infer_root(duration, modification, rest is not None, part)
     if inferred is not None:
         return inferred
-    if fields.grace is not None:
+    if grace is not None:
         return ["eighth"]  # grace notes have no length to infer from; eighth is the usual look
     return None
 
 
-def _infer_root(fields: _Note, part: _PartState) -> list[str] | None:
-    duration = _to_fraction(fields.duration)
+def _infer_root(
+    duration_text: str | None, modification: tuple[str, str] | None, rest: bool, part: _PartState
+) -> list[str] | None:
+    duration = _to_fraction(duration_text)
     if not duration or duration <= 0:
         return None
     quarters = duration / part.divisions
     ratio = None
-    if fields.modification:
-        ratio = Fraction(int(fields.modification[0]), int(fields.modification[1]))
+    if modification:
+        ratio = Fraction(int(modification[0]), int(modification[1]))
     found = infer_type(quarters, ratio)
     if found is None:
-        if fields.rest is not None and quarters == part.measure_quarters:
+        if rest and quarters == part.measure_quarters:
             return ["rest:measure"]  # a whole-bar rest of a length no single type has
         return None
     note_type, dots, inferred_modification = found
-    modification = inferred_modification or ("in".join(fields.modification) if ratio else None)
-    if modification and ratio == 1:
-        modification = None
-    return [note_type, *([modification] if modification else []), *["dot"] * dots]
+    ratio_token = inferred_modification or ("in".join(modification) if ratio else None)
+    if ratio_token and ratio == 1:
+        ratio_token = None
+    return [note_type, *([ratio_token] if ratio_token else []), *["dot"] * dots]
 
 
 def _notation_tokens(notations: list[ET.Element]) -> list[str]:

@@ -76,8 +76,13 @@ def _mxl_rootfile(archive: zipfile.ZipFile, members: dict, name) -> str:
     raise MusicXMLError(name, "corrupt .mxl: container.xml names no rootfile")
 
 
-def parse_xml(data: bytes | str, name) -> ET.Element:
-    """Parses XML without resolving external entities or expanding entity declarations."""
+def parse_xml(data: bytes | str, name, prepare=None) -> ET.Element:
+    """Parses XML without resolving external entities or expanding entity declarations.
+
+    ``prepare`` (text -> text or None) may shrink the document, once its indentation is
+    stripped, before the fast parser reads it; if the prepared text does not parse, the
+    document is parsed as it was, so errors always describe the original.
+    """
     if not data.strip():
         raise MusicXMLError(name, "empty file")
     try:
@@ -85,7 +90,14 @@ def parse_xml(data: bytes | str, name) -> ET.Element:
         if _plainly_safe(data):
             # No entity can be declared, and expat never fetches external DTDs: the C
             # parser is safe here and about a third faster than defusedxml's.
-            return ET.fromstring(_strip_indentation(data))
+            data = _strip_indentation(data)
+            prepared = prepare(data) if prepare is not None else None
+            if prepared is not None:
+                try:
+                    return ET.fromstring(prepared)
+                except ET.ParseError:
+                    pass
+            return ET.fromstring(data)
         return SafeET.fromstring(data, forbid_dtd=False, forbid_entities=True, forbid_external=True)
     except DefusedXmlException as error:
         raise MusicXMLError(name, f"unsafe XML refused ({type(error).__name__})") from None
@@ -121,12 +133,15 @@ def _strip_indentation(data: bytes | str) -> bytes | str:
     )
 
 
-def read_score(source) -> tuple[ET.Element, object]:
-    """The <score-partwise> root of a MusicXML source (timewise scores are converted)."""
+def read_score(source, prepare=None) -> tuple[ET.Element, object]:
+    """The <score-partwise> root of a MusicXML source (timewise scores are converted).
+
+    ``prepare`` is passed on to parse_xml.
+    """
     data, name = read_source(source)
     if isinstance(data, bytes) and data.startswith(ZIP_MAGIC):
         data = _unzip_mxl(data, name)
-    root = parse_xml(data, name)
+    root = parse_xml(data, name, prepare)
     tag = _local(root.tag)
     if tag not in SCORE_ROOTS:
         raise MusicXMLError(name, f"not a MusicXML score (root element is <{tag}>)")

@@ -219,6 +219,32 @@ def test_unusual_elements_are_skipped_not_fatal():
     assert musicxml_to_lmx(xml) == ["measure", "C4", "voice:1", "quarter"]
 
 
+PRUNE_CASES = {
+    "alter_with_attribute": '<pitch><step>F</step><alter id="a">1</alter><octave>4</octave>'
+    + "</pitch>",
+    "spaces_in_pitch": "<pitch><step> C </step><octave> 4</octave></pitch>",
+    "lyric_in_comment": "<pitch><step>D</step><octave>5</octave></pitch><!-- <lyric> -->",
+    "cdata": "<pitch><step>E</step><octave>3</octave></pitch>"
+    + "<lyric><text><![CDATA[<]]></text></lyric>",
+}
+
+
+@pytest.mark.parametrize("case", sorted(PRUNE_CASES))
+def test_pruned_reading_equals_the_plain_reading(case, monkeypatch):
+    """lmx_prune only saves parsing work: odd layouts read the same with or without it."""
+    body = PRUNE_CASES[case]
+    lyric = '<lyric number="1"><syllabic>single</syllabic><text>la--></text></lyric>'
+    xml = score(
+        f"<note>{body}<duration>2</duration><voice>1</voice><type>quarter</type>{lyric}</note>"
+        + note("G4", extra=lyric)
+    )
+    pruned = musicxml_to_lmx(xml)
+    utf16 = musicxml_to_lmx(xml.replace('"UTF-8"', '"UTF-16"').encode("utf-16"))
+    monkeypatch.setattr("mt3_unified.vocab.lmx.prune_for_lmx", lambda data: None)
+    assert pruned == utf16 == musicxml_to_lmx(xml)
+    assert pruned[1] != "G4"  # the first note was read, not skipped
+
+
 def test_duration_to_types_is_canonical():
     assert duration_to_types(Fraction(7, 2)) == [
         ("half", None),
