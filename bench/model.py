@@ -1,12 +1,17 @@
-"""Model benchmarks on this machine: train-step FLOP/s vs matmul, cached decoding, memory.
+"""Model benchmarks on this machine: train-step FLOP/s vs matmul, cached decoding, memory, HF T5.
 
-Run: python bench/model.py [--quick]. Every ratio is against a baseline timed in the same run.
+Run: python bench/model.py [--quick] [--no-hf]. Every ratio is against a
+baseline timed in the same run (this CPU is shared, so absolute times drift;
+ratios drift less). --quick shrinks lengths and repeats for a smoke run and
+skips the paper-size memory check; its figures are not the benchmark's.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
+import sys
 import time
 from pathlib import Path
 
@@ -18,9 +23,14 @@ import optax
 
 from mt3_unified.model.config import ModelConfig
 from mt3_unified.model.model import UnifiedModel
+from mt3_unified.model.network import UnifiedTransformer
 from mt3_unified.vocab.unified import EOS_ID, MODALITIES, TASKS, unified_vocabulary
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "bench"))
+
+# What HuggingFace's T5 is compared at (T5-small v1.0 shapes: plain MLP 2048).
+HF_DIMS = dict(d_model=512, layers=6, heads=8, d_ff=2048)
 
 
 def load_config(size: str, **overrides) -> ModelConfig:
@@ -28,6 +38,27 @@ def load_config(size: str, **overrides) -> ModelConfig:
     gin.parse_config_file(str(ROOT / "gin" / "models" / f"{size}.gin"))
     config = ModelConfig()
     gin.clear_config()
+    return dataclasses.replace(config, **overrides)
+
+
+def hf_matched_config(**overrides) -> ModelConfig:
+    """Our model at the HF T5 comparison's dimensions (plain GELU MLP like T5 v1.0's ReLU one)."""
+    d, layers, heads, d_ff = (HF_DIMS[k] for k in ("d_model", "layers", "heads", "d_ff"))
+    config = ModelConfig(
+        emb_dim=d,
+        num_heads=heads,
+        num_kv_heads=heads,
+        head_dim=d // heads,
+        mlp_dim=d_ff,
+        mlp="gelu",
+        num_encoder_layers=layers,
+        num_decoder_layers=layers,
+        depth_layers=1,
+        depth_heads=heads,
+        depth_mlp_dim=d_ff,
+        max_input_len=512,
+        max_target_len=1024,
+    )
     return dataclasses.replace(config, **overrides)
 
 
@@ -42,9 +73,42 @@ def best_time(fn, repeat=3):
 
 
 def matmul_flops(n=4096):
-    a = jnp.ones((n, n), jnp.float32)
+    a = jnp.asarray(np.random.default_rng(0).standard_normal((n, n), np.float32))
     f = jax.jit(jnp.matmul)
-    return 2 * n**3 / best_time(lambda: f(a, a))
+    return 2 * n**3 / best_time(lambda: f(a, a), repeat=5)
+
+
+def model_flops(cfg: ModelConfig, vocab_size: int, b: int, l_in: int, l_out: int, slots: int):
+    """Analytic FLOPs of one training step: 3 x forward matmul FLOPs (forward + backward).
+
+    Counts every weight matmul (2 FLOPs per multiply-add per token) and the two
+    attention products (QK^T and AV); embeddings gathers, norms, softmax and the
+    optimizer are not counted. `slots` is how many depth-decoder slots a frame
+    needs (1 for symbolic targets, K for RVQ ones): the model FLOPs the task
+    needs, not what the implementation happens to compute.
+    """
+    d, h, g, dh = cfg.emb_dim, cfg.num_heads, cfg.num_kv_heads, cfg.head_dim
+    mlp_mats = 3 if cfg.mlp == "gated_gelu" else 2
+    q_o = 2 * d * h * dh
+    k_v = 2 * d * g * dh
+    enc = cfg.num_encoder_layers * (
+        l_in * (q_o + k_v + mlp_mats * d * cfg.mlp_dim) + 2 * l_in * l_in * h * dh
+    )
+    dec = cfg.num_decoder_layers * (
+        l_out * (2 * q_o + k_v + mlp_mats * d * cfg.mlp_dim)  # self q/k/v/o, cross q/o, MLP
+        + l_in * k_v  # cross-attention keys/values of the encoder output
+        + 2 * l_out * l_out * h * dh
+        + 2 * l_out * l_in * h * dh
+    )
+    depth_tokens = l_out * slots
+    dd = cfg.depth_heads * dh
+    depth = cfg.depth_layers * (
+        depth_tokens * (4 * d * dd + mlp_mats * d * cfg.depth_mlp_dim)
+        + 2 * l_out * slots * slots * dd
+    )
+    logits = depth_tokens * d * vocab_size
+    forward = 2 * b * (enc + dec + depth + logits)
+    return 3 * forward
 
 
 def symbolic_batch(model, b, l_in, l_out, src="lmx", tgt="midi", seed=0):
@@ -84,108 +148,181 @@ def train_step_fn(model):
     return opt, step
 
 
-def bench_train(model, batch):
+def bench_train(model, batch, repeat=2):
+    """(XLA-counted FLOPs, best seconds) of one jitted training step (forward, backward, AdamW)."""
+    cfg = model.config
+    assert cfg.dtype == "float32" and not cfg.remat, "XLA on CPU gains nothing from bf16 or remat"
     params = model.init(jax.random.key(0))
     opt, step = train_step_fn(model)
     state = opt.init(params)
+    batch = jax.device_put(batch)
     compiled = jax.jit(step).lower(params, state, batch).compile()
-    flops = compiled.cost_analysis()["flops"]
-    seconds = best_time(lambda: compiled(params, state, batch), repeat=2)
-    return flops, seconds
+    cost = compiled.cost_analysis()
+    cost = cost[0] if isinstance(cost, list | tuple) else cost
+    seconds = best_time(lambda: compiled(params, state, batch), repeat=repeat)
+    return float(cost.get("flops", float("nan"))), seconds
 
 
-def uncached_greedy(model, params, batch, length):
-    """Greedy symbolic decoding that recomputes the whole prefix every step (the baseline)."""
+def uncached_greedy_fn(model, length):
+    """Greedy symbolic decoding that reruns the decoder over the whole prefix every step.
+
+    The baseline for the KV cache: the encoder runs once (as in cached decoding),
+    then step i runs the decoder teacher-forced over all `length` frames (fixed
+    shapes, as a jitted loop must) and the depth decoder / output layer on frame
+    i's slot 0 only. Running over `length` rather than i + 1 frames doubles its
+    work on average; the benchmark prints the ratio halved too.
+    """
+    module = model.module
 
     @jax.jit
     def run(params, batch):
-        tgt = jnp.zeros_like(batch["decoder_target_tokens"][:, :length])
-        bos = jnp.zeros_like(tgt[:, :1]).at[:, 0, 0].set(batch["decoder_input_tokens"][:, 0, 0])
+        apply = lambda *a, **k: module.apply({"params": params}, *a, **k)
+        tm = batch["target_modality"]
+        encoded, mask = apply(
+            batch["encoder_input_tokens"], batch["encoder_input_modality"], tm, method="encode"
+        )
+        b, k_max = tm.shape[0], model.k_max
+        bos = jnp.zeros((b, 1, k_max), jnp.int32).at[:, 0, 0].set(jnp.asarray(model.bos_ids)[tm])
+        tgt = jnp.zeros((b, length, k_max), jnp.int32)
 
         def body(i, tgt):
             dec_in = jnp.concatenate([bos, tgt[:, :-1]], axis=1)
-            full = dict(batch, decoder_target_tokens=tgt, decoder_input_tokens=dec_in)
-            full["decoder_loss_weights"] = jnp.zeros(tgt.shape, jnp.float32)
-            logits = model.module.apply({"params": params}, **_inputs(full))
-            token = jnp.argmax(logits[:, i, 0], axis=-1).astype(jnp.int32)
+            hidden = apply(encoded, mask, dec_in, tm, method="decode")
+            h_i = jax.lax.dynamic_slice_in_dim(hidden, i, 1, axis=1)
+            logits = apply(h_i, tgt[:, :1, :1], tm, 0, method="depth_logits")[:, 0]
+            token = jnp.argmax(logits, axis=-1).astype(jnp.int32)
             return tgt.at[:, i, 0].set(token)
 
         return jax.lax.fori_loop(0, length, body, tgt)
 
-    return run(params, batch)
-
-
-def _inputs(batch):
-    keys = (
-        "encoder_input_tokens",
-        "encoder_input_modality",
-        "target_modality",
-        "decoder_input_tokens",
-        "decoder_target_tokens",
-    )
-    return {k: batch[k] for k in keys}
+    return run
 
 
 def no_eos(model):
     # Random weights would stop at an arbitrary EOS; forbid it so every run has full length.
     masks = model.logit_masks.copy()
     masks[:, :, EOS_ID] = False
-    from mt3_unified.model.network import UnifiedTransformer
-
     model.logit_masks = masks
     model.module = UnifiedTransformer(model.config, masks)
     return model
 
 
+def memory_report(vocab, remat: bool, b=1, src="midi", tgt="audio", l_in=1400, l_out=1750):
+    paper = UnifiedModel(load_config("paper", remat=remat), vocab)
+    batch = jax.eval_shape(lambda: symbolic_batch(paper, b, l_in, l_out, src=src, tgt=tgt))
+    params = jax.eval_shape(paper.init, jax.random.key(0))
+    opt, step = train_step_fn(paper)
+    state = jax.eval_shape(opt.init, params)
+    mem = jax.jit(step).lower(params, state, batch).compile().memory_analysis()
+    return mem, paper.num_params()
+
+
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("--quick", action="store_true", help="skip the paper-size memory check")
+    parser.add_argument("--quick", action="store_true", help="smoke run: short lengths, no memory")
+    parser.add_argument("--no-hf", action="store_true", help="skip the HuggingFace T5 baseline")
+    parser.add_argument("--train-repeat", type=int, default=2, help="timed training steps")
     args = parser.parse_args()
+    quick = args.quick
+    # A small-config step takes about a minute on a shared 2-core machine: one warm-up, then
+    # the best of `train_repeat` timed steps.
+    train_repeat = args.train_repeat
     vocab = unified_vocabulary()
-    print(f"devices: {jax.devices()}")
-    peak = matmul_flops()
-    print(f"matmul 4096^2 f32: {peak / 1e9:.1f} GFLOP/s")
+    vocab_size = vocab.vocab_size
+    print(f"devices: {jax.devices()}; load average {os.getloadavg()}")
+    k_max = max(vocab.num_codebooks(m) for m in MODALITIES)
+    print(f"unified vocabulary: {vocab_size} ids, K = {k_max}")
+    peak = matmul_flops(2048 if quick else 4096)
+    print(f"[baseline] jnp.matmul f32 {2048 if quick else 4096}^2: {peak / 1e9:.1f} GFLOP/s")
 
+    # (a) training-step throughput of the small config against the matmul ceiling.
+    b, l_in, l_out = (2, 128, 64) if quick else (8, 512, 256)
     small = UnifiedModel(load_config("small"), vocab)
-    flops, sec = bench_train(small, symbolic_batch(small, 8, 512, 256))
+    batch = symbolic_batch(small, b, l_in, l_out, src="midi", tgt="lmx")
+    xla_flops, sec = bench_train(small, batch, repeat=train_repeat)
+    useful = model_flops(small.config, vocab_size, b, l_in, l_out, slots=1)
     print(
-        f"small train step (b8, 512->256): {sec:.2f} s, {flops / sec / 1e9:.1f} GFLOP/s, "
-        f"{flops / sec / peak:.2f} of matmul"
+        f"(a) small train step (b{b}, midi->lmx {l_in}->{l_out}, f32, no remat): {sec:.2f} s\n"
+        f"    analytic model FLOPs {useful / 1e9:.0f} G (6*matmul params*tokens + attention, "
+        f"1 depth slot): {useful / sec / 1e9:.1f} GFLOP/s = {useful / sec / peak:.2f} of matmul\n"
+        f"    XLA cost analysis {xla_flops / 1e9:.0f} G: "
+        f"{xla_flops / sec / 1e9:.1f} GFLOP/s = {xla_flops / sec / peak:.2f} of matmul"
     )
 
-    for size, batch_size in (("tiny", 8), ("small", 8)):
-        model = no_eos(UnifiedModel(load_config(size, max_target_len=1024), vocab))
-        params = model.init(jax.random.key(0))
-        for length in (256, 1024):
-            batch = symbolic_batch(model, batch_size, 256, length)
-            cached = best_time(lambda: model.predict_batch(params, batch, max_length=length), 1)  # noqa: B023
-            print(
-                f"{size} cached greedy b{batch_size} L={length}: {cached:.2f} s, "
-                f"{batch_size * length / cached:.0f} tokens/s"
-            )
-            if size == "tiny":
-                full = best_time(lambda: uncached_greedy(model, params, batch, length), 1)  # noqa: B023
-                print(f"  uncached: {full:.2f} s -> cache speedup {full / cached:.1f}x")
-
-    tiny = no_eos(UnifiedModel(load_config("tiny"), vocab))
+    # (b) cached greedy decoding against recomputing the prefix (tiny config, batch 8).
+    tiny = no_eos(UnifiedModel(load_config("tiny", max_target_len=1024), vocab))
     params = tiny.init(jax.random.key(0))
-    batch = symbolic_batch(tiny, 8, 256, 256, src="midi", tgt="audio")
-    sec = best_time(lambda: tiny.predict_batch(params, batch, max_length=256), 1)
-    print(f"tiny audio decoding (depth decoder, K=4) b8: {8 * 256 / sec:.0f} frames/s")
+    for length in (32, 64) if quick else (256, 1024):
+        batch = symbolic_batch(tiny, 8, 256, length, src="lmx", tgt="midi")
+        cached = best_time(lambda: tiny.predict_batch(params, batch, max_length=length), 1)  # noqa: B023
+        run = uncached_greedy_fn(tiny, length)
+        full = best_time(lambda: run(params, batch), 1)  # noqa: B023
+        print(
+            f"(b) tiny greedy b8 lmx->midi L={length}: cached {cached:.2f} s "
+            f"({8 * length / cached:.0f} tokens/s), full-prefix {full:.2f} s -> "
+            f"cache speedup {full / cached:.1f}x "
+            f"(vs a prefix-exact baseline ~{full / cached / 2:.1f}x)"
+        )
 
-    if not args.quick:
+    # (c) audio frames per second through the depth decoder (tiny config).
+    length = 32 if quick else 256
+    batch = symbolic_batch(tiny, 8, 256, length, src="midi", tgt="audio")
+    sec = best_time(lambda: tiny.predict_batch(params, batch, max_length=length), 1)
+    print(
+        f"(c) tiny midi->audio b8, {length} frames x K=4 codes (depth decoder): "
+        f"{8 * length / sec:.0f} frames/s"
+    )
+
+    # (e) against HuggingFace T5 at the same dimensions, timed in this run.
+    new_tokens = 32 if quick else 256
+    ours = UnifiedModel(hf_matched_config(), vocab)
+    print(
+        f"(e) our model at HF dims {HF_DIMS}: {ours.num_params() / 1e6:.1f} M params "
+        f"(vocabulary {vocab_size}, both models)"
+    )
+    batch = symbolic_batch(ours, b, l_in, l_out, src="midi", tgt="lmx")
+    _, our_step = bench_train(ours, batch, repeat=train_repeat)
+    dec_model = no_eos(UnifiedModel(hf_matched_config(), vocab))
+    dec_params = dec_model.init(jax.random.key(0))
+    batch = symbolic_batch(dec_model, 8, l_in, new_tokens, src="midi", tgt="lmx")
+    our_dec = best_time(
+        lambda: dec_model.predict_batch(dec_params, batch, max_length=new_tokens), 2
+    )
+    our_tps = 8 * new_tokens / our_dec
+    print(f"    ours: train step {our_step:.2f} s; cached greedy b8 {our_tps:.0f} tokens/s")
+    if not args.no_hf:
+        import hf_t5_baseline as hf
+        import torch
+
+        hf_step = hf.train_step_seconds(vocab_size, b, l_in, l_out, repeat=train_repeat, **HF_DIMS)
+        hf_dec = hf.generate_seconds(vocab_size, 8, l_in, new_tokens, repeat=2, **HF_DIMS)
+        hf_tps = 8 * new_tokens / hf_dec
+        print(
+            f"    HF T5 (torch {torch.__version__}, {torch.get_num_threads()} threads): "
+            f"train step {hf_step:.2f} s; generate b8 {hf_tps:.0f} tokens/s"
+        )
+        print(
+            f"    ratio train step HF/ours = {hf_step / our_step:.2f} (>= 1: ours no slower); "
+            f"decoding ours/HF = {our_tps / hf_tps:.2f} (>= 1: ours at least as fast)"
+        )
+
+    # (d) peak memory of one paper-config training step, compiled, not run.
+    if not quick:
         for remat in (False, True):
-            paper = UnifiedModel(load_config("paper", remat=remat), vocab)
-            batch = symbolic_batch(paper, 1, 1750, 1400, src="audio", tgt="lmx")
-            params = jax.eval_shape(paper.init, jax.random.key(0))
-            opt, step = train_step_fn(paper)
-            state = jax.eval_shape(opt.init, params)
-            mem = jax.jit(step).lower(params, state, batch).compile().memory_analysis()
+            mem, n = memory_report(vocab, remat)
+            total = mem.temp_size_in_bytes + mem.argument_size_in_bytes + mem.output_size_in_bytes
             print(
-                f"paper train step b1 audio 1750 -> lmx 1400, remat={remat}: "
-                f"temp {mem.temp_size_in_bytes / 2**30:.2f} GiB, "
-                f"args {mem.argument_size_in_bytes / 2**30:.2f} GiB"
+                f"(d) paper ({n / 1e6:.0f} M params) train step b1 midi 1400 -> audio 1750 "
+                f"(K=4), remat={remat}: temp {mem.temp_size_in_bytes / 2**30:.2f} GiB, "
+                f"args {mem.argument_size_in_bytes / 2**30:.2f} GiB, "
+                f"out {mem.output_size_in_bytes / 2**30:.2f} GiB "
+                f"(aliased {mem.alias_size_in_bytes / 2**30:.2f}), sum {total / 2**30:.2f} GiB"
             )
+    peak2 = matmul_flops(2048 if quick else 4096)
+    print(
+        f"[baseline again] jnp.matmul: {peak2 / 1e9:.1f} GFLOP/s "
+        f"(drift {peak2 / peak:.2f}x); load average {os.getloadavg()}"
+    )
 
 
 if __name__ == "__main__":

@@ -37,18 +37,37 @@ def sample_logits(rng, logits, temperature=0.0, top_k=0, top_p=1.0):
 
 
 def _choose_frame(model, params, hidden, target_modality, rng, sampler):
-    """The K codes [B, 1, K] of one frame, slot after slot through the depth decoder."""
+    """The K codes [B, 1, K] of one frame, slot after slot through the depth decoder.
+
+    Slot k runs the (causal) depth decoder over the first k + 1 positions only,
+    and is skipped altogether when no example of the batch fills it (symbolic
+    targets, or frames that start with EOS): a symbolic batch pays for one
+    depth position and one output projection per frame, not K of each.
+    """
     k_max = model.k_max
     num_books = jnp.asarray(model.num_codebooks)[target_modality]
     codes = jnp.zeros((hidden.shape[0], 1, k_max), jnp.int32)
-    for k in range(k_max):
+
+    def choose(codes, k):
         logits = model.module.apply(
-            {"params": params}, hidden, codes, target_modality, k, method="depth_logits"
+            {"params": params},
+            hidden,
+            codes[..., : k + 1],
+            target_modality,
+            k,
+            method="depth_logits",
         )[:, 0]
         token = sampler(jax.random.fold_in(rng, k), logits)
         # Symbolic frames use slot 0 only; a frame that starts with EOS holds nothing else.
         keep = (k < num_books) & ((k == 0) | (codes[:, 0, 0] != EOS_ID))
-        codes = codes.at[:, 0, k].set(jnp.where(keep, token, PAD_ID))
+        return codes.at[:, 0, k].set(jnp.where(keep, token, PAD_ID))
+
+    for k in range(k_max):
+        if k == 0:
+            codes = choose(codes, 0)
+            continue
+        needed = jnp.any((k < num_books) & (codes[:, 0, 0] != EOS_ID))
+        codes = jax.lax.cond(needed, functools.partial(choose, k=k), lambda c: c, codes)
     return codes
 
 

@@ -126,24 +126,37 @@ class Attention(nn.Module):
         self.out = Projection(cfg, (h, dh), (d,), ("heads", "kv", "embed"))
 
     def kv(self, x: Array) -> tuple[Array, Array]:
-        """Keys and values [B, S, G, Dh] of a sequence."""
-        k = constrain(self.key(x), ("batch", "length", "kv_heads", "kv"))
-        v = constrain(self.value(x), ("batch", "length", "kv_heads", "kv"))
+        """Keys and values [B, G, S, Dh] of a sequence (heads-major, so that each
+        head's attention is a contiguous batched matmul and a decoding cache
+        grows along its third axis)."""
+        k = jnp.swapaxes(self.key(x), 1, 2)
+        v = jnp.swapaxes(self.value(x), 1, 2)
+        k = constrain(k, ("batch", "kv_heads", "length", "kv"))
+        v = constrain(v, ("batch", "kv_heads", "length", "kv"))
         return k, v
 
     def __call__(self, x: Array, k: Array, v: Array, bias: Array) -> Array:
-        """Attends queries from x [B, L, D] to k, v [B, S, G, Dh]; bias broadcasts to [B, L, S]."""
+        """Attends queries from x [B, L, D] to k, v [B, G, S, Dh]; bias broadcasts to [B, L, S]."""
         cfg = self.config
         q = self.query(x) * (cfg.head_dim**-0.5)
         q = constrain(q, ("batch", "length", "heads", "kv"))
         b, length, h, d = q.shape
         groups = self.num_kv_heads
-        # Heads of one group share a key/value head: [B, L, G, H/G, Dh].
-        q = q.reshape(b, length, groups, h // groups, d)
-        logits = jnp.einsum("blgrd,bsgd->bgrls", q, k).astype(jnp.float32)
+        r = h // groups
+        # Heads of one group share a key/value head: queries [B, G, R*L, Dh], so
+        # both products are plain batched matmuls over (B, G). XLA on CPU lowers
+        # these well, where a general einsum over a [B, S, G, Dh] cache first
+        # transposes the whole cache (the cost of every decoding step).
+        q = q.reshape(b, length, groups, r, d).transpose(0, 2, 3, 1, 4)
+        q = q.reshape(b, groups, r * length, d)
+        batch_dims = ((0, 1), (0, 1))
+        logits = jax.lax.dot_general(q, k.astype(q.dtype), (((3,), (3,)), batch_dims))
+        logits = logits.astype(jnp.float32).reshape(b, groups, r, length, -1)
         logits = logits + bias[:, None, None, :, :]
         weights = jax.nn.softmax(logits, axis=-1).astype(cfg.activation_dtype)
-        y = jnp.einsum("bgrls,bsgd->blgrd", weights, v).reshape(b, length, h, d)
+        weights = weights.reshape(b, groups, r * length, -1)
+        y = jax.lax.dot_general(weights, v.astype(weights.dtype), (((3,), (2,)), batch_dims))
+        y = y.reshape(b, groups, r, length, d).transpose(0, 3, 1, 2, 4).reshape(b, length, h, d)
         return self.out(y)
 
 
@@ -212,15 +225,16 @@ class DecoderLayer(nn.Module):
         if cache is None:
             bias = causal_bias(x.shape[1])
         else:
+            # Caches are [B, G, T, Dh]: this frame's key/value land at T = index.
             index = cache["index"]
             k = jax.lax.dynamic_update_slice_in_dim(
-                cache["k"], k.astype(cache["k"].dtype), index, 1
+                cache["k"], k.astype(cache["k"].dtype), index, 2
             )
             v = jax.lax.dynamic_update_slice_in_dim(
-                cache["v"], v.astype(cache["v"].dtype), index, 1
+                cache["v"], v.astype(cache["v"].dtype), index, 2
             )
             cache = {"k": k, "v": v, "index": index + 1}
-            bias = jnp.where(jnp.arange(k.shape[1]) <= index, 0.0, NEG_INF)[None, None, :]
+            bias = jnp.where(jnp.arange(k.shape[2]) <= index, 0.0, NEG_INF)[None, None, :]
         x = x + drop(self.self_attention(h, k, v, bias))
         h = self.pre_cross_attention_norm(x)
         ck, cv = self.cross_attention.kv(cross) if not isinstance(cross, tuple) else cross

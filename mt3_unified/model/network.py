@@ -146,19 +146,22 @@ class UnifiedTransformer(nn.Module):
     def depth_logits(self, hidden, codes, target_modality, slot=None):
         """Logits of each frame's K codes, masked to the target's valid ids.
 
-        hidden [B, L, D]; codes [B, L, K] (only codes below slot k feed slot k).
-        Returns float32 [B, L, K, V], or [B, L, V] for one `slot`.
+        hidden [B, L, D]; codes [B, L, K'] (only codes below slot k feed slot k).
+        K' may be less than the vocabulary's K: the depth decoder is causal, so
+        the first K' slots need only the first K' codes (decoding passes k + 1
+        slots to choose slot k). Returns float32 [B, L, K', V], or [B, L, V]
+        for one `slot`.
         """
         batch, length, k_max = codes.shape
         earlier = self.embed_codes(codes[..., :-1])
         seq = jnp.concatenate([hidden[:, :, None].astype(earlier.dtype), earlier], axis=2)
-        seq = seq + self.depth_pos.astype(seq.dtype)
+        seq = seq + self.depth_pos[:k_max].astype(seq.dtype)
         seq = seq.reshape(batch * length, k_max, -1)
         bias = causal_bias(k_max)
         for layer in self.depth_layers:
             seq = layer(seq, bias)
         seq = self.depth_norm(seq).reshape(batch, length, k_max, -1)
-        masks = jnp.asarray(self.logit_masks)[target_modality]  # [B, K, V]
+        masks = jnp.asarray(self.logit_masks)[target_modality][:, :k_max]  # [B, K', V]
         if slot is not None:
             seq, masks = seq[:, :, slot], masks[:, slot]
         logits = self.logits_dense(seq).astype(jnp.float32)
@@ -180,14 +183,32 @@ class UnifiedTransformer(nn.Module):
             encoder_input_tokens, encoder_input_modality, target_modality, encoder_continuous_inputs
         )
         hidden = self.decode(encoded, mask, decoder_input_tokens, target_modality)
-        return self.depth_logits(hidden, decoder_target_tokens, target_modality)
+        k_max = decoder_target_tokens.shape[-1]
+        if k_max == 1 or self.is_initializing():
+            return self.depth_logits(hidden, decoder_target_tokens, target_modality)
+        # A batch of symbolic targets only fills slot 0: its other slots are
+        # fully masked (the constant NEG_INF, exactly what the full path gives
+        # them), so the depth decoder and the output layer run on slot 0 alone.
+        # That saves (K-1)/K of both for LMX/MIDI batches; mixed batches take
+        # the full path.
+        uses_more = jnp.asarray(self.logit_masks[:, 1:].any(axis=(1, 2)))
+        rvq = jnp.any(uses_more[target_modality])
+        return nn.cond(
+            rvq,
+            _all_slot_logits,
+            _first_slot_logits,
+            self,
+            hidden,
+            decoder_target_tokens,
+            target_modality,
+        )
 
     # -------------------------------------------------------- cached decoding
     def init_cache(self, encoded, encoder_mask, max_length: int):
         """Decoding state: per-layer cross keys/values (computed once) and empty self caches."""
         cfg = self.config
         batch = encoded.shape[0]
-        shape = (batch, max_length, cfg.num_kv_heads, cfg.head_dim)
+        shape = (batch, cfg.num_kv_heads, max_length, cfg.head_dim)  # heads-major
         zeros = jnp.zeros(shape, cfg.activation_dtype)
         return {
             "cross": [layer.cross_kv(encoded) for layer in self.decoder_layers],
@@ -210,3 +231,15 @@ class UnifiedTransformer(nn.Module):
             x, self_cache = layer(x, cross, cache["cross_bias"], self_cache)
             new_self.append(self_cache)
         return self.decoder_norm(x), {**cache, "self": new_self}
+
+
+def _all_slot_logits(module, hidden, codes, target_modality):
+    return module.depth_logits(hidden, codes, target_modality)
+
+
+def _first_slot_logits(module, hidden, codes, target_modality):
+    first = module.depth_logits(hidden, codes[..., :1], target_modality)
+    b, length, _, vocab = first.shape
+    rest = jnp.full((b, length, codes.shape[-1] - 1, vocab), NEG_INF, first.dtype)
+    logits = jnp.concatenate([first, rest], axis=2)
+    return constrain(logits, ("batch", "length", "codebook", "vocab"))

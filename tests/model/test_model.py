@@ -185,3 +185,17 @@ def test_gin_model_configs_parse(size):
         assert (config.emb_dim, config.num_heads, config.mlp_dim) == (1024, 16, 4096)
         assert (config.depth_layers, config.depth_heads) == (1, 8)
     assert len(MODALITIES) == 4
+
+
+def test_symbolic_only_batches_take_the_short_path_with_the_same_logits(
+    model, params, batch, logits
+):
+    # A batch whose targets are all symbolic runs the depth decoder on slot 0
+    # only; its logits must equal those the full path gives the same examples.
+    symbolic = [MODALITIES.index(m) for m in ("lmx", "midi")]
+    rows = np.flatnonzero(np.isin(batch["target_modality"], symbolic))
+    assert 0 < len(rows) < len(batch["task"])
+    sub = {name: value[rows] for name, value in batch.items()}
+    np.testing.assert_allclose(
+        np.asarray(jax.jit(model.logits)(params, sub)), logits[rows], atol=1e-5
+    )
