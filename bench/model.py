@@ -222,6 +222,9 @@ def main():
     parser.add_argument("--quick", action="store_true", help="smoke run: short lengths, no memory")
     parser.add_argument("--no-hf", action="store_true", help="skip the HuggingFace T5 baseline")
     parser.add_argument("--train-repeat", type=int, default=2, help="timed training steps")
+    parser.add_argument(
+        "--sections", default="abcde", help="which parts to run, e.g. 'e' for the HF comparison"
+    )
     args = parser.parse_args()
     quick = args.quick
     # A small-config step takes about a minute on a shared 2-core machine: one warm-up, then
@@ -237,77 +240,84 @@ def main():
 
     # (a) training-step throughput of the small config against the matmul ceiling.
     b, l_in, l_out = (2, 128, 64) if quick else (8, 512, 256)
-    small = UnifiedModel(load_config("small"), vocab)
-    batch = symbolic_batch(small, b, l_in, l_out, src="midi", tgt="lmx")
-    xla_flops, sec = bench_train(small, batch, repeat=train_repeat)
-    useful = model_flops(small.config, vocab_size, b, l_in, l_out, slots=1)
-    print(
-        f"(a) small train step (b{b}, midi->lmx {l_in}->{l_out}, f32, no remat): {sec:.2f} s\n"
-        f"    analytic model FLOPs {useful / 1e9:.0f} G (6*matmul params*tokens + attention, "
-        f"1 depth slot): {useful / sec / 1e9:.1f} GFLOP/s = {useful / sec / peak:.2f} of matmul\n"
-        f"    XLA cost analysis {xla_flops / 1e9:.0f} G: "
-        f"{xla_flops / sec / 1e9:.1f} GFLOP/s = {xla_flops / sec / peak:.2f} of matmul"
-    )
+    if "a" in args.sections:
+        small = UnifiedModel(load_config("small"), vocab)
+        batch = symbolic_batch(small, b, l_in, l_out, src="midi", tgt="lmx")
+        xla_flops, sec = bench_train(small, batch, repeat=train_repeat)
+        useful = model_flops(small.config, vocab_size, b, l_in, l_out, slots=1)
+        print(
+            f"(a) small train step (b{b}, midi->lmx {l_in}->{l_out}, f32, no remat): {sec:.2f} s\n"
+            f"    analytic model FLOPs {useful / 1e9:.0f} G (6*matmul params*tokens + attention, "
+            f"1 depth slot): {useful / sec / 1e9:.1f} GFLOP/s = "
+            f"{useful / sec / peak:.2f} of matmul\n"
+            f"    XLA cost analysis {xla_flops / 1e9:.0f} G: "
+            f"{xla_flops / sec / 1e9:.1f} GFLOP/s = {xla_flops / sec / peak:.2f} of matmul"
+        )
 
     # (b) cached greedy decoding against recomputing the prefix (tiny config, batch 8).
     tiny = no_eos(UnifiedModel(load_config("tiny", max_target_len=1024), vocab))
     params = tiny.init(jax.random.key(0))
-    for length in (32, 64) if quick else (256, 1024):
-        batch = symbolic_batch(tiny, 8, 256, length, src="lmx", tgt="midi")
-        cached = best_time(lambda: tiny.predict_batch(params, batch, max_length=length), 1)  # noqa: B023
-        run = uncached_greedy_fn(tiny, length)
-        full = best_time(lambda: run(params, batch), 1)  # noqa: B023
-        print(
-            f"(b) tiny greedy b8 lmx->midi L={length}: cached {cached:.2f} s "
-            f"({8 * length / cached:.0f} tokens/s), full-prefix {full:.2f} s -> "
-            f"cache speedup {full / cached:.1f}x "
-            f"(vs a prefix-exact baseline ~{full / cached / 2:.1f}x)"
-        )
+    if "b" in args.sections:
+        for length in (32, 64) if quick else (256, 1024):
+            batch = symbolic_batch(tiny, 8, 256, length, src="lmx", tgt="midi")
+            cached = best_time(lambda: tiny.predict_batch(params, batch, max_length=length), 1)  # noqa: B023
+            run = uncached_greedy_fn(tiny, length)
+            full = best_time(lambda: run(params, batch), 1)  # noqa: B023
+            print(
+                f"(b) tiny greedy b8 lmx->midi L={length}: cached {cached:.2f} s "
+                f"({8 * length / cached:.0f} tokens/s), full-prefix {full:.2f} s -> "
+                f"cache speedup {full / cached:.1f}x "
+                f"(vs a prefix-exact baseline ~{full / cached / 2:.1f}x)"
+            )
 
     # (c) audio frames per second through the depth decoder (tiny config).
-    length = 32 if quick else 256
-    batch = symbolic_batch(tiny, 8, 256, length, src="midi", tgt="audio")
-    sec = best_time(lambda: tiny.predict_batch(params, batch, max_length=length), 1)
-    print(
-        f"(c) tiny midi->audio b8, {length} frames x K=4 codes (depth decoder): "
-        f"{8 * length / sec:.0f} frames/s"
-    )
+    if "c" in args.sections:
+        length = 32 if quick else 256
+        batch = symbolic_batch(tiny, 8, 256, length, src="midi", tgt="audio")
+        sec = best_time(lambda: tiny.predict_batch(params, batch, max_length=length), 1)
+        print(
+            f"(c) tiny midi->audio b8, {length} frames x K=4 codes (depth decoder): "
+            f"{8 * length / sec:.0f} frames/s"
+        )
 
     # (e) against HuggingFace T5 at the same dimensions, timed in this run.
-    new_tokens = 32 if quick else 256
-    ours = UnifiedModel(hf_matched_config(), vocab)
-    print(
-        f"(e) our model at HF dims {HF_DIMS}: {ours.num_params() / 1e6:.1f} M params "
-        f"(vocabulary {vocab_size}, both models)"
-    )
-    batch = symbolic_batch(ours, b, l_in, l_out, src="midi", tgt="lmx")
-    _, our_step = bench_train(ours, batch, repeat=train_repeat)
-    dec_model = no_eos(UnifiedModel(hf_matched_config(), vocab))
-    dec_params = dec_model.init(jax.random.key(0))
-    batch = symbolic_batch(dec_model, 8, l_in, new_tokens, src="midi", tgt="lmx")
-    our_dec = best_time(
-        lambda: dec_model.predict_batch(dec_params, batch, max_length=new_tokens), 2
-    )
-    our_tps = 8 * new_tokens / our_dec
-    print(f"    ours: train step {our_step:.2f} s; cached greedy b8 {our_tps:.0f} tokens/s")
-    if not args.no_hf:
-        import hf_t5_baseline as hf
-        import torch
+    if "e" in args.sections:
+        new_tokens = 32 if quick else 256
+        ours = UnifiedModel(hf_matched_config(), vocab)
+        print(
+            f"(e) our model at HF dims {HF_DIMS}: {ours.num_params() / 1e6:.1f} M params "
+            f"(vocabulary {vocab_size}, both models)"
+        )
+        batch = symbolic_batch(ours, b, l_in, l_out, src="midi", tgt="lmx")
+        _, our_step = bench_train(ours, batch, repeat=train_repeat)
+        dec_model = no_eos(UnifiedModel(hf_matched_config(), vocab))
+        dec_params = dec_model.init(jax.random.key(0))
+        batch = symbolic_batch(dec_model, 8, l_in, new_tokens, src="midi", tgt="lmx")
+        our_dec = best_time(
+            lambda: dec_model.predict_batch(dec_params, batch, max_length=new_tokens), 2
+        )
+        our_tps = 8 * new_tokens / our_dec
+        print(f"    ours: train step {our_step:.2f} s; cached greedy b8 {our_tps:.0f} tokens/s")
+        if not args.no_hf:
+            import hf_t5_baseline as hf
+            import torch
 
-        hf_step = hf.train_step_seconds(vocab_size, b, l_in, l_out, repeat=train_repeat, **HF_DIMS)
-        hf_dec = hf.generate_seconds(vocab_size, 8, l_in, new_tokens, repeat=2, **HF_DIMS)
-        hf_tps = 8 * new_tokens / hf_dec
-        print(
-            f"    HF T5 (torch {torch.__version__}, {torch.get_num_threads()} threads): "
-            f"train step {hf_step:.2f} s; generate b8 {hf_tps:.0f} tokens/s"
-        )
-        print(
-            f"    ratio train step HF/ours = {hf_step / our_step:.2f} (>= 1: ours no slower); "
-            f"decoding ours/HF = {our_tps / hf_tps:.2f} (>= 1: ours at least as fast)"
-        )
+            hf_step = hf.train_step_seconds(
+                vocab_size, b, l_in, l_out, repeat=train_repeat, **HF_DIMS
+            )
+            hf_dec = hf.generate_seconds(vocab_size, 8, l_in, new_tokens, repeat=2, **HF_DIMS)
+            hf_tps = 8 * new_tokens / hf_dec
+            print(
+                f"    HF T5 (torch {torch.__version__}, {torch.get_num_threads()} threads): "
+                f"train step {hf_step:.2f} s; generate b8 {hf_tps:.0f} tokens/s"
+            )
+            print(
+                f"    ratio train step HF/ours = {hf_step / our_step:.2f} (>= 1: ours no slower); "
+                f"decoding ours/HF = {our_tps / hf_tps:.2f} (>= 1: ours at least as fast)"
+            )
 
     # (d) peak memory of one paper-config training step, compiled, not run.
-    if not quick:
+    if not quick and "d" in args.sections:
         for remat in (False, True):
             mem, n = memory_report(vocab, remat)
             total = mem.temp_size_in_bytes + mem.argument_size_in_bytes + mem.output_size_in_bytes
