@@ -9,7 +9,12 @@ own figures: python bench/hf_t5_baseline.py [--quick]
 from __future__ import annotations
 
 import argparse
-import time
+import os
+import sys
+
+# Run as a script (python bench/hf_t5_baseline.py) or imported by bench/model.py.
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from timing import best_time  # noqa: E402
 
 
 def t5_model(vocab_size: int, d_model=512, layers=6, heads=8, d_ff=2048):
@@ -51,13 +56,7 @@ def train_step_seconds(vocab_size, batch=8, input_len=512, target_len=256, repea
         opt.step()
         return loss.item()
 
-    step()
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - start)
-    return min(times)
+    return best_time(step, repeat, warmup=True)[0]
 
 
 def generate_seconds(vocab_size, batch=8, input_len=512, new_tokens=256, repeat=1, **dims):
@@ -74,16 +73,13 @@ def generate_seconds(vocab_size, batch=8, input_len=512, new_tokens=256, repeat=
         num_beams=1,
         use_cache=True,
     )
+    outputs = []
     with torch.inference_mode():
-        out = model.generate(inputs, max_new_tokens=4, min_new_tokens=4, do_sample=False)
-        times = []
-        for _ in range(repeat):
-            start = time.perf_counter()
-            out = model.generate(inputs, **kwargs)
-            times.append(time.perf_counter() - start)
-    # The decoder-start token is part of `out`; every example generated new_tokens more.
-    assert out.shape == (batch, new_tokens + 1), out.shape
-    return min(times)
+        model.generate(inputs, max_new_tokens=4, min_new_tokens=4, do_sample=False)
+        seconds, _ = best_time(lambda: outputs.append(model.generate(inputs, **kwargs)), repeat)
+    # The decoder-start token is part of the output; every example generated new_tokens more.
+    assert outputs[-1].shape == (batch, new_tokens + 1), outputs[-1].shape
+    return seconds
 
 
 def main():

@@ -12,7 +12,6 @@ import argparse
 import dataclasses
 import os
 import sys
-import time
 from pathlib import Path
 
 import gin
@@ -28,6 +27,7 @@ from mt3_unified.vocab.unified import EOS_ID, MODALITIES, TASKS, unified_vocabul
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
+import timing  # noqa: E402  (bench/ is a folder of scripts, put on the path above)
 
 # What HuggingFace's T5 is compared at (T5-small v1.0 shapes: plain MLP 2048).
 HF_DIMS = dict(d_model=512, layers=6, heads=8, d_ff=2048)
@@ -63,13 +63,8 @@ def hf_matched_config(**overrides) -> ModelConfig:
 
 
 def best_time(fn, repeat=3):
-    jax.block_until_ready(fn())  # compile and warm up
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        jax.block_until_ready(fn())
-        times.append(time.perf_counter() - start)
-    return min(times)
+    """Best wall seconds of a JAX computation, after one compiling run."""
+    return timing.best_time(lambda: jax.block_until_ready(fn()), repeat, warmup=True)[0]
 
 
 def matmul_flops(n=4096):

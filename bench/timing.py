@@ -6,12 +6,17 @@ import time
 from collections.abc import Callable
 
 
-def best_time(fn: Callable[[], object], repeats: int = 1) -> tuple[float, float]:
+def best_time(
+    fn: Callable[[], object], repeats: int = 1, *, warmup: bool = False
+) -> tuple[float, float]:
     """Best (wall, CPU) seconds over `repeats` runs of `fn`.
 
     The best run is the one least disturbed by other work; CPU time of this
-    process also resists a busy shared machine better than wall time.
+    process also resists a busy shared machine better than wall time. With
+    `warmup`, one untimed run goes first (JIT compilation, caches).
     """
+    if warmup:
+        fn()
     best_wall = best_cpu = float("inf")
     for _ in range(max(repeats, 1)):
         wall, cpu = time.perf_counter(), time.process_time()
