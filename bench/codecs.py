@@ -12,7 +12,8 @@ audio, librosa's mel spectrogram of the same audio (codec speed / mel speed).
 from __future__ import annotations
 
 import argparse
-import time
+import os
+import sys
 
 import flax.linen as nn
 import jax
@@ -22,6 +23,10 @@ import numpy as np
 from mt3_unified.codecs.audio import AudioCodec, AudioCodecConfig
 from mt3_unified.codecs.rqvae import RQVAE, RQVAEConfig
 from mt3_unified.codecs.rvq import RVQConfig, prng_key
+
+# Run as a script (python bench/codecs.py): the shared timing helper sits beside it.
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from timing import best_time  # noqa: E402
 
 TINY_AUDIO = AudioCodecConfig(
     sample_rate=16000, strides=(2, 4, 8), encoder_dim=8, decoder_dim=64, latent_dim=32,
@@ -39,11 +44,7 @@ PAPER_IMAGE = RQVAEConfig()
 def timed(fn, *args, repeats: int = 3) -> tuple[float, object]:
     """Best wall time of ``repeats`` runs after one warm-up (compile) run."""
     out = jax.block_until_ready(fn(*args))
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        out = jax.block_until_ready(fn(*args))
-        best = min(best, time.perf_counter() - start)
+    best, _ = best_time(lambda: jax.block_until_ready(fn(*args)), repeats)
     return best, out
 
 
@@ -73,11 +74,11 @@ def bench_audio(name: str, config: AudioCodecConfig, seconds: float, ceiling: fl
     decode = jax.jit(lambda v, c: model.apply(v, c, method=AudioCodec.decode))
     enc_s, codes = timed(encode, variables, audio)
     dec_s, _ = timed(decode, variables, codes)
-    mel_s = float("inf")
-    for _ in range(4):  # the first call warms librosa's caches; keep the best like `timed`
-        start = time.perf_counter()
-        librosa.feature.melspectrogram(y=audio[0], sr=rate, n_fft=2048, hop_length=512)
-        mel_s = min(mel_s, time.perf_counter() - start)
+    # The first call warms librosa's caches; keep the best like `timed`.
+    mel_s, _ = best_time(
+        lambda: librosa.feature.melspectrogram(y=audio[0], sr=rate, n_fft=2048, hop_length=512),
+        4,
+    )
     params = sum(x.size for x in jax.tree.leaves(variables["params"]))
     for what, secs, fn, arg in (("encode", enc_s, encode, audio), ("decode", dec_s, decode, codes)):
         util = flops_of(fn, variables, arg) / secs / ceiling
