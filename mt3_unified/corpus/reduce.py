@@ -43,7 +43,9 @@ def load_score(path: str | os.PathLike):
     from music21 import converter, stream
 
     try:
-        parsed = converter.parse(os.fspath(path))
+        # forceSource: music21 would otherwise pickle every new file into its scratch
+        # folder and read the pickle back, twice the cost of the parse on a first build.
+        parsed = converter.parse(os.fspath(path), forceSource=True)
     except Exception as e:  # music21 raises many types on bad input
         raise SkipError(path, f"music21 cannot read it ({type(e).__name__}: {e})", "read") from e
     if isinstance(parsed, stream.Opus):
