@@ -114,13 +114,15 @@ def build_piece(path: str | os.PathLike, piece_id: str, config: PieceConfig) -> 
     if piece_end > config.max_piece_seconds:  # before the costly layout
         limit = config.max_piece_seconds
         raise SkipError(path, f"{piece_end:.0f} s long (limit {limit:.0f} s)", "length")
+    slicer = MeasureSlicer(reduced.musicxml)
+    with clock("lmx"):
+        measure_count = len(slicer.measures)  # one parse of the score for every slice
     with clock("layout"):
-        layouts, qstamps = layout_systems(reduced.musicxml, config.layout, path)
+        layouts, qstamps = layout_systems(reduced.musicxml, config.layout, path, measure_count)
     if len(qstamps) != len(offsets) or any(
         abs(a - b) > _QSTAMP_TOLERANCE for a, b in zip(qstamps, offsets, strict=True)
     ):
         raise SkipError(path, "verovio's and music21's measure times disagree", "layout")
-    slicer = MeasureSlicer(reduced.musicxml)
     systems, skipped, segments = [], [], [(performance.notes, piece_end)]
     for layout in layouts:
         item = f"{piece_id}#system{layout.index}"

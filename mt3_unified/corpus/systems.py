@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
@@ -82,15 +81,18 @@ def _toolkit(config: LayoutConfig):
 
 
 def layout_systems(
-    musicxml: bytes, config: LayoutConfig = LayoutConfig(), source=None
+    musicxml: bytes, config: LayoutConfig = LayoutConfig(), source=None, measure_count=None
 ) -> tuple[list[SystemLayout], list[float]]:
-    """Systems of the score (one verovio page each) and verovio's measure starts in quarters."""
+    """Systems of the score (one verovio page each) and verovio's measure starts in quarters.
+
+    ``measure_count``, the MusicXML's number of measures, is counted here when not given.
+    """
     tk = _toolkit(config)
     tk.setOptions({"xmlIdSeed": 1})  # reseed so a piece's ids do not depend on the one before
     text = musicxml.decode("utf-8") if isinstance(musicxml, bytes) else musicxml
     if not tk.loadData(text):
         raise SkipError(source, "verovio cannot load the MusicXML", "layout")
-    expected = count_measures(musicxml)
+    expected = count_measures(musicxml) if measure_count is None else measure_count
     systems: list[SystemLayout] = []
     start = 0
     for page in range(1, tk.getPageCount() + 1):
@@ -133,10 +135,57 @@ class MeasureSlicer:
 
     Each slice restates divisions, key, staves and clefs in its first measure, as an
     engraved system does (OLiMPiC's convention; a time signature is not restated).
+    The score is parsed once for all slices, and a slice shares the unchanged measures
+    with the whole score instead of copying them (slices are only read).
     """
 
     def __init__(self, musicxml: bytes | str):
-        self.root = _parse(musicxml)
+        self.musicxml = musicxml
+        self._trees: dict[bool, _Tree] = {}
+
+    def _tree(self, for_lmx: bool) -> _Tree:
+        tree = self._trees.get(for_lmx)
+        if tree is None:
+            tree = self._trees[for_lmx] = _Tree(self.musicxml, for_lmx)
+        return tree
+
+    @property
+    def measures(self) -> list[ET.Element]:
+        return self._tree(True).measures
+
+    def slice(self, start: int, end: int) -> bytes:
+        """A score holding measures [start, end) with the attributes restated."""
+        root = self._tree(False).slice(start, end)
+        return ET.tostring(root, encoding="utf-8", xml_declaration=True)
+
+    def lmx(self, start: int, end: int) -> list[str]:
+        """LMX tokens of the slice [start, end): the same as linearizing ``slice``'s bytes,
+        without writing and re-reading them (the whole score is read for LMX once)."""
+        from mt3_unified.vocab.lmx import _first_divisions, linearize_part
+
+        root = self._tree(True).slice(start, end)
+        return linearize_part(root.find("part"), divisions=_first_divisions(root))
+
+
+class _Tree:
+    """One parse of the score (plain, or pruned the way the LMX reader prunes) and the
+    attributes in force at the start of each measure."""
+
+    def __init__(self, musicxml: bytes | str, for_lmx: bool):
+        if for_lmx:
+            from mt3_unified.errors import MusicXMLError
+            from mt3_unified.vocab.lmx_prune import prune_for_lmx
+            from mt3_unified.vocab.xml_io import read_score
+
+            try:
+                self.root, _ = read_score(
+                    musicxml.encode("utf-8") if isinstance(musicxml, str) else musicxml,
+                    prune_for_lmx,
+                )
+            except MusicXMLError as e:
+                raise SkipError(None, f"malformed MusicXML ({e.problem})", "lmx") from e
+        else:
+            self.root = _parse(musicxml)
         self.part = _single_part(self.root)
         self.measures = self.part.findall("measure")
         self._state_before = self._track_attributes()
@@ -156,8 +205,7 @@ class MeasureSlicer:
                     state["clef"][clef.get("number", "1")] = clef
         return before
 
-    def slice(self, start: int, end: int) -> bytes:
-        """A score holding measures [start, end) with the attributes restated."""
+    def slice(self, start: int, end: int) -> ET.Element:
         if not 0 <= start < end <= len(self.measures):
             raise ValueError(f"measure range [{start}, {end}) outside 0..{len(self.measures)}")
         root = ET.Element(self.root.tag, self.root.attrib)
@@ -165,13 +213,17 @@ class MeasureSlicer:
             if child.tag != "part":
                 root.append(child)
         part = ET.SubElement(root, "part", self.part.attrib)
-        measures = [copy.deepcopy(m) for m in self.measures[start:end]]
-        _restate(measures[0], self._state_before[start])
-        for m in measures:
-            for printed in m.findall("print"):
-                m.remove(printed)
+        for i, m in enumerate(self.measures[start:end]):
+            if i == 0 or m.find("print") is not None:
+                # A new element for a measure that changes; its children stay shared.
+                changed = ET.Element(m.tag, m.attrib)
+                changed.text, changed.tail = m.text, m.tail
+                changed.extend(c for c in m if c.tag != "print")
+                if i == 0:
+                    _restate(changed, self._state_before[start])
+                m = changed
             part.append(m)
-        return ET.tostring(root, encoding="utf-8", xml_declaration=True)
+        return root
 
 
 def _restate(measure: ET.Element, state: dict) -> None:
@@ -199,11 +251,11 @@ def _restate(measure: ET.Element, state: dict) -> None:
                 numbers = {c.get("number", "1") for c in children}
                 children += [c for n, c in state["clef"].items() if n not in numbers]
                 children.sort(key=lambda c: int(c.get("number", "1")))
-            merged.extend(copy.deepcopy(c) for c in children)
+            merged.extend(children)
         elif tag == "clef":
-            merged.extend(copy.deepcopy(c) for _, c in sorted(state["clef"].items()))
+            merged.extend(c for _, c in sorted(state["clef"].items()))
         elif tag in state and state[tag] is not None:
-            merged.append(copy.deepcopy(state[tag]))
+            merged.append(state[tag])
     for children in own.values():  # anything the order above does not know keeps its place last
         merged.extend(children)
     if len(merged):
@@ -213,10 +265,9 @@ def _restate(measure: ET.Element, state: dict) -> None:
 def system_lmx(slicer: MeasureSlicer, start: int, end: int, source=None) -> list[str]:
     """LMX tokens of measures [start, end); their "measure" count is checked."""
     from mt3_unified.errors import MusicXMLError
-    from mt3_unified.vocab.lmx import musicxml_to_lmx
 
     try:
-        tokens = musicxml_to_lmx(slicer.slice(start, end))
+        tokens = slicer.lmx(start, end)
     except MusicXMLError as e:
         raise SkipError(source, f"no LMX for measures {start}-{end}: {e.problem}", "lmx") from e
     found = tokens.count("measure")

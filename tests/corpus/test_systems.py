@@ -74,3 +74,17 @@ def test_unreadable_musicxml_is_a_layout_skip():
     with pytest.raises(SkipError) as caught:
         layout_systems(b"<score-partwise><part id='P1'>", LayoutConfig())
     assert caught.value.stage == "layout"
+
+
+def test_slice_lmx_equals_the_lmx_of_the_written_slice(chorale_path):
+    from mt3_unified.vocab.lmx import musicxml_to_lmx
+
+    reduced = reduce_score(load_score(chorale_path), chorale_path)
+    for musicxml in (SCORE, reduced.musicxml):
+        slicer = MeasureSlicer(musicxml)
+        count = len(slicer.measures)
+        for start, end in [(0, count), (0, 1), (1, count), (count - 1, count), (2, 3)]:
+            assert slicer.lmx(start, end) == musicxml_to_lmx(slicer.slice(start, end))
+    assert slicer.slice(0, 1) == MeasureSlicer(reduced.musicxml).slice(
+        0, 1
+    )  # nothing shared changed
