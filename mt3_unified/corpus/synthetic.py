@@ -178,14 +178,17 @@ def prepare(
     work = work_dir(config, data_dir)
     work.mkdir(parents=True, exist_ok=True)
     sources = list_sources(config) if sources is None else sources
-    jobs = [(config, piece_id, path, work) for piece_id, path in sources]
+    # Longest first: a long mass started last would leave the other core idle at the end.
+    jobs = [(config, piece_id, path, work) for piece_id, path in sorted(sources, key=_cost)]
     rows: list[dict] = []
     bar = _progress(len(jobs), f"synthetic_scores/{config.name}", progress)
     if num_workers > 1 and len(jobs) > 1:
         import multiprocessing
 
         # spawn: the parent may hold TensorFlow, which does not survive a fork.
-        with multiprocessing.get_context("spawn").Pool(num_workers, maxtasksperchild=50) as pool:
+        # A fresh worker costs seconds of imports (music21, verovio); 200 pieces a worker
+        # keep that small while bounding what a long-lived music21 process accumulates.
+        with multiprocessing.get_context("spawn").Pool(num_workers, maxtasksperchild=200) as pool:
             for row in pool.imap_unordered(_build_star, jobs, chunksize=1):
                 rows.append(row)
                 bar.update(1)
@@ -195,6 +198,19 @@ def prepare(
             bar.update(1)
     bar.close()
     return _write_summary(work, rows)
+
+
+def _cost(source: tuple[str, Path]) -> tuple[float, str]:
+    """Sort key, most work first: the file's size as uncompressed MusicXML would have it
+    (Humdrum and .mxl hold about ten times fewer bytes a note)."""
+    piece_id, path = source
+    try:
+        size = os.path.getsize(path)
+    except OSError:
+        size = 0
+    if str(path).lower().endswith((".krn", ".mxl")):
+        size *= 10
+    return -size, piece_id
 
 
 def _progress(total: int, desc: str, enabled: bool):
