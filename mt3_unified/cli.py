@@ -183,15 +183,49 @@ def run_build(args) -> int:
 
 
 # --------------------------------------------------------------------- bake
-@command("bake", "encode a corpus split's images and audio into RVQ codes with trained codecs")
+@command("bake", "encode a corpus's splits into RVQ codes with trained codecs (+ shift variants)")
 def _bake_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("bake_args", nargs=argparse.REMAINDER, help="see `mt3u bake --help`")
+    p.add_argument("--corpus", default="synthetic_scores/tiny", help="TFDS name[/config]")
+    p.add_argument("--split", default="all", help="a split, comma-separated splits, or all")
+    p.add_argument("--data_dir", "--data-dir", default=None, help="the corpus's TFDS data dir")
+    p.add_argument("--image_gin", help="gin file of the image codec (e.g. rqvae_tiny.gin)")
+    p.add_argument("--image_workdir", help="the image codec's training workdir")
+    p.add_argument("--audio_gin", help="gin file of the audio codec (e.g. audio_tiny.gin)")
+    p.add_argument("--audio_workdir", help="the audio codec's training workdir")
+    p.add_argument("--output_dir", "--output-dir", help="write <split>.tfrecord, skipped.tsv here")
+    p.add_argument("--output", help="the TFRecord file to write (one split only)")
+    p.add_argument(
+        "--report", type=Path, help="also write an HTML page of originals vs decoded codes"
+    )
+    p.add_argument("--report-split", default="validation", help="the split the report shows")
 
 
 def run_bake(args) -> int:
-    from mt3_unified.codecs.bake import main as bake_main
+    import contextlib
 
-    bake_main(args.bake_args)
+    from mt3_unified.codecs.bake import bake_corpus, load_encoders
+
+    # TFDS and TensorFlow print progress to stdout; keep stdout for the JSON summary.
+    with contextlib.redirect_stdout(sys.stderr):
+        encoders = load_encoders(
+            args.image_gin, args.image_workdir, args.audio_gin, args.audio_workdir
+        )
+        splits = None if args.split == "all" else [s for s in args.split.split(",") if s]
+        summary = bake_corpus(
+            args.corpus,
+            splits,
+            *encoders,
+            data_dir=args.data_dir,
+            output_dir=args.output_dir,
+            output=args.output,
+        )
+        if args.report:
+            from mt3_unified.report.codecs import codec_report
+
+            summary["report"] = codec_report(
+                args.corpus, args.report_split, args.report, *encoders, data_dir=args.data_dir
+            )
+    print(json.dumps(summary, indent=2, default=str))
     return 0
 
 

@@ -5,7 +5,6 @@ import functools
 import jax
 import jax.numpy as jnp
 import numpy as np
-import pytest
 
 from mt3_unified.codecs.audio import AudioCodec
 from mt3_unified.codecs.bake import (
@@ -13,11 +12,12 @@ from mt3_unified.codecs.bake import (
     BakeConfig,
     ImageEncoder,
     bake_examples,
+    bucket_size,
+    read_baked,
     shift_audio,
     shift_image,
     write_tfrecord,
 )
-from mt3_unified.codecs.inputs import CodecInputError
 from mt3_unified.codecs.rqvae import RQVAE
 from mt3_unified.codecs.rvq import prng_key
 from tests.codecs.test_audio import TINY as AUDIO_TINY
@@ -69,8 +69,54 @@ def test_bake_writes_variants_with_codes_and_keeps_other_features(tmp_path):
     assert write_tfrecord(baked, str(tmp_path / "baked.tfrecord")) == 3
 
 
-def test_bake_refuses_nan_audio_naming_the_example():
+def test_bake_skips_nan_audio_naming_the_example_and_keeps_the_rest():
     _, audio_encoder = _encoders()
-    example = {"id": "piece/9", "audio": np.full(100, np.nan, np.float32)}
-    with pytest.raises(CodecInputError, match=r"^piece/9: audio holds 100 NaN"):
-        list(bake_examples([example], None, audio_encoder))
+    examples = [
+        {"piece_id": b"bach/x.mxl", "system_index": 2, "audio": np.full(100, np.nan, np.float32)},
+        {"id": "piece/10", "audio": np.zeros(100, np.float32)},
+    ]
+    skipped = []
+    config = BakeConfig(audio_shifts=(0,))
+    baked = list(
+        bake_examples(examples, None, audio_encoder, config, on_skip=lambda *s: skipped.append(s))
+    )
+    assert skipped == [
+        ("bach/x.mxl#2", "audio holds 100 NaN or infinite samples (first at sample 0)")
+    ]
+    assert [b["id"] for b in baked] == ["piece/10"]
+
+
+def test_bake_refuses_an_unreadable_image_by_name():
+    image_encoder, _ = _encoders()
+    skipped = []
+    examples = [{"id": "piece/4", "image": b"not a png"}]
+    assert list(bake_examples(examples, image_encoder, on_skip=lambda *s: skipped.append(s))) == []
+    assert skipped[0][0] == "piece/4" and skipped[0][1].startswith("cannot read the image")
+
+
+def test_bucket_sizes_grow_by_quarter_octaves():
+    assert [bucket_size(n, 2) for n in (1, 2, 3, 16, 17, 20, 21, 33, 64, 65)] == [
+        2, 2, 4, 16, 20, 20, 24, 40, 64, 80,
+    ]  # fmt: skip
+
+
+def test_baked_examples_read_back_with_their_shapes_and_types(tmp_path):
+    baked = {
+        "piece_id": b"bach/x.mxl",
+        "variant": 1,
+        "duration": np.float32(2.5),
+        "notes": {"pitch": np.array([60, 64], np.int32), "is_drum": np.array([False, True])},
+        "image_codes": np.arange(24, dtype=np.int32).reshape(6, 4),
+        "empty": np.zeros((0, 4), np.int32),
+    }
+    path = str(tmp_path / "one.tfrecord")
+    assert write_tfrecord([baked], path) == 1
+    (back,) = read_baked(path)
+    assert sorted(back) == [
+        "duration", "empty", "image_codes", "notes/is_drum", "notes/pitch", "piece_id", "variant",
+    ]  # fmt: skip
+    assert back["piece_id"] == b"bach/x.mxl" and back["variant"] == 1 and back["duration"] == 2.5
+    np.testing.assert_array_equal(back["notes/pitch"], [60, 64])
+    np.testing.assert_array_equal(back["notes/is_drum"], [0, 1])
+    np.testing.assert_array_equal(back["image_codes"], baked["image_codes"])
+    assert back["image_codes"].dtype == np.int32 and back["empty"].shape == (0, 4)
