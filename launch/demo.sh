@@ -1,13 +1,35 @@
 #!/usr/bin/env bash
 # The main job on the embedded default: set up, build the tiny paired corpus
-# from music21's bundled scores, and write its HTML report. (Training,
-# inference and their reports join this script as those stages land.)
+# from music21's bundled scores and write its HTML report, then train the tiny
+# image and audio codecs briefly, bake the corpus into RVQ codes and report the
+# codecs' reconstructions. (Training, inference and their reports join this
+# script as those stages land.)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash launch/setup_env.sh
 export TF_CPP_MIN_LOG_LEVEL=2
 CONFIG="${CONFIG:-tiny}"
 DATA_DIR="${DATA_DIR:-data}"
+# Codec training steps: a short run that shows the path; gin/codecs/*_tiny.gin train
+# 200. Orbax checkpoints under runs/ resume, so a rerun trains only what is missing.
+CODEC_STEPS="${CODEC_STEPS:-60}"
 .venv/bin/mt3u build synthetic --config "$CONFIG" --data-dir "$DATA_DIR"
 .venv/bin/mt3u report corpus --config "$CONFIG" --data-dir "$DATA_DIR" \
   -o "outputs/corpus_${CONFIG}.html"
+
+mkdir -p runs
+for codec in rqvae audio; do
+  echo "== training the tiny ${codec} codec (${CODEC_STEPS} steps) on synthetic_scores/${CONFIG}"
+  .venv/bin/python -m mt3_unified.codecs.main --gin_file="gin/codecs/${codec}_tiny.gin" \
+    --workdir="runs/codecs_${CONFIG}/${codec}_tiny" \
+    --gin.train_codec.steps="$CODEC_STEPS" \
+    --gin.corpus_data.corpus="'synthetic_scores/${CONFIG}'" \
+    --gin.corpus_data.data_dir="'${DATA_DIR}'" 2> "runs/codecs_${CONFIG}_${codec}.log" \
+    || { tail -20 "runs/codecs_${CONFIG}_${codec}.log"; exit 1; }
+done
+echo "== baking synthetic_scores/${CONFIG} into codes (validation metrics below)"
+.venv/bin/mt3u bake --corpus "synthetic_scores/${CONFIG}" --data-dir "$DATA_DIR" \
+  --image_gin gin/codecs/rqvae_tiny.gin --image_workdir "runs/codecs_${CONFIG}/rqvae_tiny" \
+  --audio_gin gin/codecs/audio_tiny.gin --audio_workdir "runs/codecs_${CONFIG}/audio_tiny" \
+  --output_dir "${DATA_DIR}/baked/synthetic_scores_${CONFIG}" \
+  --report "outputs/codecs_${CONFIG}.html"
