@@ -136,7 +136,7 @@ def train_step_fn(model):
     opt = optax.adamw(1e-4)
 
     def step(params, state, batch):
-        grads = jax.grad(lambda p: model.loss_fn(p, batch)[0])(params)
+        _, grads = model.loss_and_grad(params, batch)
         updates, state = opt.update(grads, state, params)
         return optax.apply_updates(params, updates), state
 

@@ -55,6 +55,8 @@ class UnifiedModel:
         if config.task_weights and len(config.task_weights) != len(TASKS):
             raise ValueError(f"task_weights needs {len(TASKS)} entries (TASKS order)")
         self.task_weights = np.array(config.task_weights or [1.0] * len(TASKS), np.float32)
+        # Modalities whose frames use slots beyond the first (image and audio RVQ codes).
+        self.uses_more_slots = self.logit_masks[:, 1:].any(axis=(1, 2))
         self.module = UnifiedTransformer(config, self.logit_masks)
         self.train_module = UnifiedTransformer(config, self.logit_masks, deterministic=False)
 
@@ -155,32 +157,84 @@ class UnifiedModel:
             )
 
     # ---------------------------------------------------------- training
-    def logits(self, params, batch, rng=None):
-        """Teacher-forced float32 logits [B, L_out, K, V], masked outside valid ids."""
-        self.validate_batch(batch)
-        if rng is None:
-            return self.module.apply({"params": params}, **_network_inputs(batch))
-        return self.train_module.apply(
-            {"params": params}, **_network_inputs(batch), rngs={"dropout": rng}
-        )
+    def slots_needed(self, target_modality) -> int:
+        """Depth slots a batch's loss needs (host-side): 1 if every target is symbolic, else K.
 
-    def loss_fn(self, params, batch, rng=None):
+        Symbolic targets fill slot 0 only; their other slots are fully masked
+        and carry no loss weight, so computing them is pure waste.
+        """
+        uses_more = self.uses_more_slots[np.asarray(target_modality)]
+        return self.k_max if uses_more.any() else 1
+
+    def logits(self, params, batch, rng=None, slots=None):
+        """Teacher-forced float32 logits [B, L_out, S, V] (S = slots, default K), masked
+        outside valid ids."""
+        self.validate_batch(batch)
+        return self._apply(params, batch, rng, slots)
+
+    def _apply(self, params, batch, rng, slots):
+        module = self.module if rng is None else self.train_module
+        rngs = {} if rng is None else {"rngs": {"dropout": rng}}
+        return module.apply({"params": params}, **_network_inputs(batch), slots=slots, **rngs)
+
+    def loss_fn(self, params, batch, rng=None, slots=None):
         """(loss, metrics): token cross-entropy with label smoothing and z-loss, task-weighted.
 
         The loss is normalized by the number of weighted target tokens; per-task
         metrics (`<task>/loss`, `<task>/accuracy`, `<task>/num_tokens`) come
-        from the unsmoothed cross-entropy.
+        from the unsmoothed cross-entropy. `slots` (static) limits the depth
+        decoder to the first S slots; by default it is `slots_needed` of the
+        batch, chosen on the host for concrete batches and by a `lax.cond` for
+        traced ones. Differentiate through `loss_and_grad` rather than
+        `jax.grad(loss_fn)`: autodiff through a traced cond keeps the
+        residuals of both branches, which made a symbolic training step about
+        twice as slow.
         """
+        self.validate_batch(batch)
+        return self._dispatch(self._loss, params, batch, rng, slots)
+
+    def loss_and_grad(self, params, batch, rng=None, slots=None):
+        """((loss, metrics), grads of params): what a training step needs.
+
+        The choice of slots happens outside autodiff, so each branch is a
+        plain forward and backward pass of its own.
+        """
+        self.validate_batch(batch)
+
+        def grad_fn(params, batch, rng, slots):
+            return jax.value_and_grad(self._loss, has_aux=True)(params, batch, rng, slots)
+
+        return self._dispatch(grad_fn, params, batch, rng, slots)
+
+    def _dispatch(self, fn, params, batch, rng, slots):
+        """fn(params, batch, rng, slots) with slots fixed: given, chosen on the host, or by cond."""
+        target_modality = batch["target_modality"]
+        if slots is None and self.k_max > 1 and isinstance(target_modality, jax.core.Tracer):
+            uses_more = jnp.any(jnp.asarray(self.uses_more_slots)[target_modality])
+            return jax.lax.cond(
+                uses_more,
+                functools.partial(fn, slots=self.k_max),
+                functools.partial(fn, slots=1),
+                params,
+                batch,
+                rng,
+            )
+        if slots is None:
+            slots = self.slots_needed(target_modality)
+        return fn(params, batch, rng, slots=slots)
+
+    def _loss(self, params, batch, rng, slots):
         cfg = self.config
-        logits = self.logits(params, batch, rng if cfg.dropout_rate else None)
-        targets = batch["decoder_target_tokens"]
-        weights = jnp.asarray(batch["decoder_loss_weights"], jnp.float32)
-        masks = jnp.asarray(self.logit_masks)[batch["target_modality"]][:, None]  # [B,1,K,V]
+        logits = self._apply(params, batch, rng if cfg.dropout_rate else None, slots)
+        # Slots from `slots` on carry no weight in this batch (see slots_needed).
+        targets = batch["decoder_target_tokens"][..., :slots]
+        weights = jnp.asarray(batch["decoder_loss_weights"], jnp.float32)[..., :slots]
         log_z = jax.nn.logsumexp(logits, axis=-1)
-        log_p = logits - log_z[..., None]
-        nll = -jnp.take_along_axis(log_p, targets[..., None], axis=-1)[..., 0]
+        nll = log_z - jnp.take_along_axis(logits, targets[..., None], axis=-1)[..., 0]
         loss = nll
         if cfg.label_smoothing:
+            masks = jnp.asarray(self.logit_masks)[batch["target_modality"]][:, None, :slots]
+            log_p = logits - log_z[..., None]
             loss = _smoothed_loss(nll, log_p, masks, cfg.label_smoothing)
         z_loss = cfg.z_loss * jnp.square(log_z)
         task_w = jnp.asarray(self.task_weights)[batch["task"]][:, None, None]

@@ -177,31 +177,24 @@ class UnifiedTransformer(nn.Module):
         decoder_input_tokens,
         decoder_target_tokens,
         encoder_continuous_inputs=None,
+        slots: int | None = None,
     ):
-        """Teacher-forced logits [B, L_out, K, V] of the target frames."""
+        """Teacher-forced logits [B, L_out, S, V] of the first S slots of the target frames.
+
+        `slots` (static; default all K) is how many depth-decoder slots to run.
+        A batch of symbolic targets fills slot 0 only, so its caller passes 1
+        and saves (K-1)/K of the depth decoder and the output layer; the slots
+        left out are exactly the fully masked ones (see UnifiedModel.slots_needed).
+        """
         encoded, mask = self.encode(
             encoder_input_tokens, encoder_input_modality, target_modality, encoder_continuous_inputs
         )
         hidden = self.decode(encoded, mask, decoder_input_tokens, target_modality)
         k_max = decoder_target_tokens.shape[-1]
-        if k_max == 1 or self.is_initializing():
-            return self.depth_logits(hidden, decoder_target_tokens, target_modality)
-        # A batch of symbolic targets only fills slot 0: its other slots are
-        # fully masked (the constant NEG_INF, exactly what the full path gives
-        # them), so the depth decoder and the output layer run on slot 0 alone.
-        # That saves (K-1)/K of both for LMX/MIDI batches; mixed batches take
-        # the full path.
-        uses_more = jnp.asarray(self.logit_masks[:, 1:].any(axis=(1, 2)))
-        rvq = jnp.any(uses_more[target_modality])
-        return nn.cond(
-            rvq,
-            _all_slot_logits,
-            _first_slot_logits,
-            self,
-            hidden,
-            decoder_target_tokens,
-            target_modality,
-        )
+        slots = k_max if slots is None or self.is_initializing() else slots
+        if not 1 <= slots <= k_max:
+            raise ValueError(f"slots must be in [1, {k_max}], got {slots}")
+        return self.depth_logits(hidden, decoder_target_tokens[..., :slots], target_modality)
 
     # -------------------------------------------------------- cached decoding
     def init_cache(self, encoded, encoder_mask, max_length: int):
@@ -231,15 +224,3 @@ class UnifiedTransformer(nn.Module):
             x, self_cache = layer(x, cross, cache["cross_bias"], self_cache)
             new_self.append(self_cache)
         return self.decoder_norm(x), {**cache, "self": new_self}
-
-
-def _all_slot_logits(module, hidden, codes, target_modality):
-    return module.depth_logits(hidden, codes, target_modality)
-
-
-def _first_slot_logits(module, hidden, codes, target_modality):
-    first = module.depth_logits(hidden, codes[..., :1], target_modality)
-    b, length, _, vocab = first.shape
-    rest = jnp.full((b, length, codes.shape[-1] - 1, vocab), NEG_INF, first.dtype)
-    logits = jnp.concatenate([first, rest], axis=2)
-    return constrain(logits, ("batch", "length", "codebook", "vocab"))

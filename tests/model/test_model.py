@@ -1,6 +1,7 @@
 """Network and loss: shapes for every modality pair, masks, causality, bad batches, overfitting."""
 
 import dataclasses
+import functools
 
 import gin
 import jax
@@ -9,6 +10,7 @@ import optax
 import pytest
 
 from mt3_unified.model.config import ModelConfig
+from mt3_unified.model.layers import NEG_INF
 from mt3_unified.model.model import BatchError, UnifiedModel
 from mt3_unified.vocab.unified import MODALITIES, TASKS
 from tests.model.helpers import ALL_PAIRS, TINY, make_batch, tiny_model, vocab
@@ -187,15 +189,41 @@ def test_gin_model_configs_parse(size):
     assert len(MODALITIES) == 4
 
 
-def test_symbolic_only_batches_take_the_short_path_with_the_same_logits(
-    model, params, batch, logits
-):
-    # A batch whose targets are all symbolic runs the depth decoder on slot 0
-    # only; its logits must equal those the full path gives the same examples.
+def _symbolic_rows(batch):
     symbolic = [MODALITIES.index(m) for m in ("lmx", "midi")]
     rows = np.flatnonzero(np.isin(batch["target_modality"], symbolic))
     assert 0 < len(rows) < len(batch["task"])
-    sub = {name: value[rows] for name, value in batch.items()}
-    np.testing.assert_allclose(
-        np.asarray(jax.jit(model.logits)(params, sub)), logits[rows], atol=1e-5
-    )
+    return {name: value[rows] for name, value in batch.items()}, rows
+
+
+def test_symbolic_only_batches_take_the_short_path_with_the_same_logits(
+    model, params, batch, logits
+):
+    # A batch whose targets are all symbolic needs slot 0 only; its logits
+    # there must equal those the full path gives the same examples, and the
+    # full path's other slots must be fully masked.
+    sub, rows = _symbolic_rows(batch)
+    assert model.slots_needed(sub["target_modality"]) == 1
+    assert model.slots_needed(batch["target_modality"]) == model.k_max
+    short = np.asarray(jax.jit(functools.partial(model.logits, slots=1))(params, sub))
+    assert short.shape == (len(rows), 10, 1, vocab().vocab_size)
+    np.testing.assert_allclose(short, logits[rows][:, :, :1], atol=1e-5)
+    assert (logits[rows][:, :, 1:] == NEG_INF).all()
+
+
+@pytest.mark.parametrize("symbolic_only", [True, False])
+def test_loss_and_grad_equal_every_way_of_choosing_slots(model, params, batch, symbolic_only):
+    # Host-side choice, the traced cond, and the explicit full path all agree;
+    # loss_and_grad's cond outside autodiff gives the gradients of loss_fn.
+    data = _symbolic_rows(batch)[0] if symbolic_only else batch
+    ref_loss, ref_metrics = model.loss_fn(params, data, slots=model.k_max)
+    ref_grads = jax.grad(lambda p: model.loss_fn(p, data, slots=model.k_max)[0])(params)
+    host = model.loss_fn(params, data)
+    traced = jax.jit(model.loss_fn)(params, data)
+    (loss, metrics), grads = jax.jit(model.loss_and_grad)(params, data)
+    for got in (host[0], traced[0], loss):
+        np.testing.assert_allclose(got, ref_loss, rtol=1e-6)
+    for name in ("cross_entropy", "accuracy", "num_tokens", "lmx_to_midi/loss"):
+        np.testing.assert_allclose(metrics[name], ref_metrics[name], rtol=1e-6)
+    for a, b in zip(jax.tree.leaves(grads), jax.tree.leaves(ref_grads), strict=True):
+        np.testing.assert_allclose(a, b, atol=1e-6)

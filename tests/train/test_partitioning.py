@@ -23,7 +23,11 @@ WORKER = textwrap.dedent(
     model = tiny_model()
     params = model.init(jax.random.key(0))
     batch = make_batch(ALL_PAIRS[:8])
-    grad_fn = jax.value_and_grad(lambda p, b: model.loss_fn(p, b)[0])
+    # The training path: loss_and_grad, with its run-time choice of depth slots.
+    def grad_fn(p, b):
+        (loss, _), grads = model.loss_and_grad(p, b)
+        return loss, grads
+
     loss1, grads1 = jax.jit(grad_fn)(params, batch)
 
     mesh = partitioning.make_mesh(data=4, model=2)
