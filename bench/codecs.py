@@ -5,8 +5,12 @@ busy or a different machine can be compared: the f32 matmul FLOP/s ceiling (the
 codec's achieved FLOP/s, from XLA's cost analysis, as a fraction of it) and, for
 audio, librosa's mel spectrogram of the same audio (codec speed / mel speed).
 
-    python bench/codecs.py            # tiny and paper configs
-    python bench/codecs.py --tiny     # tiny only (a minute on two cores)
+    python bench/codecs.py                         # tiny and paper configs
+    python bench/codecs.py --tiny                  # tiny only (a minute on two cores)
+    python bench/codecs.py --only image --paper    # the paper image codec (416 px)
+
+Each function is compiled once ahead of time: the same executable is timed and
+gives XLA's FLOP count (compiling twice made the paper configs time out on CPU).
 """
 
 from __future__ import annotations
@@ -41,17 +45,19 @@ TINY_IMAGE = RQVAEConfig(
 PAPER_IMAGE = RQVAEConfig()
 
 
+def compiled(fn, *args) -> tuple[object, float]:
+    """(executable, FLOPs per call from XLA's cost analysis) of a jitted fn for these args."""
+    executable = fn.lower(*args).compile()
+    cost = executable.cost_analysis()
+    cost = cost[0] if isinstance(cost, list) else cost
+    return executable, float(cost.get("flops", 0.0))
+
+
 def timed(fn, *args, repeats: int = 3) -> tuple[float, object]:
-    """Best wall time of ``repeats`` runs after one warm-up (compile) run."""
+    """Best wall time of ``repeats`` runs after one warm-up run."""
     out = jax.block_until_ready(fn(*args))
     best, _ = best_time(lambda: jax.block_until_ready(fn(*args)), repeats)
     return best, out
-
-
-def flops_of(fn, *args) -> float:
-    cost = fn.lower(*args).compile().cost_analysis()
-    cost = cost[0] if isinstance(cost, list) else cost
-    return float(cost.get("flops", 0.0))
 
 
 def matmul_ceiling(n: int = 2048) -> float:
@@ -61,7 +67,9 @@ def matmul_ceiling(n: int = 2048) -> float:
     return 2 * n**3 / seconds
 
 
-def bench_audio(name: str, config: AudioCodecConfig, seconds: float, ceiling: float) -> None:
+def bench_audio(
+    name: str, config: AudioCodecConfig, seconds: float, ceiling: float, repeats: int = 3
+) -> None:
     import librosa
 
     model = AudioCodec(config)
@@ -70,18 +78,22 @@ def bench_audio(name: str, config: AudioCodecConfig, seconds: float, ceiling: fl
         np.float32
     )
     variables = nn.meta.unbox(jax.jit(model.init)(prng_key(0), jnp.asarray(audio[:, :4096])))
-    encode = jax.jit(lambda v, x: model.apply(v, x, method=AudioCodec.encode))
-    decode = jax.jit(lambda v, c: model.apply(v, c, method=AudioCodec.decode))
-    enc_s, codes = timed(encode, variables, audio)
-    dec_s, _ = timed(decode, variables, codes)
+    encode, enc_flops = compiled(
+        jax.jit(lambda v, x: model.apply(v, x, method=AudioCodec.encode)), variables, audio
+    )
+    enc_s, codes = timed(encode, variables, audio, repeats=repeats)
+    decode, dec_flops = compiled(
+        jax.jit(lambda v, c: model.apply(v, c, method=AudioCodec.decode)), variables, codes
+    )
+    dec_s, _ = timed(decode, variables, codes, repeats=repeats)
     # The first call warms librosa's caches; keep the best like `timed`.
     mel_s, _ = best_time(
         lambda: librosa.feature.melspectrogram(y=audio[0], sr=rate, n_fft=2048, hop_length=512),
         4,
     )
     params = sum(x.size for x in jax.tree.leaves(variables["params"]))
-    for what, secs, fn, arg in (("encode", enc_s, encode, audio), ("decode", dec_s, decode, codes)):
-        util = flops_of(fn, variables, arg) / secs / ceiling
+    for what, secs, flops in (("encode", enc_s, enc_flops), ("decode", dec_s, dec_flops)):
+        util = flops / secs / ceiling
         print(
             f"audio {name:5s} {what}: {seconds / secs:8.1f}x real time "
             f"({params / 1e6:.2f}M params, {seconds:.0f} s at {rate} Hz, hop {config.hop}); "
@@ -89,38 +101,68 @@ def bench_audio(name: str, config: AudioCodecConfig, seconds: float, ceiling: fl
         )
 
 
-def bench_image(name: str, config: RQVAEConfig, width: int, ceiling: float, batch: int) -> None:
+def bench_image(
+    name: str, config: RQVAEConfig, width: int, ceiling: float, batch: int, repeats: int = 3
+) -> None:
     model = RQVAE(config)
     images = np.random.default_rng(0).random((batch, config.height, width), np.float32)
     variables = nn.meta.unbox(jax.jit(model.init)(prng_key(0), jnp.asarray(images[:1, :, :64])))
-    encode = jax.jit(lambda v, x: model.apply(v, x, method=RQVAE.encode))
-    decode = jax.jit(lambda v, c: model.apply(v, c, method=RQVAE.decode))
-    enc_s, codes = timed(encode, variables, images)
-    dec_s, _ = timed(decode, variables, codes)
+    encode, enc_flops = compiled(
+        jax.jit(lambda v, x: model.apply(v, x, method=RQVAE.encode)), variables, images
+    )
+    enc_s, codes = timed(encode, variables, images, repeats=repeats)
+    decode, dec_flops = compiled(
+        jax.jit(lambda v, c: model.apply(v, c, method=RQVAE.decode)), variables, codes
+    )
+    dec_s, _ = timed(decode, variables, codes, repeats=repeats)
     params = sum(x.size for x in jax.tree.leaves(variables["params"]))
-    for what, secs, fn, arg in (
-        ("encode", enc_s, encode, images),
-        ("decode", dec_s, decode, codes),
-    ):
-        util = flops_of(fn, variables, arg) / secs / ceiling
+    for what, secs, flops in (("encode", enc_s, enc_flops), ("decode", dec_s, dec_flops)):
+        util = flops / secs / ceiling
         print(
             f"image {name:5s} {what}: {batch / secs:8.2f} systems/s "
-            f"({params / 1e6:.2f}M params, {config.height}x{width} px, batch {batch}); "
-            f"{util:.3f} of matmul ceiling"
+            f"({params / 1e6:.2f}M params, {config.height}x{width} px, batch {batch}, "
+            f"{flops / batch / 1e9:.1f} GFLOP/system); {util:.3f} of matmul ceiling"
         )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tiny", action="store_true", help="tiny configs only")
+    parser.add_argument("--paper", action="store_true", help="paper configs only")
+    parser.add_argument("--only", choices=["audio", "image"], help="one codec only")
+    parser.add_argument("--repeats", type=int, default=3, help="timed runs (tiny configs)")
+    parser.add_argument(
+        "--paper-repeats", type=int, default=1, help="timed runs of the paper configs"
+    )
     args = parser.parse_args()
-    ceiling = matmul_ceiling()
-    print(f"{jax.devices()[0].platform}: matmul ceiling {ceiling / 1e9:.1f} GFLOP/s (f32, 2048^2)")
-    bench_audio("tiny", TINY_AUDIO, 10.0, ceiling)
-    bench_image("tiny", TINY_IMAGE, 480, ceiling, batch=8)
+    print(f"{jax.devices()[0].platform}: matmul ceiling {matmul_ceiling() / 1e9:.1f} GFLOP/s")
+    audio, image = args.only in (None, "audio"), args.only in (None, "image")
+    runs = []
+    if not args.paper:
+        if audio:
+            runs.append((bench_audio, ("tiny", TINY_AUDIO, 10.0), {"repeats": args.repeats}))
+        if image:
+            runs.append(
+                (bench_image, ("tiny", TINY_IMAGE, 480), {"batch": 8, "repeats": args.repeats})
+            )
     if not args.tiny:
-        bench_audio("paper", PAPER_AUDIO, 2.0, ceiling)
-        bench_image("paper", PAPER_IMAGE, 1664, ceiling, batch=1)
+        if audio:
+            runs.append((bench_audio, ("paper", PAPER_AUDIO, 2.0), {"repeats": args.paper_repeats}))
+        if image:
+            # A 416 px system is ~1664 px wide at the paper's staff height; one at a time.
+            runs.append(
+                (
+                    bench_image,
+                    ("paper", PAPER_IMAGE, 1664),
+                    {"batch": 1, "repeats": args.paper_repeats},
+                )
+            )
+    for fn, positional, keywords in runs:
+        # On a shared machine the ceiling moves: measure it again next to each codec.
+        ceiling = matmul_ceiling()
+        print(f"  (matmul ceiling now {ceiling / 1e9:.1f} GFLOP/s, f32 2048^2)")
+        name, config, size = positional
+        fn(name, config, size, ceiling, **keywords)
 
 
 if __name__ == "__main__":
