@@ -91,11 +91,12 @@ def list_sources(config: SyntheticConfig, root: Path | None = None) -> list[tupl
 @functools.cache
 def fingerprint(config: SyntheticConfig) -> str:
     """Changes whenever anything that changes the examples' bytes may change: the config,
-    the rasterizer, the code that makes a piece (and LMX), verovio's and music21's versions."""
+    the rasterizer and synthesizer, the code that makes a piece (and LMX), verovio's and
+    music21's versions."""
     import music21
     import verovio
 
-    from mt3_unified.corpus.render import rasterizer
+    from mt3_unified.corpus.render import rasterizer, synthesizer
 
     here = Path(__file__).parent
     code = sorted(here.glob("*.py")) + sorted((here.parent / "vocab").glob("lmx*.py"))
@@ -106,6 +107,7 @@ def fingerprint(config: SyntheticConfig) -> str:
         (
             dataclasses.asdict(config.piece),
             rasterizer(),
+            synthesizer(),
             verovio.toolkit().getVersion(),
             music21.__version__,
             digest.hexdigest(),

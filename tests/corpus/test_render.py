@@ -1,14 +1,19 @@
-"""The MIDI file that fluidsynth renders: exact bytes, and the layout pretty_midi writes."""
+"""The MIDI file fluidsynth plays (exact bytes, pretty_midi's layout) and its rendering."""
 
 from __future__ import annotations
 
 import io
 import random
+import shutil
 
+import numpy as np
 import pretty_midi
+import pytest
 
 from mt3_unified.corpus.perform import PerformedNote
 from mt3_unified.corpus.render import MIDI_QPM, MIDI_RESOLUTION, notes_to_midi_bytes
+
+from .conftest import needs_fluidsynth
 
 
 def test_two_notes_give_these_bytes():
@@ -60,3 +65,29 @@ def test_same_bytes_as_pretty_midi_on_seeded_notes():
             )
             notes[-1].program, notes[-1].is_drum = program, drum
         assert notes_to_midi_bytes(notes) == _pretty_midi_bytes(notes), trial
+
+
+@needs_fluidsynth
+def test_library_renders_what_the_command_renders_and_the_same_every_time():
+    from mt3_unified.corpus.render import (
+        DEFAULT_SOUNDFONT,
+        _render_midi_command,
+        render_midi,
+        synthesizer,
+    )
+
+    if synthesizer() != "libfluidsynth" or shutil.which("fluidsynth") is None:
+        pytest.skip("needs both libfluidsynth and the fluidsynth command")
+    notes = [PerformedNote(0.1 * i, 0.1 * i + 0.4, 48 + 2 * i, 60 + i) for i in range(12)]
+    midi = notes_to_midi_bytes(notes)
+    first = render_midi(midi, 16000, 32000)
+    render_midi(notes_to_midi_bytes([PerformedNote(0.0, 1.9, 30, 127)]), 16000, 31999)
+    again = render_midi(midi, 16000, 32000)  # after another piece: same samples
+    command = _render_midi_command(midi, 16000, 32000, DEFAULT_SOUNDFONT, 0.5)
+    assert first.dtype == np.float32 and first.shape == (32000,)
+    assert np.array_equal(first, again)
+    assert np.abs(first).max() > 0.05
+    # The command writes a 16-bit WAV (rounding, 3e-5); where a note ends and another
+    # starts in the same 64-sample block the two dispatch them a little differently.
+    blocks = np.abs(first - command).reshape(-1, 64).max(axis=1)
+    assert (blocks > 1e-4).sum() <= 2 and blocks.max() < 0.01
