@@ -30,9 +30,16 @@ def main(argv: list[str] | None = None) -> dict:
     logging.basicConfig(level=logging.INFO)
     parse_gin(args.gin_file, bindings)
     result = train_codec(args.workdir)
-    print("first validation:", result["first"])
-    print("last validation:", result["last"])
+    if result["first"] is None:
+        print("resumed from a checkpoint in the workdir (no step-0 validation)")
+    else:
+        print("first validation:", _compact(result["first"]))
+    print("last validation:", _compact(result["last"]))
     return result
+
+
+def _compact(metrics: dict) -> str:
+    return ", ".join(f"{name} {value:.4g}" for name, value in sorted(metrics.items()))
 
 
 if __name__ == "__main__":
