@@ -104,7 +104,12 @@ def test_bake_the_tiny_corpus_with_trained_codecs(trained, tmp_path, capsys):
         }
     assert (out / "skipped.tsv").read_text() == "split\texample\tproblem\n"
     assert summary["report"]["examples"] == 3 and report.exists()
-    for metric in ("image_psnr_db", "audio_mel_distance", "audio_si_snr_db"):
+    for metric in (
+        "image_psnr_db",
+        "image_psnr_flat_gray_db",
+        "audio_mel_distance",
+        "audio_si_snr_db",
+    ):
         assert math.isfinite(summary["report"][metric])
     page = report.read_text()
     assert page.count("<img ") == 6 and page.count("<audio ") == 6  # 3 x (original, decoded)
