@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import flax.linen as nn
@@ -59,27 +60,25 @@ class Mlp(nn.Module):
     @nn.compact
     def __call__(self, x: Array) -> Array:
         cfg = self.config
-        dense = lambda name, feats, axes: nn.Dense(
-            feats,
-            use_bias=False,
-            dtype=cfg.activation_dtype,
-            kernel_init=param_with_axes(dense_init(), axes),
-            name=name,
-        )
+        d = x.shape[-1]
+        dense = lambda name, n_in, n_out, axes: Projection(cfg, (n_in,), (n_out,), axes, name=name)
         if cfg.mlp == "gated_gelu":
-            h = nn.gelu(dense("wi_0", self.mlp_dim, ("embed", "mlp"))(x))
-            h = h * dense("wi_1", self.mlp_dim, ("embed", "mlp"))(x)
+            h = nn.gelu(dense("wi_0", d, self.mlp_dim, ("embed", "mlp"))(x))
+            h = h * dense("wi_1", d, self.mlp_dim, ("embed", "mlp"))(x)
         else:
-            h = nn.gelu(dense("wi", self.mlp_dim, ("embed", "mlp"))(x))
+            h = nn.gelu(dense("wi", d, self.mlp_dim, ("embed", "mlp"))(x))
         h = constrain(h, ("batch", "length", "mlp"))
-        return dense("wo", x.shape[-1], ("mlp", "embed"))(h)
+        return dense("wo", self.mlp_dim, d, ("mlp", "embed"))(h)
 
 
 class Projection(nn.Module):
     """x[..., *in_shape] @ kernel[*in_shape, *out_shape] without bias.
 
-    nn.DenseGeneral initializes a flattened 2-D kernel, which cannot carry the
-    kernel's three logical axis names; this keeps the real shape throughout.
+    The kernel keeps its real shape (nn.DenseGeneral would flatten it and lose
+    its logical axis names), but the product runs as one 2-D matmul over
+    flattened tokens: XLA on CPU lowers a [B, L, D] x [D, F] dot_general's
+    backward pass with a transposing copy of the activations, and the 2-D form
+    (free reshapes) made an MLP block's forward and backward ~1.5x faster.
     """
 
     config: ModelConfig
@@ -101,8 +100,11 @@ class Projection(nn.Module):
             "kernel", param_with_axes(init, self.axes), self.in_shape + self.out_shape
         )
         dtype = self.config.activation_dtype
-        axes = (tuple(range(x.ndim - n_in, x.ndim)), tuple(range(n_in)))
-        return jnp.tensordot(x.astype(dtype), kernel.astype(dtype), axes)
+        size_in, size_out = math.prod(self.in_shape), math.prod(self.out_shape)
+        lead = x.shape[: x.ndim - n_in]
+        flat = x.astype(dtype).reshape(-1, size_in)
+        y = flat @ kernel.astype(dtype).reshape(size_in, size_out)
+        return y.reshape(*lead, *self.out_shape)
 
 
 class Attention(nn.Module):

@@ -12,6 +12,7 @@ from mt3_unified.model.layers import (
     DecoderLayer,
     EncoderLayer,
     Norm,
+    Projection,
     causal_bias,
     constrain,
     dense_init,
@@ -85,12 +86,7 @@ class UnifiedTransformer(nn.Module):
         self.decoder_norm = Norm(cfg)
         self.depth_norm = Norm(cfg)
         # Untied output layer (T5 1.1): the input table also carries positional mixes.
-        self.logits_dense = nn.Dense(
-            vocab_size,
-            use_bias=False,
-            dtype=cfg.activation_dtype,
-            kernel_init=param_with_axes(dense_init(), ("embed", "vocab")),
-        )
+        self.logits_dense = Projection(cfg, (d,), (vocab_size,), ("embed", "vocab"))
         self.dropout = nn.Dropout(cfg.dropout_rate)
 
     # -------------------------------------------------------------- embedders
