@@ -10,9 +10,10 @@ bash launch/setup_env.sh
 export TF_CPP_MIN_LOG_LEVEL=2
 CONFIG="${CONFIG:-tiny}"
 DATA_DIR="${DATA_DIR:-data}"
-# Codec training steps: a short run that shows the path; gin/codecs/*_tiny.gin train
-# 200. Orbax checkpoints under runs/ resume, so a rerun trains only what is missing.
-CODEC_STEPS="${CODEC_STEPS:-60}"
+# Codec training steps: the tiny gin files' own 200 (the figures in BENCHMARKS.md;
+# ~2 min a codec on 2 busy cores). Orbax checkpoints under runs/ resume, so a rerun
+# trains only what is missing.
+CODEC_STEPS="${CODEC_STEPS:-200}"
 .venv/bin/mt3u build synthetic --config "$CONFIG" --data-dir "$DATA_DIR"
 .venv/bin/mt3u report corpus --config "$CONFIG" --data-dir "$DATA_DIR" \
   -o "outputs/corpus_${CONFIG}.html"
