@@ -1,4 +1,4 @@
-"""Render engraved SVG to grayscale PNG (cairosvg) and notes to audio (fluidsynth CLI)."""
+"""Render engraved SVG to grayscale PNG (librsvg or cairosvg) and notes to audio (fluidsynth)."""
 
 from __future__ import annotations
 
