@@ -24,9 +24,9 @@ from tests.corpus.conftest import needs_fluidsynth
 GIN_DIR = Path(__file__).resolve().parents[2] / "gin" / "codecs"
 IMAGE_GIN, AUDIO_GIN = str(GIN_DIR / "rqvae_tiny.gin"), str(GIN_DIR / "audio_tiny.gin")
 CORPUS = "synthetic_scores/tiny"
-# rqvae_tiny.gin: height 48, 16x down (3 grid rows), 4 x 64 codes;
+# rqvae_tiny.gin: height 48, 8x down (6 grid rows), 4 x 64 codes;
 # audio_tiny.gin: hop 2 * 4 * 8 = 64 samples, 4 x 32 codes.
-IMAGE_ROWS, IMAGE_CODES, AUDIO_HOP, AUDIO_CODES, K = 3, 64, 64, 32, 4
+IMAGE_ROWS, IMAGE_FACTOR, IMAGE_CODES, AUDIO_HOP, AUDIO_CODES, K = 6, 8, 64, 64, 32, 4
 
 
 def _train(gin_file: str, workdir: Path, data_dir: Path) -> dict:
@@ -131,7 +131,7 @@ def test_bake_the_tiny_corpus_with_trained_codecs(trained, tmp_path, capsys):
             assert baked["audio_shift"] == shift
             assert baked["image_width"] == base["image_width"] + dx
             assert baked["audio_length"] == base["audio_length"] + shift
-            cols = -(-baked["image_width"] // 16)
+            cols = -(-baked["image_width"] // IMAGE_FACTOR)
             assert baked["image_grid_rows"] == IMAGE_ROWS
             assert baked["image_codes"].shape == (cols * IMAGE_ROWS, K)
             assert baked["audio_codes"].shape == (-(-baked["audio_length"] // AUDIO_HOP), K)
@@ -155,7 +155,8 @@ def test_bake_the_tiny_corpus_with_trained_codecs(trained, tmp_path, capsys):
         image = image_encoder.prepare(example["image"], "validation example")
         frames, rows = image_encoder(image)
         np.testing.assert_array_equal(frames, baked["image_codes"])
-        assert rows == IMAGE_ROWS and image.shape == (48, baked["image_width"])
+        assert rows == IMAGE_ROWS
+        assert image.shape == (IMAGE_ROWS * IMAGE_FACTOR, baked["image_width"])
         audio = audio_encoder.prepare(example["audio"], example["sample_rate"], "validation")
         np.testing.assert_array_equal(audio_encoder(audio), baked["audio_codes"])
         assert audio.shape == (baked["audio_length"],)
