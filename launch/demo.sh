@@ -10,20 +10,21 @@ bash launch/setup_env.sh
 export TF_CPP_MIN_LOG_LEVEL=2
 CONFIG="${CONFIG:-tiny}"
 DATA_DIR="${DATA_DIR:-data}"
-# Codec training steps: the tiny gin files' own 200 (the figures in BENCHMARKS.md;
-# ~2 min a codec on 2 busy cores). Orbax checkpoints under runs/ resume, so a rerun
-# trains only what is missing.
-CODEC_STEPS="${CODEC_STEPS:-200}"
+# Codec training steps: each tiny gin file's own (400 image, 200 audio: the
+# figures in BENCHMARKS.md; a few minutes on 2 cores) unless CODEC_STEPS is set.
+# Orbax checkpoints under runs/ resume, so a rerun trains only what is missing.
+STEPS_FLAG=()
+[ -n "${CODEC_STEPS:-}" ] && STEPS_FLAG=(--gin.train_codec.steps="$CODEC_STEPS")
 .venv/bin/mt3u build synthetic --config "$CONFIG" --data-dir "$DATA_DIR"
 .venv/bin/mt3u report corpus --config "$CONFIG" --data-dir "$DATA_DIR" \
   -o "outputs/corpus_${CONFIG}.html"
 
 mkdir -p runs
 for codec in rqvae audio; do
-  echo "== training the tiny ${codec} codec (${CODEC_STEPS} steps) on synthetic_scores/${CONFIG}"
+  echo "== training the tiny ${codec} codec on synthetic_scores/${CONFIG}"
   .venv/bin/python -m mt3_unified.codecs.main --gin_file="gin/codecs/${codec}_tiny.gin" \
     --workdir="runs/codecs_${CONFIG}/${codec}_tiny" \
-    --gin.train_codec.steps="$CODEC_STEPS" \
+    "${STEPS_FLAG[@]}" \
     --gin.corpus_data.corpus="'synthetic_scores/${CONFIG}'" \
     --gin.corpus_data.data_dir="'${DATA_DIR}'" 2> "runs/codecs_${CONFIG}_${codec}.log" \
     || { tail -20 "runs/codecs_${CONFIG}_${codec}.log"; exit 1; }

@@ -39,9 +39,6 @@ class RQVAEConfig:
     # [-1, 1] (paper 1): the page's blank ~92% is then zero input and a zero
     # output, so the convolutions' work goes to the ink from the first step.
     ink_space: bool = False
-    # The decoder's last bias starts at this value in [-1, 1] space (1: white
-    # paper), so that training starts from a blank page rather than mid gray.
-    output_bias: float = 0.0
 
     @property
     def factor(self) -> int:
@@ -88,8 +85,7 @@ class ImageDecoder(nn.Module):
             for _ in range(c.res_blocks):
                 x = ResBlock()(x)
             x = nn.ConvTranspose(ch, (4, 4), strides=(2, 2))(nn.swish(x))
-        bias_init = nn.initializers.constant(c.output_bias)
-        return nn.Conv(1, (3, 3), bias_init=bias_init)(nn.swish(x))
+        return nn.Conv(1, (3, 3))(nn.swish(x))
 
 
 def pad_to_multiple(images: Array, factor: int) -> Array:
