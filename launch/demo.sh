@@ -20,10 +20,13 @@ STEPS_FLAG=()
   -o "outputs/corpus_${CONFIG}.html"
 
 mkdir -p runs
+# Each codec trains into a folder named by its gin file's hash, so a changed
+# config starts afresh instead of resuming another config's checkpoint.
+codec_dir() { echo "runs/codecs_${CONFIG}/${1}_tiny-$(sha256sum "gin/codecs/${1}_tiny.gin" | cut -c1-8)"; }
 for codec in rqvae audio; do
   echo "== training the tiny ${codec} codec on synthetic_scores/${CONFIG}"
   .venv/bin/python -m mt3_unified.codecs.main --gin_file="gin/codecs/${codec}_tiny.gin" \
-    --workdir="runs/codecs_${CONFIG}/${codec}_tiny" \
+    --workdir="$(codec_dir "$codec")" \
     "${STEPS_FLAG[@]}" \
     --gin.corpus_data.corpus="'synthetic_scores/${CONFIG}'" \
     --gin.corpus_data.data_dir="'${DATA_DIR}'" 2> "runs/codecs_${CONFIG}_${codec}.log" \
@@ -31,7 +34,7 @@ for codec in rqvae audio; do
 done
 echo "== baking synthetic_scores/${CONFIG} into codes (validation metrics below)"
 .venv/bin/mt3u bake --corpus "synthetic_scores/${CONFIG}" --data-dir "$DATA_DIR" \
-  --image_gin gin/codecs/rqvae_tiny.gin --image_workdir "runs/codecs_${CONFIG}/rqvae_tiny" \
-  --audio_gin gin/codecs/audio_tiny.gin --audio_workdir "runs/codecs_${CONFIG}/audio_tiny" \
+  --image_gin gin/codecs/rqvae_tiny.gin --image_workdir "$(codec_dir rqvae)" \
+  --audio_gin gin/codecs/audio_tiny.gin --audio_workdir "$(codec_dir audio)" \
   --output_dir "${DATA_DIR}/baked/synthetic_scores_${CONFIG}" \
   --report "outputs/codecs_${CONFIG}.html"

@@ -34,6 +34,10 @@ class VocabularyError(Mt3UnifiedError, ValueError):
     """A token or id outside the vocabulary's layout."""
 
 
+class CheckpointMismatchError(Mt3UnifiedError, ValueError):
+    """A checkpoint whose parameters do not fit the config that tries to resume from it."""
+
+
 def describe_source(source) -> str:
     """A short, human-readable name for a path, bytes or text source."""
     if source is None:

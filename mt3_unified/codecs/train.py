@@ -19,6 +19,7 @@ from mt3_unified.codecs import data as codec_data
 from mt3_unified.codecs.audio import AudioCodec, AudioCodecConfig, WaveDiscriminator, audio_loss
 from mt3_unified.codecs.rqvae import RQVAE, RQVAEConfig, image_loss
 from mt3_unified.codecs.rvq import RVQConfig, perplexity, prng_key, restart_dead_codes
+from mt3_unified.errors import CheckpointMismatchError
 
 for _cls in (RVQConfig, RQVAEConfig, AudioCodecConfig):
     gin.external_configurable(_cls, module="codecs")
@@ -145,6 +146,19 @@ class _Summaries:
 
 
 @gin.configurable
+def _resume(manager, state, workdir):
+    """The latest checkpoint restored into `state`'s structure, or a clear error if it
+    was written by another config (Orbax's own message lists every missing array)."""
+    try:
+        return manager.restore(manager.latest_step(), args=ocp.args.StandardRestore(state))
+    except ValueError as err:
+        raise CheckpointMismatchError(
+            f"{workdir}: its checkpoint (step {manager.latest_step()}) does not fit this codec "
+            "config (trained with another gin file or bindings?); train into a fresh --workdir "
+            f"or delete {os.path.join(workdir, 'checkpoints')}"
+        ) from err
+
+
 def train_codec(
     workdir: str | None,
     config=gin.REQUIRED,
@@ -189,7 +203,7 @@ def train_codec(
             options=ocp.CheckpointManagerOptions(max_to_keep=2, create=True),
         )
         if manager.latest_step() is not None:
-            state = manager.restore(manager.latest_step(), args=ocp.args.StandardRestore(state))
+            state = _resume(manager, state, workdir)
             logging.info("resumed from step %d", int(state["step"]))
 
     @jax.jit

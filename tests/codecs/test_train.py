@@ -9,6 +9,7 @@ import pytest
 from mt3_unified.codecs import data as codec_data
 from mt3_unified.codecs.bake import BakeConfig, ImageEncoder, bake_examples
 from mt3_unified.codecs.train import configured_codec, load_codec, train_codec
+from mt3_unified.errors import CheckpointMismatchError
 from tests.codecs.scores import render_audio, render_systems
 
 GIN_DIR = Path(__file__).resolve().parents[2] / "gin" / "codecs"
@@ -63,6 +64,11 @@ def test_tiny_image_codec_learns_uses_its_codes_and_resumes(tmp_path):
     again = list(bake_examples([example], ImageEncoder(*load_codec(workdir))))[0]
     np.testing.assert_array_equal(baked[0]["image_codes"], again["image_codes"])
     assert baked[0]["image_grid_rows"] == config.height // config.factor
+
+    # A workdir trained with another config is refused by name, not restored half-way.
+    gin.bind_parameter("codecs.RQVAEConfig.channels", (8, 16))
+    with pytest.raises(CheckpointMismatchError, match="rqvae: its checkpoint"):
+        train_codec(workdir, data=data)
     gin.clear_config()
 
 
