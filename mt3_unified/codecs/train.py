@@ -145,7 +145,6 @@ class _Summaries:
         self.writers[split].flush()
 
 
-@gin.configurable
 def _resume(manager, state, workdir):
     """The latest checkpoint restored into `state`'s structure, or a clear error if it
     was written by another config (Orbax's own message lists every missing array)."""
@@ -159,6 +158,7 @@ def _resume(manager, state, workdir):
         ) from err
 
 
+@gin.configurable
 def train_codec(
     workdir: str | None,
     config=gin.REQUIRED,
