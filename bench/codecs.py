@@ -67,6 +67,20 @@ def matmul_ceiling(n: int = 2048) -> float:
     return 2 * n**3 / seconds
 
 
+def time_round_trip(model, variables, inputs, repeats: int):
+    """(encode seconds, encode FLOPs, decode seconds, decode FLOPs) of a codec's
+    `encode` and `decode` methods, each compiled once."""
+    encode, enc_flops = compiled(
+        jax.jit(lambda v, x: model.apply(v, x, method=type(model).encode)), variables, inputs
+    )
+    enc_s, codes = timed(encode, variables, inputs, repeats=repeats)
+    decode, dec_flops = compiled(
+        jax.jit(lambda v, c: model.apply(v, c, method=type(model).decode)), variables, codes
+    )
+    dec_s, _ = timed(decode, variables, codes, repeats=repeats)
+    return enc_s, enc_flops, dec_s, dec_flops
+
+
 def bench_audio(
     name: str, config: AudioCodecConfig, seconds: float, ceiling: float, repeats: int = 3
 ) -> None:
@@ -78,14 +92,7 @@ def bench_audio(
         np.float32
     )
     variables = nn.meta.unbox(jax.jit(model.init)(prng_key(0), jnp.asarray(audio[:, :4096])))
-    encode, enc_flops = compiled(
-        jax.jit(lambda v, x: model.apply(v, x, method=AudioCodec.encode)), variables, audio
-    )
-    enc_s, codes = timed(encode, variables, audio, repeats=repeats)
-    decode, dec_flops = compiled(
-        jax.jit(lambda v, c: model.apply(v, c, method=AudioCodec.decode)), variables, codes
-    )
-    dec_s, _ = timed(decode, variables, codes, repeats=repeats)
+    enc_s, enc_flops, dec_s, dec_flops = time_round_trip(model, variables, audio, repeats)
     # The first call warms librosa's caches; keep the best like `timed`.
     mel_s, _ = best_time(
         lambda: librosa.feature.melspectrogram(y=audio[0], sr=rate, n_fft=2048, hop_length=512),
@@ -107,14 +114,7 @@ def bench_image(
     model = RQVAE(config)
     images = np.random.default_rng(0).random((batch, config.height, width), np.float32)
     variables = nn.meta.unbox(jax.jit(model.init)(prng_key(0), jnp.asarray(images[:1, :, :64])))
-    encode, enc_flops = compiled(
-        jax.jit(lambda v, x: model.apply(v, x, method=RQVAE.encode)), variables, images
-    )
-    enc_s, codes = timed(encode, variables, images, repeats=repeats)
-    decode, dec_flops = compiled(
-        jax.jit(lambda v, c: model.apply(v, c, method=RQVAE.decode)), variables, codes
-    )
-    dec_s, _ = timed(decode, variables, codes, repeats=repeats)
+    enc_s, enc_flops, dec_s, dec_flops = time_round_trip(model, variables, images, repeats)
     params = sum(x.size for x in jax.tree.leaves(variables["params"]))
     for what, secs, flops in (("encode", enc_s, enc_flops), ("decode", dec_s, dec_flops)):
         util = flops / secs / ceiling
