@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import io
 import os
 import re
@@ -92,17 +93,19 @@ class _Librsvg:
         return rgbx.convert("L")
 
 
-_LIBRSVG: list = []
+@functools.cache
+def _loaded(wrapper: type):
+    """The process's one instance of a cffi library wrapper, or None where its shared
+    library (or cffi) does not load; the fallback is then the pure-Python path."""
+    try:
+        return wrapper()
+    except (OSError, ImportError):
+        return None
 
 
 def rasterizer() -> str:
     """'librsvg' where the library loads, else 'cairosvg' (pixels differ slightly)."""
-    if not _LIBRSVG:
-        try:
-            _LIBRSVG.append(_Librsvg())
-        except (OSError, ImportError):
-            _LIBRSVG.append(None)
-    return "cairosvg" if _LIBRSVG[0] is None else "librsvg"
+    return "librsvg" if _loaded(_Librsvg) else "cairosvg"
 
 
 def svg_to_image(svg: str, height: int, backend: str | None = None):
@@ -111,7 +114,7 @@ def svg_to_image(svg: str, height: int, backend: str | None = None):
 
     backend = backend or rasterizer()
     if backend == "librsvg" and rasterizer() == "librsvg":
-        return _LIBRSVG[0].render(svg.encode("utf-8"), height)
+        return _loaded(_Librsvg).render(svg.encode("utf-8"), height)
     import cairosvg
 
     try:
@@ -302,18 +305,10 @@ class _LibFluidSynth:
             lib.delete_fluid_synth(synth)
 
 
-_LIBFLUIDSYNTH: list = []
-
-
 def synthesizer() -> str:
     """'libfluidsynth' where the library loads, else the 'fluidsynth' command (whose 16-bit
     WAV output differs from the library's float samples by about 1e-4)."""
-    if not _LIBFLUIDSYNTH:
-        try:
-            _LIBFLUIDSYNTH.append(_LibFluidSynth())
-        except (OSError, ImportError):
-            _LIBFLUIDSYNTH.append(None)
-    return "fluidsynth" if _LIBFLUIDSYNTH[0] is None else "libfluidsynth"
+    return "libfluidsynth" if _loaded(_LibFluidSynth) else "fluidsynth"
 
 
 def render_midi(
@@ -331,7 +326,7 @@ def render_midi(
     if not fluidsynth_available(soundfont):
         raise SkipError(None, f"fluidsynth or the soundfont {soundfont} is missing", "audio")
     if synthesizer() == "libfluidsynth":
-        return _LIBFLUIDSYNTH[0].render(midi, sample_rate, num_samples, soundfont, gain)
+        return _loaded(_LibFluidSynth).render(midi, sample_rate, num_samples, soundfont, gain)
     return _render_midi_command(midi, sample_rate, num_samples, soundfont, gain)
 
 
