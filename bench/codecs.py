@@ -25,6 +25,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from mt3_unified.codecs.audio import AudioCodec, AudioCodecConfig
+from mt3_unified.codecs.bake import apply_decode, apply_encode
 from mt3_unified.codecs.rqvae import RQVAE, RQVAEConfig
 from mt3_unified.codecs.rvq import RVQConfig, prng_key
 
@@ -69,14 +70,10 @@ def matmul_ceiling(n: int = 2048) -> float:
 
 def time_round_trip(model, variables, inputs, repeats: int):
     """(encode seconds, encode FLOPs, decode seconds, decode FLOPs) of a codec's
-    `encode` and `decode` methods, each compiled once."""
-    encode, enc_flops = compiled(
-        jax.jit(lambda v, x: model.apply(v, x, method=type(model).encode)), variables, inputs
-    )
+    `encode` and `decode` methods, each compiled once (the functions bake.py runs)."""
+    encode, enc_flops = compiled(apply_encode, model, variables, inputs)
     enc_s, codes = timed(encode, variables, inputs, repeats=repeats)
-    decode, dec_flops = compiled(
-        jax.jit(lambda v, c: model.apply(v, c, method=type(model).decode)), variables, codes
-    )
+    decode, dec_flops = compiled(apply_decode, model, variables, codes)
     dec_s, _ = timed(decode, variables, codes, repeats=repeats)
     return enc_s, enc_flops, dec_s, dec_flops
 

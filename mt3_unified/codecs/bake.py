@@ -79,12 +79,12 @@ def bucket_size(n: int, unit: int) -> int:
 # encoder of the same codec config shares compilations: a report or a second load
 # of the same checkpoint costs no new compile.
 @functools.partial(jax.jit, static_argnums=0)
-def _apply_encode(model, variables, x):
+def apply_encode(model, variables, x):
     return model.apply(variables, x, method=type(model).encode)
 
 
 @functools.partial(jax.jit, static_argnums=0)
-def _apply_decode(model, variables, codes):
+def apply_decode(model, variables, codes):
     return model.apply(variables, codes, method=type(model).decode)
 
 
@@ -105,19 +105,19 @@ class ImageEncoder:
         h, w = image.shape
         pad = bucket_size(w, self.bucket) - w
         padded = np.pad(image, ((0, 0), (0, pad)), constant_values=1.0)
-        grid = _apply_encode(self.model, self.variables, jnp.asarray(padded[None]))
+        grid = apply_encode(self.model, self.variables, jnp.asarray(padded[None]))
         grid = grid[:, :, : -(-w // f)]
         return np.asarray(codes_to_frames(grid)[0]), grid.shape[1]
 
     def decode(self, frames: np.ndarray, rows: int, width: int | None = None) -> np.ndarray:
-        """Frames [T, K] with ``rows`` grid rows -> image [rows * 16, width] in [0, 1]."""
+        """Frames [T, K] with ``rows`` grid rows -> image [rows * factor, width] in [0, 1]."""
         f = self.model.config.factor
         grid = frames_to_codes(jnp.asarray(frames)[None], rows)
         # Pad with copies of the last column up to a bucket, then crop the image back.
         cols = grid.shape[2]
         pad = bucket_size(cols, max(self.bucket // f, 1)) - cols
         grid = jnp.pad(grid, ((0, 0), (0, 0), (0, pad), (0, 0)), mode="edge")
-        image = _apply_decode(self.model, self.variables, grid)[0]
+        image = apply_decode(self.model, self.variables, grid)[0]
         return np.asarray(image[:, : cols * f if width is None else width])
 
 
@@ -135,7 +135,7 @@ class AudioEncoder:
     def __call__(self, audio: np.ndarray) -> np.ndarray:
         t = audio.shape[0]
         padded = np.pad(audio, (0, bucket_size(t, self.bucket) - t))
-        codes = _apply_encode(self.model, self.variables, jnp.asarray(padded[None]))
+        codes = apply_encode(self.model, self.variables, jnp.asarray(padded[None]))
         return np.asarray(codes[0, : -(-t // self.model.config.hop)])
 
     def decode(self, codes: np.ndarray, length: int | None = None) -> np.ndarray:
@@ -143,7 +143,7 @@ class AudioEncoder:
         hop, frames = self.model.config.hop, codes.shape[0]
         pad = bucket_size(frames, max(self.bucket // hop, 1)) - frames
         padded = np.pad(codes, ((0, pad), (0, 0)), mode="edge")
-        audio = _apply_decode(self.model, self.variables, jnp.asarray(padded[None]))[0]
+        audio = apply_decode(self.model, self.variables, jnp.asarray(padded[None]))[0]
         return np.asarray(audio[: frames * hop if length is None else length])
 
 
