@@ -5,7 +5,12 @@
 builds every 100th music21 score (a spread-out sample) into a temporary cache and
 prints systems/s, pieces/s, CPU seconds (this process, its workers and fluidsynth),
 the share of each stage (read+reduce, layout, png, lmx, audio), skip counts and the
-peak memory of the process (and its largest worker).
+peak memory of the process (and its largest worker). Then it times the TFDS write of
+the sample (`build_synthetic` on the filled cache: the config and its `_pieces` twin)
+and prints its CPU seconds, wall time and the CPU share of each step (the cache check,
+each dataset), unless --no-write. `full_build_estimate` scales both CPU totals by the
+config's piece count over the sample's and halves them: the wall time of the whole
+build on two free cores, if both stages kept both cores busy.
 """
 
 from __future__ import annotations
@@ -26,18 +31,22 @@ def main(argv=None) -> dict:
     parser.add_argument("--start", type=int, default=0, help="first source of the sample")
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--data_dir", default=None, help="default: a temporary folder")
+    parser.add_argument("--no-write", action="store_true", help="time the cache step only")
     args = parser.parse_args(argv)
 
     config = synthetic.CONFIGS[args.config]
-    sources = synthetic.list_sources(config)[args.start :: args.every]
+    all_sources = synthetic.list_sources(config)
+    sources = all_sources[args.start :: args.every]
+    write = None
     with tempfile.TemporaryDirectory(prefix="mt3u_bench_corpus_") as tmp:
+        data_dir = args.data_dir or tmp
         cpu_start = _cpu_seconds()
         start = time.perf_counter()
-        summary = synthetic.prepare(
-            config, args.data_dir or tmp, num_workers=args.workers, sources=sources
-        )
+        summary = synthetic.prepare(config, data_dir, num_workers=args.workers, sources=sources)
         wall = time.perf_counter() - start
         cpu = _cpu_seconds() - cpu_start
+        if not args.no_write:
+            write = _time_write(args, data_dir, sources)
     stage_total = sum(summary["stage_seconds"].values()) or 1.0
     peak_kib = max(
         resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
@@ -66,8 +75,46 @@ def main(argv=None) -> dict:
         },
         "peak_rss_mib": round(peak_kib / 1024, 1),
     }
+    if write is not None:
+        report["write"] = write
+        scale = len(all_sources) / max(len(sources), 1)
+        total = (cpu + write["cpu_seconds"]) * scale
+        report["full_build_estimate"] = {
+            "pieces": len(all_sources),
+            "cpu_seconds": round(total, 1),
+            "wall_minutes_on_2_cores": round(total / 2 / 60, 1),
+        }
     print(json.dumps(report, indent=1))
     return report
+
+
+def _time_write(args, data_dir, sources) -> dict:
+    """CPU, wall and per-step CPU shares of build_synthetic on the sample's filled cache."""
+    from mt3_unified.corpus.builders.synthetic_scores import build_synthetic
+
+    cpu_start = _cpu_seconds()
+    start = time.perf_counter()
+    summary = build_synthetic(
+        args.config, data_dir, num_workers=args.workers, progress=False, sources=sources
+    )
+    wall = time.perf_counter() - start
+    cpu = _cpu_seconds() - cpu_start
+    steps = summary["write_cpu_seconds"]
+    return {
+        "datasets": sorted(summary["datasets"]),
+        "wall_seconds": round(wall, 1),
+        "cpu_seconds": round(cpu, 1),
+        "step_cpu_seconds": steps,
+        "step_share": {k: round(v / (sum(steps.values()) or 1.0), 3) for k, v in steps.items()},
+        "peak_rss_mib": round(
+            max(
+                resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+                resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss,
+            )
+            / 1024,
+            1,
+        ),
+    }
 
 
 def _cpu_seconds() -> float:

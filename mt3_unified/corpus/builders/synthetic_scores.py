@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import io
 import os
+import resource
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import tensorflow_datasets as tfds
@@ -59,8 +61,11 @@ class SyntheticScores(tfds.core.GeneratorBasedBuilder):
     BUILDER_CONFIGS = _configs()
     DEFAULT_CONFIG_NAME = "tiny"
 
-    def __init__(self, *, use_beam: bool = False, **kwargs):
+    def __init__(self, *, use_beam: bool = False, sources=None, **kwargs):
+        """``sources``: (piece id, path) pairs to build instead of the config's own list
+        (a sample, for benchmarks)."""
         self._use_beam = use_beam
+        self._sources = None if sources is None else list(sources)
         super().__init__(**kwargs)
 
     @property
@@ -107,7 +112,9 @@ class SyntheticScores(tfds.core.GeneratorBasedBuilder):
 
     def _split_generators(self, dl_manager):
         del dl_manager  # everything is local: music21 ships the scores
-        sources = synthetic.list_sources(self._corpus)
+        sources = self._sources
+        if sources is None:
+            sources = synthetic.list_sources(self._corpus)
         if not self._use_beam:
             # TFDS refuses an empty split: drop pieces that yield no example first
             # (this builds, in this process, any piece the cache lacks).
@@ -217,12 +224,15 @@ def build_synthetic(
     progress: bool = True,
     use_beam: bool = False,
     beam_runner=None,
+    sources: list[tuple[str, Path]] | None = None,
 ) -> dict:
     """Build `synthetic_scores/<config_name>` (and `<config_name>_pieces`) into data_dir.
 
     Resumable: pieces already in the cache are not rebuilt, and a prepared TFDS
     dataset is left as it is. Returns counts, stage timings and the path of the
-    skipped.tsv file that says what was left out and why.
+    skipped.tsv file that says what was left out and why, and the CPU seconds of each
+    step (``write_cpu_seconds``: the cache check, then each dataset's write). ``sources``
+    builds only those pieces (a sample) instead of the config's list.
     """
     if config_name not in synthetic.CONFIGS:
         raise ValueError(f"unknown config {config_name!r}; one of {sorted(synthetic.CONFIGS)}")
@@ -230,7 +240,11 @@ def build_synthetic(
     if use_beam:  # the pipeline builds every piece on its workers; no local cache
         summary: dict = {}
     else:
-        summary = synthetic.prepare(corpus, data_dir, num_workers=num_workers, progress=progress)
+        cpu = _cpu_seconds()
+        summary = synthetic.prepare(
+            corpus, data_dir, num_workers=num_workers, progress=progress, sources=sources
+        )
+        summary["write_cpu_seconds"] = {"prepare": round(_cpu_seconds() - cpu, 2)}
     names = [config_name] + ([f"{config_name}_pieces"] if pieces else [])
     download_config = None
     if use_beam:
@@ -240,7 +254,20 @@ def build_synthetic(
         download_config = tfds.download.DownloadConfig(beam_runner=runner)
     summary["datasets"] = {}
     for name in names:
-        builder = SyntheticScores(config=name, data_dir=os.fspath(data_dir), use_beam=use_beam)
+        cpu = _cpu_seconds()
+        builder = SyntheticScores(
+            config=name, data_dir=os.fspath(data_dir), use_beam=use_beam, sources=sources
+        )
         builder.download_and_prepare(download_config=download_config)
         summary["datasets"][name] = builder.data_dir
+        summary.setdefault("write_cpu_seconds", {})[name] = round(_cpu_seconds() - cpu, 2)
     return summary
+
+
+def _cpu_seconds() -> float:
+    """User + system CPU of this process and its finished children."""
+    total = 0.0
+    for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN):
+        usage = resource.getrusage(who)
+        total += usage.ru_utime + usage.ru_stime
+    return total
