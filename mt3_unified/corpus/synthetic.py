@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import hashlib
+import json
 import os
 import pickle
 from collections import Counter
@@ -128,24 +129,51 @@ def _cache_path(work: Path, piece_id: str) -> Path:
 def build_cached(config: SyntheticConfig, piece_id: str, path, work: Path) -> dict:
     """Build one piece unless its cache file exists; returns a small summary row.
 
-    The cache file is written under a temporary name and renamed, so an interrupted
-    build never leaves half a piece: the next build redoes only what is missing.
+    Beside each piece's ``.pkl`` a ``.json`` sidecar holds that row, so that counting
+    and choosing pieces reads no pickle. Both are written under temporary names and
+    renamed, the sidecar first: an interrupted build never leaves half a piece (a
+    sidecar without its piece is rewritten when the piece is built), and the next
+    build redoes only what is missing.
     """
     target = _cache_path(work, piece_id)
     if target.exists():
-        return summarize(load_cached(target))
+        return cached_summary(target)
     try:
         record = {"piece_id": piece_id, "result": build_piece(path, piece_id, config.piece)}
     except SkipError as e:
         record = {"piece_id": piece_id, "skip": (piece_id, e.stage, e.problem)}
     except Exception as e:  # one bad piece must not end the build
         record = {"piece_id": piece_id, "skip": (piece_id, "error", f"{type(e).__name__}: {e}")}
+    row = summarize(record)
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_suffix(f".tmp{os.getpid()}")
+    _write_atomic(_summary_path(target), lambda f: f.write(json.dumps(row).encode()))
+    _write_atomic(target, lambda f: pickle.dump(record, f, protocol=pickle.HIGHEST_PROTOCOL))
+    return row
+
+
+def cached_summary(target: Path) -> dict:
+    """The summary row of a cached piece, from its sidecar; a piece cached without one
+    (an older build) is read once and given one."""
+    sidecar = _summary_path(target)
+    try:
+        with open(sidecar, encoding="utf-8") as f:
+            return json.load(f)
+    except FileNotFoundError:
+        pass
+    row = json.loads(json.dumps(summarize(load_cached(target))))  # as the sidecar will read
+    _write_atomic(sidecar, lambda f: f.write(json.dumps(row).encode()))
+    return row
+
+
+def _summary_path(target: Path) -> Path:
+    return target.with_suffix(".json")
+
+
+def _write_atomic(target: Path, write) -> None:
+    tmp = target.with_name(f"{target.name}.tmp{os.getpid()}")
     with open(tmp, "wb") as f:
-        pickle.dump(record, f, protocol=pickle.HIGHEST_PROTOCOL)
+        write(f)
     os.replace(tmp, target)
-    return summarize(record)
 
 
 def load_cached(path: Path) -> dict:
@@ -180,10 +208,18 @@ def prepare(
     work = work_dir(config, data_dir)
     work.mkdir(parents=True, exist_ok=True)
     sources = list_sources(config) if sources is None else sources
-    # Longest first: a long mass started last would leave the other core idle at the end.
-    jobs = [(config, piece_id, path, work) for piece_id, path in sorted(sources, key=_cost)]
+    bar = _progress(len(sources), f"synthetic_scores/{config.name}", progress)
+    # Pieces already cached are counted from their sidecars here; the rest go to workers,
+    # longest first: a long mass started last would leave the other core idle at the end.
     rows: list[dict] = []
-    bar = _progress(len(jobs), f"synthetic_scores/{config.name}", progress)
+    jobs = []
+    for piece_id, path in sorted(sources, key=_cost):
+        target = _cache_path(work, piece_id)
+        if target.exists():
+            rows.append(cached_summary(target))
+            bar.update(1)
+        else:
+            jobs.append((config, piece_id, path, work))
     if num_workers > 1 and len(jobs) > 1:
         import multiprocessing
 
@@ -248,14 +284,14 @@ def iter_results(
     """(piece id, result) for each usable piece, building any not yet cached."""
     work = work_dir(config, data_dir)
     for piece_id, path in sources:
-        build_cached(config, piece_id, path, work)
-        record = load_cached(_cache_path(work, piece_id))
-        if record.get("result") is not None:
-            yield piece_id, record["result"]
+        if build_cached(config, piece_id, path, work)["piece_skipped"]:
+            continue  # known from the sidecar: no need to read the piece
+        yield piece_id, load_cached(_cache_path(work, piece_id))["result"]
 
 
 def usable_pieces(config: SyntheticConfig, data_dir, sources, level: str = "system") -> set[str]:
-    """Ids of the pieces that give at least one example at this level."""
+    """Ids of the pieces that give at least one example at this level (from the cache's
+    sidecars; builds, in this process, any piece the cache lacks)."""
     work = work_dir(config, data_dir)
     usable = set()
     for piece_id, path in sources:
