@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 import tensorflow_datasets as tfds
 
@@ -61,3 +64,34 @@ def test_rebuilding_is_a_no_op(tiny_build):
     again = build_synthetic("tiny", data_dir, num_workers=1, progress=False)
     assert again["systems"] == summary["systems"]
     assert files == built()
+
+
+def test_audio_is_stored_as_raw_int16_bytes_and_reads_back_exactly(tiny_build):
+    data_dir, _ = tiny_build
+    corpus = synthetic.CONFIGS["tiny"]
+    cached = dict(synthetic.iter_results(corpus, data_dir, synthetic.list_sources(corpus)))
+    for name in ("tiny", "tiny_pieces"):
+        builder = tfds.builder(f"synthetic_scores/{name}", data_dir=str(data_dir))
+        assert str(builder.version) == "1.1.0"
+        features = json.loads(Path(builder.data_dir, "features.json").read_text("utf-8"))
+        assert features["featuresDict"]["features"]["audio"] == {
+            "pythonClassName": "tensorflow_datasets.core.features.tensor_feature.Tensor",
+            "description": "mono int16 samples at 16000 Hz",
+            "tensor": {"dtype": "int16", "encoding": "bytes", "shape": {"dimensions": ["-1"]}},
+        }
+        compared = 0
+        for split in synthetic.SPLITS:
+            for ex in tfds.as_numpy(builder.as_dataset(split=split)):
+                result = cached[ex["piece_id"].decode()]
+                if name == "tiny":
+                    by_index = {s["system_index"]: s for s in result.systems}
+                    want = by_index[ex["system_index"]]["audio"]
+                else:
+                    want = result.piece["audio"]
+                assert ex["audio"].dtype == np.int16 and ex["audio"].shape == want.shape
+                assert np.array_equal(ex["audio"], want)
+                compared += 1
+        assert compared == (
+            len(cached) if name == "tiny_pieces" else sum(len(r.systems) for r in cached.values())
+        )
+

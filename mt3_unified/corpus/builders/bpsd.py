@@ -40,8 +40,8 @@ class Bpsd(tfds.core.GeneratorBasedBuilder):
     the paper evaluates on BPSD.
     """
 
-    VERSION = tfds.core.Version("1.0.0")
-    RELEASE_NOTES = {"1.0.0": "First release."}
+    VERSION = tfds.core.Version("1.1.0")
+    RELEASE_NOTES = {"1.0.0": "First release.", "1.1.0": common.AUDIO_BYTES_NOTE}
     MANUAL_DOWNLOAD_INSTRUCTIONS = "Unpack the BPSD release so that:\n" + LAYOUT
     BUILDER_CONFIGS = [
         BpsdConfig(name="performances", description="whole performances, 16 kHz"),

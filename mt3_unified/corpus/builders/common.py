@@ -55,8 +55,23 @@ def notes_feature() -> tfds.features.Sequence:
     )
 
 
-def audio_feature(sample_rate: int) -> tfds.features.Audio:
-    return tfds.features.Audio(shape=(None,), dtype=np.int16, sample_rate=sample_rate)
+def audio_feature(sample_rate: int) -> tfds.features.Tensor:
+    """Mono int16 samples stored as raw bytes (the rate is in the feature's doc and the
+    config): a `tfds.features.Audio` would store each sample as an int64 varint, slower
+    to write and read and about twice as large on disk."""
+    return tfds.features.Tensor(
+        shape=(None,),
+        dtype=np.int16,
+        encoding=tfds.features.Encoding.BYTES,
+        doc=f"mono int16 samples at {sample_rate} Hz",
+    )
+
+
+# The release note of the builders whose `audio` feature moved to audio_feature()'s.
+AUDIO_BYTES_NOTE = (
+    "`audio` is an int16 Tensor stored as raw bytes (was an Audio feature of int64 "
+    "varints): the same samples, faster to write and read, smaller files."
+)
 
 
 def image_feature(height: int) -> tfds.features.Image:

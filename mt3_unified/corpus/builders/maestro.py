@@ -26,8 +26,8 @@ class MaestroConfig(tfds.core.BuilderConfig):
 class MaestroV3(tfds.core.GeneratorBasedBuilder):
     """MAESTRO v3 (Hawthorne et al.): whole piano performances, sustain pedal applied to notes."""
 
-    VERSION = tfds.core.Version("1.0.0")
-    RELEASE_NOTES = {"1.0.0": "First release."}
+    VERSION = tfds.core.Version("1.1.0")
+    RELEASE_NOTES = {"1.0.0": "First release.", "1.1.0": common.AUDIO_BYTES_NOTE}
     MANUAL_DOWNLOAD_INSTRUCTIONS = "Unpack maestro-v3.0.0.zip so that:\n" + LAYOUT
     BUILDER_CONFIGS = [
         MaestroConfig(name="16k", description="audio at 16 kHz", sample_rate=16000),

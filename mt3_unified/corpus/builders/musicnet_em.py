@@ -30,8 +30,8 @@ class MusicnetEm(tfds.core.GeneratorBasedBuilder):
     validation by a hash of the recording id.
     """
 
-    VERSION = tfds.core.Version("1.0.0")
-    RELEASE_NOTES = {"1.0.0": "First release."}
+    VERSION = tfds.core.Version("1.1.0")
+    RELEASE_NOTES = {"1.0.0": "First release.", "1.1.0": common.AUDIO_BYTES_NOTE}
     MANUAL_DOWNLOAD_INSTRUCTIONS = "Place MusicNet and the MusicNet-EM labels so that:\n" + LAYOUT
     BUILDER_CONFIGS = [
         MusicnetEmConfig(name="16k", description="audio at 16 kHz", sample_rate=16000),

@@ -12,6 +12,7 @@ import numpy as np
 import tensorflow_datasets as tfds
 
 from mt3_unified.corpus import synthetic
+from mt3_unified.corpus.builders import common
 from mt3_unified.corpus.errors import SkipError
 from mt3_unified.corpus.piece import PieceResult, build_piece
 
@@ -56,8 +57,11 @@ class SyntheticScores(tfds.core.GeneratorBasedBuilder):
     builder reads that cache and builds in-process whatever is missing.
     """
 
-    VERSION = tfds.core.Version("1.0.0")
-    RELEASE_NOTES = {"1.0.0": "First release."}
+    VERSION = tfds.core.Version("1.1.0")
+    RELEASE_NOTES = {
+        "1.0.0": "First release.",
+        "1.1.0": common.AUDIO_BYTES_NOTE,
+    }
     BUILDER_CONFIGS = _configs()
     DEFAULT_CONFIG_NAME = "tiny"
 
@@ -74,18 +78,16 @@ class SyntheticScores(tfds.core.GeneratorBasedBuilder):
 
     def _info(self) -> tfds.core.DatasetInfo:
         piece = self._corpus.piece
-        common = {
+        features = {
             "piece_id": tfds.features.Text(),
             "source": tfds.features.Text(),
             "lmx": tfds.features.Text(doc="LMX tokens joined by single spaces"),
             "notes": tfds.features.Sequence(_NOTE_FEATURES),
-            "audio": tfds.features.Audio(
-                shape=(None,), dtype=np.int16, sample_rate=piece.sample_rate
-            ),
+            "audio": common.audio_feature(piece.sample_rate),  # int16 samples as raw bytes
             "sample_rate": np.int32,
         }
         if self.builder_config.level == "system":
-            common.update(
+            features.update(
                 {
                     "system_index": np.int32,
                     "measure_start": np.int32,  # measures [start, end) of the piece
@@ -98,7 +100,7 @@ class SyntheticScores(tfds.core.GeneratorBasedBuilder):
                 }
             )
         else:
-            common.update(
+            features.update(
                 {
                     "num_measures": np.int32,
                     "system_measure_starts": tfds.features.Sequence(np.int32),
@@ -106,7 +108,7 @@ class SyntheticScores(tfds.core.GeneratorBasedBuilder):
                 }
             )
         return self.dataset_info_from_configs(
-            features=tfds.features.FeaturesDict(common),
+            features=tfds.features.FeaturesDict(features),
             homepage="https://github.com/cuthbertLab/music21",
         )
 

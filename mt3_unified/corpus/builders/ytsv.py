@@ -35,8 +35,8 @@ class Ytsv(tfds.core.GeneratorBasedBuilder):
     (`use_beam=True`): rows are independent, one video's audio is read per row.
     """
 
-    VERSION = tfds.core.Version("1.0.0")
-    RELEASE_NOTES = {"1.0.0": "First release."}
+    VERSION = tfds.core.Version("1.1.0")
+    RELEASE_NOTES = {"1.0.0": "First release.", "1.1.0": common.AUDIO_BYTES_NOTE}
     MANUAL_DOWNLOAD_INSTRUCTIONS = "Lay out the YTSV files so that:\n" + LAYOUT
     BUILDER_CONFIGS = [
         YtsvConfig(name="416px_16k", description="416 px images, 16 kHz audio"),
