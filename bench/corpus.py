@@ -16,8 +16,10 @@ build on two free cores, if both stages kept both cores busy.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import resource
+import sys
 import tempfile
 import time
 
@@ -32,6 +34,9 @@ def main(argv=None) -> dict:
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--data_dir", default=None, help="default: a temporary folder")
     parser.add_argument("--no-write", action="store_true", help="time the cache step only")
+    parser.add_argument(
+        "--write-workers", type=int, default=None, help="the write's processes (default: --workers)"
+    )
     args = parser.parse_args(argv)
 
     config = synthetic.CONFIGS[args.config]
@@ -92,16 +97,19 @@ def _time_write(args, data_dir, sources) -> dict:
     """CPU, wall and per-step CPU shares of build_synthetic on the sample's filled cache."""
     from mt3_unified.corpus.builders.synthetic_scores import build_synthetic
 
+    workers = args.workers if args.write_workers is None else args.write_workers
     cpu_start = _cpu_seconds()
     start = time.perf_counter()
-    summary = build_synthetic(
-        args.config, data_dir, num_workers=args.workers, progress=False, sources=sources
-    )
+    with contextlib.redirect_stdout(sys.stderr):  # TFDS prints; stdout is for the report
+        summary = build_synthetic(
+            args.config, data_dir, num_workers=workers, progress=False, sources=sources
+        )
     wall = time.perf_counter() - start
     cpu = _cpu_seconds() - cpu_start
-    steps = summary["write_cpu_seconds"]
+    steps = summary["step_cpu_seconds"]
     return {
         "datasets": sorted(summary["datasets"]),
+        "workers": workers,
         "wall_seconds": round(wall, 1),
         "cpu_seconds": round(cpu, 1),
         "step_cpu_seconds": steps,

@@ -95,3 +95,31 @@ def test_audio_is_stored_as_raw_int16_bytes_and_reads_back_exactly(tiny_build):
             len(cached) if name == "tiny_pieces" else sum(len(r.systems) for r in cached.values())
         )
 
+
+def test_two_writers_build_the_same_datasets_as_one(tiny_build, tmp_path):
+    import shutil
+
+    from mt3_unified.corpus.builders.synthetic_scores import build_synthetic
+
+    data_dir, summary = tiny_build
+    shutil.copytree(data_dir / "synthetic_scores_work", tmp_path / "synthetic_scores_work")
+    again = build_synthetic("tiny", tmp_path, num_workers=2, progress=False)
+    assert again["systems"] == summary["systems"]
+    assert set(again["step_cpu_seconds"]) == {"prepare", "tiny", "tiny_pieces"}
+    for name in ("tiny", "tiny_pieces"):
+        assert again["datasets"][name] == str(tmp_path / "synthetic_scores" / name / "1.1.0")
+        one, two = (
+            tfds.builder(f"synthetic_scores/{name}", data_dir=str(d)) for d in (data_dir, tmp_path)
+        )
+        assert one.info.splits.keys() == two.info.splits.keys()
+        for split in one.info.splits:
+            a = list(tfds.as_numpy(one.as_dataset(split=split, shuffle_files=False)))
+            b = list(tfds.as_numpy(two.as_dataset(split=split, shuffle_files=False)))
+            assert len(a) == len(b) == one.info.splits[split].num_examples > 0
+            for x, y in zip(a, b, strict=True):
+                assert x.keys() == y.keys()
+                for key in x:
+                    if isinstance(x[key], dict):
+                        assert all(np.array_equal(x[key][k], y[key][k]) for k in x[key])
+                    else:
+                        assert np.array_equal(x[key], y[key]), (name, key)
