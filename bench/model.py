@@ -1,9 +1,11 @@
 """Model benchmarks on this machine: train-step FLOP/s vs matmul, cached decoding, memory, HF T5.
 
-Run: python bench/model.py [--quick] [--no-hf]. Every ratio is against a
-baseline timed in the same run (this CPU is shared, so absolute times drift;
-ratios drift less). --quick shrinks lengths and repeats for a smoke run and
-skips the paper-size memory check; its figures are not the benchmark's.
+Run: python bench/model.py [--quick] [--no-hf]. It re-executes itself with a
+malloc that keeps freed memory (mt3_unified.hostmalloc; MT3U_MALLOC=system
+runs with glibc's defaults). Every ratio is against a baseline timed in the
+same run (this CPU is shared, so absolute times drift; ratios drift less).
+--quick shrinks lengths and repeats for a smoke run and skips the paper-size
+memory check; its figures are not the benchmark's.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from mt3_unified.hostmalloc import reexec_with_retaining_malloc
 from mt3_unified.model.config import ModelConfig
 from mt3_unified.model.model import UnifiedModel
 from mt3_unified.model.network import UnifiedTransformer
@@ -238,6 +241,11 @@ def main():
     vocab = unified_vocabulary()
     vocab_size = vocab.vocab_size
     print(f"devices: {jax.devices()}; load average {os.getloadavg()}")
+    # Both models run in this process, so both get the same malloc (see hostmalloc).
+    print(
+        f"GLIBC_TUNABLES={os.environ.get('GLIBC_TUNABLES', '')!r} "
+        "(MT3U_MALLOC=system: glibc's defaults)"
+    )
     k_max = max(vocab.num_codebooks(m) for m in MODALITIES)
     print(f"unified vocabulary: {vocab_size} ids, K = {k_max}")
     peak = matmul_flops(2048 if quick else 4096)
@@ -349,4 +357,5 @@ def main():
 
 
 if __name__ == "__main__":
+    reexec_with_retaining_malloc()
     main()

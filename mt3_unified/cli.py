@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from mt3_unified.errors import Mt3UnifiedError
+from mt3_unified.hostmalloc import reexec_with_retaining_malloc
 
 # TensorFlow's C++ start-up chatter hides the command's own output.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -269,8 +270,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Commands that run XLA on the host: as programs they re-execute with a malloc
+# that keeps its memory between steps (see mt3_unified.hostmalloc).
+XLA_COMMANDS = frozenset({"bake"})
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if argv is None and args.command in XLA_COMMANDS:
+        reexec_with_retaining_malloc()
     runner = globals()[f"run_{args.command.replace('-', '_')}"]
     try:
         return runner(args)

@@ -7,6 +7,8 @@ import logging
 
 import gin
 
+from mt3_unified.hostmalloc import reexec_with_retaining_malloc
+
 
 def parse_gin(gin_files: list[str], bindings: list[str]) -> None:
     """Loads gin files, then T5X-style ``--gin.NAME=VALUE`` overrides."""
@@ -43,4 +45,5 @@ def _compact(metrics: dict) -> str:
 
 
 if __name__ == "__main__":
+    reexec_with_retaining_malloc()
     main()
