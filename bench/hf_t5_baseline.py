@@ -39,8 +39,8 @@ def t5_model(vocab_size: int, d_model=512, layers=6, heads=8, d_ff=2048):
     return T5ForConditionalGeneration(config).float()
 
 
-def train_step_seconds(vocab_size, batch=8, input_len=512, target_len=256, repeat=2, **dims):
-    """Best wall time of one forward + backward + AdamW step (after one warm-up step)."""
+def train_step_fn(vocab_size, batch=8, input_len=512, target_len=256, **dims):
+    """A callable that runs one forward + backward + AdamW step on a fixed random batch."""
     import torch
 
     model = t5_model(vocab_size, **dims).train()
@@ -56,6 +56,12 @@ def train_step_seconds(vocab_size, batch=8, input_len=512, target_len=256, repea
         opt.step()
         return loss.item()
 
+    return step
+
+
+def train_step_seconds(vocab_size, batch=8, input_len=512, target_len=256, repeat=2, **dims):
+    """Best wall time of one training step (after one warm-up step)."""
+    step = train_step_fn(vocab_size, batch, input_len, target_len, **dims)
     return best_time(step, repeat, warmup=True)[0]
 
 

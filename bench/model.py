@@ -147,8 +147,8 @@ def train_step_fn(model, slots=None):
     return opt, step
 
 
-def bench_train(model, batch, repeat=2):
-    """(XLA-counted FLOPs, best seconds) of one jitted training step (forward, backward, AdamW)."""
+def compiled_train_step(model, batch):
+    """(XLA-counted FLOPs, a callable running one compiled training step and waiting for it)."""
     cfg = model.config
     assert cfg.dtype == "float32" and not cfg.remat, "XLA on CPU gains nothing from bf16 or remat"
     params = model.init(jax.random.key(0))
@@ -158,8 +158,14 @@ def bench_train(model, batch, repeat=2):
     compiled = jax.jit(step).lower(params, state, batch).compile()
     cost = compiled.cost_analysis()
     cost = cost[0] if isinstance(cost, list | tuple) else cost
-    seconds = best_time(lambda: compiled(params, state, batch), repeat=repeat)
-    return float(cost.get("flops", float("nan"))), seconds
+    run = lambda: jax.block_until_ready(compiled(params, state, batch))
+    return float(cost.get("flops", float("nan"))), run
+
+
+def bench_train(model, batch, repeat=2):
+    """(XLA-counted FLOPs, best seconds) of one jitted training step (forward, backward, AdamW)."""
+    flops, run = compiled_train_step(model, batch)
+    return flops, best_time(run, repeat=repeat)
 
 
 def uncached_greedy_fn(model, length):
@@ -302,7 +308,15 @@ def main():
             f"(vocabulary {vocab_size}, both models)"
         )
         batch = symbolic_batch(ours, b, l_in, l_out, src="midi", tgt="lmx")
-        _, our_step = bench_train(ours, batch, repeat=train_repeat)
+        steps = {"ours": compiled_train_step(ours, batch)[1]}
+        if not args.no_hf:
+            import hf_t5_baseline as hf
+            import torch
+
+            steps["hf"] = hf.train_step_fn(vocab_size, b, l_in, l_out, **HF_DIMS)
+        # The two steps take turns, so that both see the same spells of load.
+        step_seconds = timing.best_times_interleaved(steps, rounds=train_repeat)
+        our_step = step_seconds["ours"]
         dec_model = no_eos(UnifiedModel(hf_matched_config(), vocab))
         dec_params = dec_model.init(jax.random.key(0))
         batch = symbolic_batch(dec_model, 8, l_in, new_tokens, src="midi", tgt="lmx")
@@ -312,12 +326,7 @@ def main():
         our_tps = 8 * new_tokens / our_dec
         print(f"    ours: train step {our_step:.2f} s; cached greedy b8 {our_tps:.0f} tokens/s")
         if not args.no_hf:
-            import hf_t5_baseline as hf
-            import torch
-
-            hf_step = hf.train_step_seconds(
-                vocab_size, b, l_in, l_out, repeat=train_repeat, **HF_DIMS
-            )
+            hf_step = step_seconds["hf"]
             hf_dec = hf.generate_seconds(vocab_size, 8, l_in, new_tokens, repeat=2, **HF_DIMS)
             hf_tps = 8 * new_tokens / hf_dec
             print(

@@ -24,3 +24,23 @@ def best_time(
         best_wall = min(best_wall, time.perf_counter() - wall)
         best_cpu = min(best_cpu, time.process_time() - cpu)
     return best_wall, best_cpu
+
+
+def best_times_interleaved(
+    fns: dict[str, Callable[[], object]], rounds: int = 2, *, warmup: bool = True
+) -> dict[str, float]:
+    """Best wall seconds of each function, run in turn round after round.
+
+    Comparing two implementations on a shared machine: taking turns gives both
+    the same spells of load, where timing one after the other does not.
+    """
+    if warmup:
+        for fn in fns.values():
+            fn()
+    best = dict.fromkeys(fns, float("inf"))
+    for _ in range(max(rounds, 1)):
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            fn()
+            best[name] = min(best[name], time.perf_counter() - start)
+    return best
