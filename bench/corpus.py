@@ -45,18 +45,14 @@ def main(argv=None) -> dict:
     write = None
     with tempfile.TemporaryDirectory(prefix="mt3u_bench_corpus_") as tmp:
         data_dir = args.data_dir or tmp
-        cpu_start = _cpu_seconds()
+        cpu_start = synthetic.cpu_seconds()
         start = time.perf_counter()
         summary = synthetic.prepare(config, data_dir, num_workers=args.workers, sources=sources)
         wall = time.perf_counter() - start
-        cpu = _cpu_seconds() - cpu_start
+        cpu = synthetic.cpu_seconds() - cpu_start
         if not args.no_write:
             write = _time_write(args, data_dir, sources)
     stage_total = sum(summary["stage_seconds"].values()) or 1.0
-    peak_kib = max(
-        resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
-        resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss,
-    )
     report = {
         "config": args.config,
         "workers": args.workers,
@@ -78,7 +74,7 @@ def main(argv=None) -> dict:
         "stage_share": {
             k: round(v / stage_total, 3) for k, v in sorted(summary["stage_seconds"].items())
         },
-        "peak_rss_mib": round(peak_kib / 1024, 1),
+        "peak_rss_mib": _peak_rss_mib(),
     }
     if write is not None:
         report["write"] = write
@@ -98,14 +94,14 @@ def _time_write(args, data_dir, sources) -> dict:
     from mt3_unified.corpus.builders.synthetic_scores import build_synthetic
 
     workers = args.workers if args.write_workers is None else args.write_workers
-    cpu_start = _cpu_seconds()
+    cpu_start = synthetic.cpu_seconds()
     start = time.perf_counter()
     with contextlib.redirect_stdout(sys.stderr):  # TFDS prints; stdout is for the report
         summary = build_synthetic(
             args.config, data_dir, num_workers=workers, progress=False, sources=sources
         )
     wall = time.perf_counter() - start
-    cpu = _cpu_seconds() - cpu_start
+    cpu = synthetic.cpu_seconds() - cpu_start
     steps = summary["step_cpu_seconds"]
     return {
         "datasets": sorted(summary["datasets"]),
@@ -114,25 +110,17 @@ def _time_write(args, data_dir, sources) -> dict:
         "cpu_seconds": round(cpu, 1),
         "step_cpu_seconds": steps,
         "step_share": {k: round(v / (sum(steps.values()) or 1.0), 3) for k, v in steps.items()},
-        "peak_rss_mib": round(
-            max(
-                resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
-                resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss,
-            )
-            / 1024,
-            1,
-        ),
+        "peak_rss_mib": _peak_rss_mib(),
     }
 
 
-def _cpu_seconds() -> float:
-    """User + system CPU of this process and its finished children (the pool's workers,
-    which waited for their own fluidsynth runs)."""
-    total = 0.0
-    for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN):
-        usage = resource.getrusage(who)
-        total += usage.ru_utime + usage.ru_stime
-    return total
+def _peak_rss_mib() -> float:
+    """Peak resident memory of this process or of its largest finished child, MiB."""
+    peak_kib = max(
+        resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+        resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss,
+    )
+    return round(peak_kib / 1024, 1)
 
 
 if __name__ == "__main__":

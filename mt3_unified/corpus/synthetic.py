@@ -8,6 +8,7 @@ import hashlib
 import json
 import os
 import pickle
+import resource
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -195,6 +196,16 @@ def summarize(record: dict) -> dict:
 
 def _build_star(args) -> dict:
     return build_cached(*args)
+
+
+def cpu_seconds() -> float:
+    """User + system CPU of this process and its finished children (pool workers, which
+    waited for their own fluidsynth runs)."""
+    total = 0.0
+    for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN):
+        usage = resource.getrusage(who)
+        total += usage.ru_utime + usage.ru_stime
+    return total
 
 
 def prepare(

@@ -243,11 +243,11 @@ def build_synthetic(
     if use_beam:  # the pipeline builds every piece on its workers; no local cache
         summary: dict = {}
     else:
-        cpu = _cpu_seconds()
+        cpu = synthetic.cpu_seconds()
         summary = synthetic.prepare(
             corpus, data_dir, num_workers=num_workers, progress=progress, sources=sources
         )
-        summary["step_cpu_seconds"] = {"prepare": round(_cpu_seconds() - cpu, 2)}
+        summary["step_cpu_seconds"] = {"prepare": round(synthetic.cpu_seconds() - cpu, 2)}
     names = [config_name] + ([f"{config_name}_pieces"] if pieces else [])
     download_config = None
     if use_beam:
@@ -259,13 +259,11 @@ def build_synthetic(
     steps = summary.setdefault("step_cpu_seconds", {})
     if use_beam or num_workers < 2 or len(names) < 2:
         for name in names:
-            cpu = _cpu_seconds()
-            builder = SyntheticScores(
-                config=name, data_dir=os.fspath(data_dir), use_beam=use_beam, sources=sources
+            cpu = synthetic.cpu_seconds()
+            summary["datasets"][name] = _prepare_dataset(
+                name, os.fspath(data_dir), sources, use_beam, download_config
             )
-            builder.download_and_prepare(download_config=download_config)
-            summary["datasets"][name] = builder.data_dir
-            steps[name] = round(_cpu_seconds() - cpu, 2)
+            steps[name] = round(synthetic.cpu_seconds() - cpu, 2)
         return summary
     # Each dataset is written by one process (TFDS writes a dataset in one): write them
     # side by side. spawn: the parent may hold TensorFlow, which does not survive a fork.
@@ -292,16 +290,13 @@ def _write_dataset(name: str, data_dir: str, sources, progress: bool) -> tuple[s
         tfds.disable_progress_bar()
     # TFDS prints to stdout, which the CLI keeps for its JSON summary.
     with contextlib.redirect_stdout(sys.stderr):
-        builder = SyntheticScores(config=name, data_dir=data_dir, sources=sources)
-        builder.download_and_prepare()
+        path = _prepare_dataset(name, data_dir, sources)
     usage = resource.getrusage(resource.RUSAGE_SELF)
-    return builder.data_dir, round(usage.ru_utime + usage.ru_stime, 2)
+    return path, round(usage.ru_utime + usage.ru_stime, 2)
 
 
-def _cpu_seconds() -> float:
-    """User + system CPU of this process and its finished children."""
-    total = 0.0
-    for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN):
-        usage = resource.getrusage(who)
-        total += usage.ru_utime + usage.ru_stime
-    return total
+def _prepare_dataset(name: str, data_dir: str, sources, use_beam=False, download_config=None):
+    """Prepare one config of the builder into data_dir; returns the dataset's folder."""
+    builder = SyntheticScores(config=name, data_dir=data_dir, use_beam=use_beam, sources=sources)
+    builder.download_and_prepare(download_config=download_config)
+    return builder.data_dir
