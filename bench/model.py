@@ -26,7 +26,7 @@ from mt3_unified.hostmalloc import reexec_with_retaining_malloc
 from mt3_unified.model.config import ModelConfig
 from mt3_unified.model.model import UnifiedModel
 from mt3_unified.model.network import UnifiedTransformer
-from mt3_unified.vocab.unified import EOS_ID, MODALITIES, TASKS, unified_vocabulary
+from mt3_unified.vocab.layout import EOS_ID, MODALITIES, TASKS, VocabularyLayout
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
@@ -244,7 +244,7 @@ def main():
     # A small-config step takes about a minute on a shared 2-core machine: one warm-up, then
     # the best of `train_repeat` timed steps.
     train_repeat = args.train_repeat
-    vocab = unified_vocabulary()
+    vocab = VocabularyLayout()  # the default layout of unified_vocabulary()
     vocab_size = vocab.vocab_size
     print(f"devices: {jax.devices()}; load average {os.getloadavg()}")
     # Both models run in this process, so both get the same malloc (see hostmalloc).

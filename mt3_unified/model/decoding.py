@@ -15,7 +15,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from mt3_unified.model.layers import NEG_INF
-from mt3_unified.vocab.unified import EOS_ID, MODALITIES, PAD_ID, SYMBOLIC_MODALITIES
+from mt3_unified.vocab.layout import EOS_ID, MODALITIES, PAD_ID, SYMBOLIC_MODALITIES
 
 
 def sample_logits(rng, logits, temperature=0.0, top_k=0, top_p=1.0):

@@ -12,7 +12,7 @@ Batch convention (the SeqIO side produces exactly these features):
                             last real frame is the EOS frame [EOS, PAD, ...]
     decoder_input_tokens    int32 [B, L_out, K]  targets shifted right by one frame; the
                             first frame is the BOS frame [<to:target>, PAD, ...], the
-                            target-modality token of UnifiedVocabulary.target_id
+                            target-modality token of VocabularyLayout.target_id
     decoder_loss_weights    float [B, L_out, K]  1 on real target slots, 0 elsewhere
     encoder_continuous_inputs  float [B, L_in, F]  only when ModelConfig.continuous_input_dim
 
@@ -32,7 +32,7 @@ from mt3_unified.errors import Mt3UnifiedError
 from mt3_unified.model import decoding
 from mt3_unified.model.config import ModelConfig
 from mt3_unified.model.network import UnifiedTransformer
-from mt3_unified.vocab.unified import MODALITIES, PAD_ID, TASKS, UnifiedVocabulary
+from mt3_unified.vocab.layout import MODALITIES, PAD_ID, TASKS, VocabularyLayout
 
 INT_FEATURES = ("encoder_input_modality", "target_modality", "task")
 FRAME_FEATURES = ("encoder_input_tokens", "decoder_target_tokens", "decoder_input_tokens")
@@ -45,7 +45,7 @@ class BatchError(Mt3UnifiedError, ValueError):
 class UnifiedModel:
     """Binds a ModelConfig to a vocabulary and exposes the functions a trainer jits."""
 
-    def __init__(self, config: ModelConfig, vocab: UnifiedVocabulary):
+    def __init__(self, config: ModelConfig, vocab: VocabularyLayout):
         self.config = config
         self.vocab = vocab
         self.logit_masks = np.stack([vocab.modality_masks[m] for m in MODALITIES])
@@ -317,7 +317,7 @@ def _check_feature(name, value, dims, kind, batch_size):
 
 
 @functools.cache
-def count_params(config: ModelConfig, vocab: UnifiedVocabulary) -> int:
+def count_params(config: ModelConfig, vocab: VocabularyLayout) -> int:
     """Number of parameters of a config with a vocabulary (no memory is allocated)."""
     return UnifiedModel(config, vocab).num_params()
 

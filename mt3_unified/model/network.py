@@ -19,7 +19,7 @@ from mt3_unified.model.layers import (
     padding_bias,
     param_with_axes,
 )
-from mt3_unified.vocab.unified import MODALITIES, PAD_ID
+from mt3_unified.vocab.layout import MODALITIES, PAD_ID
 
 
 class UnifiedTransformer(nn.Module):
@@ -30,7 +30,7 @@ class UnifiedTransformer(nn.Module):
     codebooks own disjoint id ranges of the one vocabulary, one embedding table
     serves them all and a frame embeds as the sum of its non-PAD codes.
 
-    `logit_masks` [num_modalities, K, vocab] (from UnifiedVocabulary.modality_masks)
+    `logit_masks` [num_modalities, K, vocab] (from VocabularyLayout.modality_masks)
     says which ids each modality may emit in each slot; it is gathered per
     example, so one batch may mix target modalities.
     """

@@ -60,11 +60,12 @@ import functools
 import math
 import os
 from collections.abc import Iterable, Sequence
-from typing import NamedTuple
-
-from note_seq.protobuf import music_pb2
+from typing import TYPE_CHECKING, NamedTuple
 
 from mt3_unified.errors import MidiError, VocabularyError
+
+if TYPE_CHECKING:  # importing note_seq loads librosa, pandas and more: only where needed
+    from note_seq.protobuf import music_pb2
 
 NUM_PITCHES = 128
 NUM_PROGRAMS = 128
@@ -515,6 +516,8 @@ def notes_to_note_sequence(
     notes: Iterable[CanonicalNote], config: MidiEventConfig
 ) -> music_pb2.NoteSequence:
     """Grid notes -> NoteSequence (drum hits last one step; drums on instrument 9)."""
+    from note_seq.protobuf import music_pb2
+
     sps = config.steps_per_second
     nbins = config.num_velocity_bins
     ns = music_pb2.NoteSequence(ticks_per_quarter=220)
