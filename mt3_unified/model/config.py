@@ -9,6 +9,7 @@ import jax.numpy as jnp
 
 NORMS = ("rms", "layer")
 MLPS = ("gated_gelu", "gelu")
+ATTENTIONS = ("matmul", "jax", "cudnn")
 
 
 @gin.configurable
@@ -37,6 +38,11 @@ class ModelConfig:
     dropout_rate: float = 0.0
     dtype: str = "float32"  # activations; parameters are always float32
     remat: bool = False  # rematerialize each layer in the backward pass
+    # How attention is computed: "matmul" (two batched products, tuned for XLA
+    # on CPU), "jax" (jax.nn.dot_product_attention with JAX's default, which is
+    # XLA today) or "cudnn" (cuDNN's fused flash attention on an NVIDIA GPU; an
+    # error where cuDNN can't serve the shapes, e.g. odd lengths in training).
+    attention: str = "matmul"
     # Continuous inputs (mel frames or image patches) of these modalities are
     # projected with a linear layer; 0 features switches the path off.
     continuous_input_dim: int = 0
@@ -55,6 +61,10 @@ class ModelConfig:
             raise ValueError(
                 f"num_heads ({self.num_heads}) must be a multiple of "
                 f"num_kv_heads ({self.num_kv_heads})"
+            )
+        if self.attention not in ATTENTIONS:
+            raise ValueError(
+                f"ModelConfig.attention must be one of {ATTENTIONS}, got {self.attention!r}"
             )
         if self.dtype not in ("float32", "bfloat16"):
             raise ValueError(f"ModelConfig.dtype must be float32 or bfloat16, got {self.dtype!r}")

@@ -227,3 +227,21 @@ def test_loss_and_grad_equal_every_way_of_choosing_slots(model, params, batch, s
         np.testing.assert_allclose(metrics[name], ref_metrics[name], rtol=1e-6)
     for a, b in zip(jax.tree.leaves(grads), jax.tree.leaves(ref_grads), strict=True):
         np.testing.assert_allclose(a, b, atol=1e-6)
+
+
+def test_dot_product_attention_path_equals_the_matmul_path(model, params, batch, logits):
+    # attention="jax" (jax.nn.dot_product_attention, XLA on CPU) computes the
+    # same function with grouped heads, causal and padding biases: logits, loss
+    # and gradients agree; cached decoding (one query) keeps the matmul path.
+    fused = tiny_model(attention="jax")
+    np.testing.assert_allclose(jax.jit(fused.logits)(params, batch), logits, atol=1e-5)
+    (loss, _), grads = jax.jit(fused.loss_and_grad)(params, batch)
+    (ref_loss, _), ref_grads = jax.jit(model.loss_and_grad)(params, batch)
+    np.testing.assert_allclose(loss, ref_loss, rtol=1e-6)
+    for a, b in zip(jax.tree.leaves(grads), jax.tree.leaves(ref_grads), strict=True):
+        np.testing.assert_allclose(a, b, atol=1e-6)
+
+
+def test_unknown_attention_is_refused():
+    with pytest.raises(ValueError, match="attention must be one of"):
+        dataclasses.replace(TINY, attention="flash")
