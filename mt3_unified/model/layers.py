@@ -10,6 +10,7 @@ import jax
 import jax.numpy as jnp
 
 from mt3_unified.model.config import ModelConfig
+from mt3_unified.model.grouped_attention import grouped_attention
 
 # Finite so that a fully masked row (the unused slots of a symbolic frame) gives
 # a uniform softmax instead of NaN; bfloat16 holds it too.
@@ -155,13 +156,7 @@ class Attention(nn.Module):
         # transposes the whole cache (the cost of every decoding step).
         q = q.reshape(b, length, groups, r, d).transpose(0, 2, 3, 1, 4)
         q = q.reshape(b, groups, r * length, d)
-        batch_dims = ((0, 1), (0, 1))
-        logits = jax.lax.dot_general(q, k.astype(q.dtype), (((3,), (3,)), batch_dims))
-        logits = logits.astype(jnp.float32).reshape(b, groups, r, length, -1)
-        logits = logits + bias[:, None, None, :, :]
-        weights = jax.nn.softmax(logits, axis=-1).astype(cfg.activation_dtype)
-        weights = weights.reshape(b, groups, r * length, -1)
-        y = jax.lax.dot_general(weights, v.astype(weights.dtype), (((3,), (2,)), batch_dims))
+        y = grouped_attention(q, k, v, bias, r).astype(cfg.activation_dtype)
         y = y.reshape(b, groups, r, length, d).transpose(0, 3, 1, 2, 4).reshape(b, length, h, d)
         return self.out(y)
 
