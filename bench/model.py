@@ -70,10 +70,11 @@ def best_time(fn, repeat=3):
     return timing.best_time(lambda: jax.block_until_ready(fn()), repeat, warmup=True)[0]
 
 
-def matmul_flops(n=4096):
-    a = jnp.asarray(np.random.default_rng(0).standard_normal((n, n), np.float32))
+def matmul_flops(n=4096, dtype=jnp.float32, repeat=5):
+    """FLOP/s of an n^3 jnp.matmul on the default device: the ceiling ratios are taken against."""
+    a = jnp.asarray(np.random.default_rng(0).standard_normal((n, n), np.float32), dtype)
     f = jax.jit(jnp.matmul)
-    return 2 * n**3 / best_time(lambda: f(a, a), repeat=5)
+    return 2 * n**3 / best_time(lambda: f(a, a), repeat=repeat)
 
 
 def model_flops(cfg: ModelConfig, vocab_size: int, b: int, l_in: int, l_out: int, slots: int):
@@ -136,11 +137,14 @@ def symbolic_batch(model, b, l_in, l_out, src="lmx", tgt="midi", seed=0):
 
 
 def train_step_fn(model, slots=None):
-    """(optimizer, step): forward, backward and AdamW; slots None chooses them at run time."""
+    """(optimizer, step): forward, backward and AdamW; slots None chooses them at run time.
+
+    step(params, state, batch, key=None): a key turns the config's dropout on.
+    """
     opt = optax.adamw(1e-4)
 
-    def step(params, state, batch):
-        _, grads = model.loss_and_grad(params, batch, slots=slots)
+    def step(params, state, batch, key=None):
+        _, grads = model.loss_and_grad(params, batch, key, slots=slots)
         updates, state = opt.update(grads, state, params)
         return optax.apply_updates(params, updates), state
 

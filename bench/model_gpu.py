@@ -38,10 +38,15 @@ from pathlib import Path
 
 import jax
 import jax.numpy as jnp
-import optax
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from model import load_config, model_flops, symbolic_batch, train_step_fn  # noqa: E402
+from model import (  # noqa: E402
+    load_config,
+    matmul_flops,
+    model_flops,
+    symbolic_batch,
+    train_step_fn,
+)
 
 from mt3_unified.model.config import ATTENTIONS  # noqa: E402
 from mt3_unified.model.model import UnifiedModel  # noqa: E402
@@ -101,32 +106,6 @@ def datasheet_peak(device) -> float | None:
     return None
 
 
-def matmul_ceiling(n: int, repeat: int = 20) -> float:
-    """FLOP/s of an n^3 bf16 jnp.matmul on the default device (median of `repeat`)."""
-    keys = jax.random.split(jax.random.key(1), 2)
-    a, b = (jax.random.normal(k, (n, n), jnp.bfloat16) for k in keys)
-    f = jax.jit(jnp.matmul)
-    f(a, b).block_until_ready()
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        f(a, b).block_until_ready()
-        times.append(time.perf_counter() - start)
-    return 2 * n**3 / statistics.median(times)
-
-
-def step_with_rng(model, slots, dropout: bool):
-    """(optimizer, jitted step(params, state, batch, key)) with params and state donated."""
-    opt, _ = train_step_fn(model, slots=slots)
-
-    def step(params, state, batch, key):
-        _, grads = model.loss_and_grad(params, batch, key if dropout else None, slots=slots)
-        updates, state = opt.update(grads, state, params)
-        return optax.apply_updates(params, updates), state
-
-    return opt, jax.jit(step, donate_argnums=(0, 1))
-
-
 def run_variant(
     variant: Variant, vocab, size: str, lengths, steps: int, trace_dir: str | None = None
 ) -> dict:
@@ -140,9 +119,12 @@ def run_variant(
     batch = jax.device_put(symbolic_batch(model, variant.batch, l_in, l_out, src=src, tgt=tgt))
     slots = model.slots_needed([MODALITIES.index(tgt)])
     params = model.init(jax.random.key(0))
-    opt, step = step_with_rng(model, slots, variant.dropout)
+    opt, step = train_step_fn(model, slots=slots)
+    step = jax.jit(step, donate_argnums=(0, 1))
     state = opt.init(params)
     keys = jax.random.split(jax.random.key(2, impl="rbg"), steps + 2)
+    if not variant.dropout:
+        keys = [None] * len(keys)  # no key, no dropout
     start = time.perf_counter()
     compiled = step.lower(params, state, batch, keys[0]).compile()
     compile_s = time.perf_counter() - start
@@ -224,7 +206,7 @@ def main():
     device = jax.devices()[0]
     print(f"device: {device.device_kind} ({device.platform}), jax {jax.__version__}", flush=True)
     size, lengths = ("tiny", (32, 16)) if args.quick else ("paper", PAPER_LENGTHS)
-    ceiling = matmul_ceiling(512 if args.quick else 8192, repeat=3 if args.quick else 20)
+    ceiling = matmul_flops(512 if args.quick else 8192, jnp.bfloat16, 3 if args.quick else 20)
     peak = args.peak_tflops * 1e12 if args.peak_tflops else datasheet_peak(device)
     peak_text = f"{peak / 1e12:.1f} TFLOP/s" if peak else "unknown (give --peak-tflops)"
     print(f"bf16 matmul here: {ceiling / 1e12:.1f} TFLOP/s; datasheet peak {peak_text}", flush=True)
