@@ -6,6 +6,7 @@ import math
 from typing import Any
 
 import flax.linen as nn
+import flax.struct
 import jax
 import jax.numpy as jnp
 
@@ -138,13 +139,14 @@ class Attention(nn.Module):
         v = constrain(v, ("batch", "kv_heads", "length", "kv"))
         return k, v
 
-    def __call__(self, x: Array, k: Array, v: Array, bias: Array) -> Array:
-        """Attends queries from x [B, L, D] to k, v [B, G, S, Dh]; bias broadcasts to [B, L, S]."""
+    def __call__(self, x: Array, k: Array, v: Array, mask: AttentionMask) -> Array:
+        """Attends queries from x [B, L, D] to the keys and values k, v [B, G, S, Dh] that
+        `mask` lets each query see."""
         cfg = self.config
         if k.shape[2] == 1 and not self.is_initializing():
             return self.out(self._single_key(x, v))
         if cfg.attention != "matmul" and x.shape[1] > 1:
-            return self.out(self._fused(x, k, v, bias))
+            return self.out(self._fused(x, k, v, mask))
         q = self.query(x) * (cfg.head_dim**-0.5)
         q = constrain(q, ("batch", "length", "heads", "kv"))
         b, length, h, d = q.shape
@@ -156,36 +158,29 @@ class Attention(nn.Module):
         # transposes the whole cache (the cost of every decoding step).
         q = q.reshape(b, length, groups, r, d).transpose(0, 2, 3, 1, 4)
         q = q.reshape(b, groups, r * length, d)
+        bias = mask.bias(length, k.shape[2])
         y = grouped_attention(q, k, v, bias, r).astype(cfg.activation_dtype)
         y = y.reshape(b, groups, r, length, d).transpose(0, 3, 1, 2, 4).reshape(b, length, h, d)
         return self.out(y)
 
-    def _fused(self, x: Array, k: Array, v: Array, bias: Array) -> Array:
+    def _fused(self, x: Array, k: Array, v: Array, mask: AttentionMask) -> Array:
         """The same attention through jax.nn.dot_product_attention, [B, L, H, Dh].
 
         With "cudnn" it runs cuDNN's fused flash attention, which never writes
-        the [B, H, L, S] weights to memory. The two biases the network builds
-        become cuDNN's own masks, so no bias is read (or differentiated): a
-        `causal_bias` [1, L, L] is `is_causal`, a `padding_bias` [B, 1, S] is
-        the count of real keys (padding comes after them, as SeqIO pads). On an
-        H200 that took the paper step's attention kernels from 72 to 29 ms
-        (cuDNN computed a bias gradient and a separate dQ pass). One-query
-        steps (cached decoding) keep the matmul path: there is nothing to fuse.
+        the [B, H, L, S] weights to memory. The mask goes in as cuDNN's own
+        masks rather than a bias: on an H200 that took the paper step's
+        attention kernels from 72 to 29 ms (with a bias, cuDNN also computed
+        its gradient and a separate dQ pass). One-query steps (cached
+        decoding) keep the matmul path: there is nothing to fuse.
         """
         cfg = self.config
         dtype = cfg.activation_dtype
         q = constrain(self.query(x), ("batch", "length", "heads", "kv")).astype(dtype)
         k, v = (jnp.swapaxes(t, 1, 2).astype(dtype) for t in (k, v))  # [B, S, G, Dh]
         implementation = "cudnn" if cfg.attention == "cudnn" else None
-        length, keys = q.shape[1], k.shape[1]
-        if bias.shape == (1, length, keys) and length == keys:
-            mask = dict(is_causal=True)
-        elif bias.shape == (q.shape[0], 1, keys):
-            mask = dict(key_value_seq_lengths=jnp.sum(bias[:, 0] == 0, axis=-1, dtype=jnp.int32))
-        else:
-            bias = jnp.broadcast_to(bias, (q.shape[0], length, keys))[:, None]
-            mask = dict(bias=bias.astype(dtype))
-        return jax.nn.dot_product_attention(q, k, v, implementation=implementation, **mask)
+        return jax.nn.dot_product_attention(
+            q, k, v, implementation=implementation, **mask.fused_args(q.shape[0])
+        )
 
     def _single_key(self, x: Array, v: Array) -> Array:
         """Attention over one key, [B, L, H, Dh]: every query's weight on it is exactly 1.
@@ -214,8 +209,40 @@ def padding_bias(key_mask: Array) -> Array:
     return jnp.where(key_mask, 0.0, NEG_INF)[:, None, :]
 
 
+@flax.struct.dataclass
+class AttentionMask:
+    """Which keys a query may see: those at or before its own position (`causal`),
+    among the real keys (`key_mask` [B or 1, S], True for a real key).
+
+    The matmul path turns it into an additive bias; the fused path hands it to
+    cuDNN as its own masks (`is_causal`, per-row key counts), so no bias is
+    read or differentiated.
+    """
+
+    key_mask: Array | None = None
+    causal: bool = flax.struct.field(pytree_node=False, default=False)
+
+    def bias(self, length: int, keys: int) -> Array:
+        """Additive float32 bias broadcasting to [B, L, S]."""
+        bias = jnp.zeros((1, 1, keys))
+        if self.causal:
+            bias = causal_bias(length)
+        if self.key_mask is not None:
+            bias = bias + padding_bias(self.key_mask)
+        return bias
+
+    def fused_args(self, batch: int) -> dict:
+        """The mask as jax.nn.dot_product_attention arguments. Key counts stand for
+        the key mask, so real keys must come first (as SeqIO pads)."""
+        args = {"is_causal": self.causal}
+        if self.key_mask is not None:
+            lengths = jnp.sum(self.key_mask, axis=-1, dtype=jnp.int32)
+            args["key_value_seq_lengths"] = jnp.broadcast_to(lengths, (batch,))
+        return args
+
+
 class EncoderLayer(nn.Module):
-    """Pre-norm self-attention + MLP block (also the depth decoder's layer, with a causal bias)."""
+    """Pre-norm self-attention + MLP block (also the depth decoder's layer, with a causal mask)."""
 
     config: ModelConfig
     num_heads: int
@@ -224,12 +251,12 @@ class EncoderLayer(nn.Module):
     deterministic: bool = True
 
     @nn.compact
-    def __call__(self, x: Array, bias: Array) -> Array:
+    def __call__(self, x: Array, mask: AttentionMask) -> Array:
         cfg = self.config
         drop = nn.Dropout(cfg.dropout_rate, deterministic=self.deterministic)
         attn = Attention(cfg, self.num_heads, self.num_kv_heads, name="attention")
         h = Norm(cfg, name="pre_attention_norm")(x)
-        x = x + drop(attn(h, *attn.kv(h), bias))
+        x = x + drop(attn(h, *attn.kv(h), mask))
         h = Norm(cfg, name="pre_mlp_norm")(x)
         x = x + drop(Mlp(cfg, self.mlp_dim, name="mlp")(h))
         return constrain(x, ("batch", "length", "embed"))
@@ -261,12 +288,12 @@ class DecoderLayer(nn.Module):
     def cross_kv(self, encoded: Array) -> tuple[Array, Array]:
         return self.cross_attention.kv(encoded)
 
-    def __call__(self, x, cross, cross_bias, cache=None):
+    def __call__(self, x, cross, cross_mask: AttentionMask, cache=None):
         drop = lambda y: self.dropout(y, deterministic=self.deterministic)
         h = self.pre_self_attention_norm(x)
         k, v = self.self_attention.kv(h)
         if cache is None:
-            bias = causal_bias(x.shape[1])
+            self_mask = AttentionMask(causal=True)
         else:
             # Caches are [B, G, T, Dh]: this frame's key/value land at T = index.
             index = cache["index"]
@@ -277,10 +304,10 @@ class DecoderLayer(nn.Module):
                 cache["v"], v.astype(cache["v"].dtype), index, 2
             )
             cache = {"k": k, "v": v, "index": index + 1}
-            bias = jnp.where(jnp.arange(k.shape[2]) <= index, 0.0, NEG_INF)[None, None, :]
-        x = x + drop(self.self_attention(h, k, v, bias))
+            self_mask = AttentionMask(key_mask=(jnp.arange(k.shape[2]) <= index)[None])
+        x = x + drop(self.self_attention(h, k, v, self_mask))
         h = self.pre_cross_attention_norm(x)
         ck, cv = self.cross_attention.kv(cross) if not isinstance(cross, tuple) else cross
-        x = x + drop(self.cross_attention(h, ck, cv, cross_bias))
+        x = x + drop(self.cross_attention(h, ck, cv, cross_mask))
         x = x + drop(self.mlp(self.pre_mlp_norm(x)))
         return constrain(x, ("batch", "length", "embed")), cache

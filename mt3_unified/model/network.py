@@ -9,14 +9,13 @@ import numpy as np
 from mt3_unified.model.config import ModelConfig
 from mt3_unified.model.layers import (
     NEG_INF,
+    AttentionMask,
     DecoderLayer,
     EncoderLayer,
     Norm,
     Projection,
-    causal_bias,
     constrain,
     dense_init,
-    padding_bias,
     param_with_axes,
 )
 from mt3_unified.vocab.layout import MODALITIES, PAD_ID
@@ -122,9 +121,9 @@ class UnifiedTransformer(nn.Module):
             x = x + jnp.where(use, self.continuous_proj(continuous.astype(x.dtype)), 0)
         x = constrain(self._drop(x), ("batch", "length", "embed"))
         mask = tokens[..., 0] != PAD_ID
-        bias = padding_bias(mask)
+        padding = AttentionMask(key_mask=mask)
         for layer in self.encoder_layers:
-            x = layer(x, bias)
+            x = layer(x, padding)
         return self.encoder_norm(x), mask
 
     # ---------------------------------------------------------------- decoder
@@ -134,9 +133,9 @@ class UnifiedTransformer(nn.Module):
         x = self.embed_frames(decoder_input_tokens)
         x = x + self.decoder_pos[target_modality, :length].astype(x.dtype)
         x = constrain(self._drop(x), ("batch", "length", "embed"))
-        cross_bias = padding_bias(encoder_mask)
+        cross_mask = AttentionMask(key_mask=encoder_mask)
         for layer in self.decoder_layers:
-            x, _ = layer(x, encoded, cross_bias)
+            x, _ = layer(x, encoded, cross_mask)
         return self.decoder_norm(x)
 
     def depth_logits(self, hidden, codes, target_modality, slot=None):
@@ -153,9 +152,9 @@ class UnifiedTransformer(nn.Module):
         seq = jnp.concatenate([hidden[:, :, None].astype(earlier.dtype), earlier], axis=2)
         seq = seq + self.depth_pos[:k_max].astype(seq.dtype)
         seq = seq.reshape(batch * length, k_max, -1)
-        bias = causal_bias(k_max)
+        causal = AttentionMask(causal=True)
         for layer in self.depth_layers:
-            seq = layer(seq, bias)
+            seq = layer(seq, causal)
         seq = self.depth_norm(seq).reshape(batch, length, k_max, -1)
         masks = jnp.asarray(self.logit_masks)[target_modality][:, :k_max]  # [B, K', V]
         if slot is not None:
@@ -201,7 +200,7 @@ class UnifiedTransformer(nn.Module):
         zeros = jnp.zeros(shape, cfg.activation_dtype)
         return {
             "cross": [layer.cross_kv(encoded) for layer in self.decoder_layers],
-            "cross_bias": padding_bias(encoder_mask),
+            "cross_mask": AttentionMask(key_mask=encoder_mask),
             "self": [
                 {"k": zeros, "v": zeros, "index": jnp.zeros((), jnp.int32)}
                 for _ in self.decoder_layers
@@ -217,6 +216,6 @@ class UnifiedTransformer(nn.Module):
         for layer, self_cache, cross in zip(
             self.decoder_layers, cache["self"], cache["cross"], strict=True
         ):
-            x, self_cache = layer(x, cross, cache["cross_bias"], self_cache)
+            x, self_cache = layer(x, cross, cache["cross_mask"], self_cache)
             new_self.append(self_cache)
         return self.decoder_norm(x), {**cache, "self": new_self}

@@ -1,10 +1,10 @@
-"""Attention's single-key shortcut against the general path."""
+"""Attention's single-key shortcut against the general path; AttentionMask's two forms."""
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from mt3_unified.model.layers import NEG_INF, Attention
+from mt3_unified.model.layers import NEG_INF, Attention, AttentionMask
 from tests.model.helpers import TINY
 
 
@@ -15,13 +15,32 @@ def test_one_key_equals_two_keys_with_the_second_masked():
     rng = np.random.default_rng(0)
     x = jnp.asarray(rng.standard_normal((2, 3, TINY.emb_dim)), jnp.float32)
     memory = jnp.asarray(rng.standard_normal((2, 2, TINY.emb_dim)), jnp.float32)
-    bias = jnp.zeros((1, 1, 2))
-    both = lambda module, x, memory: module(x, *module.kv(memory), bias)
+    both = lambda module, x, memory: module(x, *module.kv(memory), AttentionMask())
     params = attn.init(jax.random.key(0), x, memory, method=both)
     k, v = attn.apply(params, memory, method="kv")
-    two_keys = attn.apply(params, x, k, v, jnp.array([0.0, NEG_INF])[None, None])
-    one_key = attn.apply(params, x, k[:, :, :1], v[:, :, :1], jnp.zeros((1, 1, 1)))
+    two_keys = attn.apply(params, x, k, v, AttentionMask(key_mask=jnp.array([[True, False]])))
+    one_key = attn.apply(params, x, k[:, :, :1], v[:, :, :1], AttentionMask())
     np.testing.assert_allclose(one_key, two_keys, rtol=1e-6, atol=1e-6)
     # A masked lone key still gets all the weight (a uniform row of one).
-    masked = attn.apply(params, x, k[:, :, :1], v[:, :, :1], jnp.full((1, 1, 1), NEG_INF))
+    masked = attn.apply(params, x, k[:, :, :1], v[:, :, :1], AttentionMask(jnp.array([[False]])))
     np.testing.assert_array_equal(masked, one_key)
+
+
+def test_attention_mask_as_bias_and_as_cudnn_arguments():
+    # The matmul path's biases are exactly the ones the network built before
+    # AttentionMask: causal [1, L, L], padding [B, 1, S]; the fused path gets
+    # cuDNN's own masks.
+    causal = AttentionMask(causal=True)
+    padding = AttentionMask(jnp.array([[True, True, False], [True, False, False]]))
+    np.testing.assert_array_equal(
+        causal.bias(3, 3), [[[0, NEG_INF, NEG_INF], [0, 0, NEG_INF], [0, 0, 0]]]
+    )
+    np.testing.assert_array_equal(padding.bias(2, 3), [[[0, 0, NEG_INF]], [[0, NEG_INF, NEG_INF]]])
+    np.testing.assert_array_equal(AttentionMask().bias(2, 3), np.zeros((1, 1, 3)))
+    assert causal.fused_args(2) == {"is_causal": True}
+    args = padding.fused_args(2)
+    assert args["is_causal"] is False
+    np.testing.assert_array_equal(args["key_value_seq_lengths"], [2, 1])
+    # A decoding step's mask ([1, S]: positions up to the cache index) serves every row.
+    step = AttentionMask((jnp.arange(4) <= 1)[None])
+    np.testing.assert_array_equal(step.fused_args(3)["key_value_seq_lengths"], [2, 2, 2])
