@@ -31,6 +31,7 @@ import numpy as np
 from mt3_unified.errors import Mt3UnifiedError
 from mt3_unified.model import decoding
 from mt3_unified.model.config import ModelConfig
+from mt3_unified.model.losses import softmax_statistics
 from mt3_unified.model.network import UnifiedTransformer
 from mt3_unified.vocab.layout import MODALITIES, PAD_ID, TASKS, VocabularyLayout
 
@@ -170,7 +171,7 @@ class UnifiedModel:
         """Teacher-forced float32 logits [B, L_out, S, V] (S = slots, default K), masked
         outside valid ids."""
         self.validate_batch(batch)
-        return self._apply(params, batch, rng, slots)
+        return self._apply(params, batch, rng, slots).astype(jnp.float32)
 
     def _apply(self, params, batch, rng, slots):
         module = self.module if rng is None else self.train_module
@@ -225,17 +226,20 @@ class UnifiedModel:
 
     def _loss(self, params, batch, rng, slots):
         cfg = self.config
+        # Activation-dtype logits: softmax_statistics reads them as float32 and
+        # writes their gradient in their own dtype (no float32 copy of them).
         logits = self._apply(params, batch, rng if cfg.dropout_rate else None, slots)
         # Slots from `slots` on carry no weight in this batch (see slots_needed).
         targets = batch["decoder_target_tokens"][..., :slots]
         weights = jnp.asarray(batch["decoder_loss_weights"], jnp.float32)[..., :slots]
-        log_z = jax.nn.logsumexp(logits, axis=-1)
-        nll = log_z - jnp.take_along_axis(logits, targets[..., None], axis=-1)[..., 0]
-        loss = nll
+        masks = None
         if cfg.label_smoothing:
             masks = jnp.asarray(self.logit_masks)[batch["target_modality"]][:, None, :slots]
-            log_p = logits - log_z[..., None]
-            loss = _smoothed_loss(nll, log_p, masks, cfg.label_smoothing)
+        log_z, target_logit, valid_sum = softmax_statistics(logits, targets, masks)
+        nll = log_z - target_logit
+        loss = nll
+        if cfg.label_smoothing:
+            loss = _smoothed_loss(nll, log_z, valid_sum, masks.sum(-1), cfg.label_smoothing)
         z_loss = cfg.z_loss * jnp.square(log_z)
         task_w = jnp.asarray(self.task_weights)[batch["task"]][:, None, None]
         num_tokens = jnp.maximum(weights.sum(), 1.0)
@@ -284,13 +288,15 @@ def _network_inputs(batch: dict) -> dict:
     return {n: batch[n] for n in names if n in batch}
 
 
-def _smoothed_loss(nll, log_p, masks, eps):
+def _smoothed_loss(nll, log_z, valid_sum, num_valid, eps):
     """KL to a target that keeps 1-eps on the label and spreads eps over the valid ids only.
 
-    The constant entropy of the soft target is subtracted so a perfect model scores 0.
+    valid_sum is the sum of the valid ids' logits, so the mean of their
+    log-probabilities is valid_sum / n - log_z. The constant entropy of the
+    soft target is subtracted so a perfect model scores 0.
     """
-    n_valid = jnp.maximum(masks.sum(-1), 1).astype(jnp.float32)  # [B,1,K]
-    mean_valid = jnp.sum(jnp.where(masks, log_p, 0.0), axis=-1) / n_valid
+    n_valid = jnp.maximum(num_valid, 1).astype(jnp.float32)  # [B,1,K]
+    mean_valid = (valid_sum - num_valid * log_z) / n_valid
     on = 1.0 - eps + eps / n_valid
     off = eps / n_valid
     entropy = -(on * jnp.log(on) + (n_valid - 1) * off * jnp.log(jnp.maximum(off, 1e-20)))

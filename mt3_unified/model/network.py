@@ -138,14 +138,16 @@ class UnifiedTransformer(nn.Module):
             x, _ = layer(x, encoded, cross_mask)
         return self.decoder_norm(x)
 
-    def depth_logits(self, hidden, codes, target_modality, slot=None):
+    def depth_logits(self, hidden, codes, target_modality, slot=None, as_float32=True):
         """Logits of each frame's K codes, masked to the target's valid ids.
 
         hidden [B, L, D]; codes [B, L, K'] (only codes below slot k feed slot k).
         K' may be less than the vocabulary's K: the depth decoder is causal, so
         the first K' slots need only the first K' codes (decoding passes k + 1
-        slots to choose slot k). Returns float32 [B, L, K', V], or [B, L, V]
-        for one `slot`.
+        slots to choose slot k). Returns [B, L, K', V], or [B, L, V] for one
+        `slot`, in float32, or with `as_float32` False in the activation dtype
+        the output layer computed them in (casting adds no precision; see
+        __call__).
         """
         batch, length, k_max = codes.shape
         earlier = self.embed_codes(codes[..., :-1])
@@ -159,7 +161,9 @@ class UnifiedTransformer(nn.Module):
         masks = jnp.asarray(self.logit_masks)[target_modality][:, :k_max]  # [B, K', V]
         if slot is not None:
             seq, masks = seq[:, :, slot], masks[:, slot]
-        logits = self.logits_dense(seq).astype(jnp.float32)
+        logits = self.logits_dense(seq)
+        if as_float32:
+            logits = logits.astype(jnp.float32)
         logits = jnp.where(masks[:, None], logits, NEG_INF)
         axes = ("batch", "length", "vocab") if slot is not None else None
         return constrain(logits, axes or ("batch", "length", "codebook", "vocab"))
@@ -174,9 +178,14 @@ class UnifiedTransformer(nn.Module):
         encoder_continuous_inputs=None,
         slots: int | None = None,
     ):
-        """Teacher-forced logits [B, L_out, S, V] of the first S slots of the target frames.
+        """Teacher-forced logits [B, L_out, S, V] of the first S slots of the target frames,
+        in the activation dtype.
 
-        `slots` (static; default all K) is how many depth-decoder slots to run.
+        The loss reads them in float32 inside its own kernels: in bfloat16 a
+        float32 copy of the paper step's [8, 1750, 4, 9984] logits would be
+        2.2 GB written and read again, for values the bfloat16 output layer
+        already rounded. `slots` (static; default all K) is how many
+        depth-decoder slots to run.
         A batch of symbolic targets fills slot 0 only, so its caller passes 1
         and saves (K-1)/K of the depth decoder and the output layer; the slots
         left out are exactly the fully masked ones (see UnifiedModel.slots_needed).
@@ -189,7 +198,9 @@ class UnifiedTransformer(nn.Module):
         slots = k_max if slots is None or self.is_initializing() else slots
         if not 1 <= slots <= k_max:
             raise ValueError(f"slots must be in [1, {k_max}], got {slots}")
-        return self.depth_logits(hidden, decoder_target_tokens[..., :slots], target_modality)
+        return self.depth_logits(
+            hidden, decoder_target_tokens[..., :slots], target_modality, as_float32=False
+        )
 
     # -------------------------------------------------------- cached decoding
     def init_cache(self, encoded, encoder_mask, max_length: int):

@@ -44,3 +44,33 @@ def test_attention_mask_as_bias_and_as_cudnn_arguments():
     # A decoding step's mask ([1, S]: positions up to the cache index) serves every row.
     step = AttentionMask((jnp.arange(4) <= 1)[None])
     np.testing.assert_array_equal(step.fused_args(3)["key_value_seq_lengths"], [2, 2, 2])
+
+
+def test_few_keys_path_equals_the_matmul_path():
+    # At most FEW_KEYS keys the fused configs attend by broadcast products and
+    # sums; with grouped heads, causal and padding masks it must give the matmul
+    # path's outputs and gradients.
+    import dataclasses
+
+    from mt3_unified.model.layers import FEW_KEYS
+
+    rng = np.random.default_rng(2)
+    x = jnp.asarray(rng.standard_normal((2, 5, TINY.emb_dim)), jnp.float32)
+    memory = jnp.asarray(rng.standard_normal((2, FEW_KEYS, TINY.emb_dim)), jnp.float32)
+    padding = AttentionMask(jnp.arange(FEW_KEYS)[None] < jnp.array([[FEW_KEYS], [3]]))
+    cases = ((x, AttentionMask(causal=True)), (memory, padding))
+    matmul = Attention(TINY, num_heads=4, num_kv_heads=2)
+    few = Attention(dataclasses.replace(TINY, attention="jax"), num_heads=4, num_kv_heads=2)
+    run = lambda module, x, keys, mask: module(x, *module.kv(keys), mask)
+    params = matmul.init(jax.random.key(0), x, x, AttentionMask(), method=run)
+    for keys, mask in cases:
+        outputs = []
+        for module in (matmul, few):
+            loss = lambda p, module=module, keys=keys, mask=mask: jnp.sum(
+                jnp.sin(module.apply(p, x, keys, mask, method=run))
+            )
+            outputs.append(jax.value_and_grad(loss)(params))
+        (a, grad_a), (b, grad_b) = outputs
+        np.testing.assert_allclose(a, b, rtol=1e-6)
+        for ga, gb in zip(jax.tree.leaves(grad_a), jax.tree.leaves(grad_b), strict=True):
+            np.testing.assert_allclose(ga, gb, rtol=1e-5, atol=1e-5)
