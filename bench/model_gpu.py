@@ -31,6 +31,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import statistics
 import sys
 import time
@@ -204,7 +205,11 @@ def main():
     variants = [Variant.parse(text) for text in args.variants]  # refuse a typo before compiling
     began = time.perf_counter()
     device = jax.devices()[0]
-    print(f"device: {device.device_kind} ({device.platform}), jax {jax.__version__}", flush=True)
+    print(
+        f"device: {device.device_kind} ({device.platform}), jax {jax.__version__}, "
+        f"XLA_FLAGS={os.environ.get('XLA_FLAGS', '')!r}",
+        flush=True,
+    )
     size, lengths = ("tiny", (32, 16)) if args.quick else ("paper", PAPER_LENGTHS)
     ceiling = matmul_flops(512 if args.quick else 8192, jnp.bfloat16, 3 if args.quick else 20)
     peak = args.peak_tflops * 1e12 if args.peak_tflops else datasheet_peak(device)
@@ -248,6 +253,7 @@ def main():
     summary = {
         "device": device.device_kind,
         "jax": jax.__version__,
+        "xla_flags": os.environ.get("XLA_FLAGS", ""),
         "matmul_bf16_flops": ceiling,
         "datasheet_peak": peak,
         "results": results,

@@ -208,7 +208,7 @@ def test_symbolic_only_batches_take_the_short_path_with_the_same_logits(
     short = np.asarray(jax.jit(functools.partial(model.logits, slots=1))(params, sub))
     assert short.shape == (len(rows), 10, 1, vocab().vocab_size)
     np.testing.assert_allclose(short, logits[rows][:, :, :1], atol=1e-5)
-    assert (logits[rows][:, :, 1:] == NEG_INF).all()
+    assert (logits[rows][:, :, 1:] <= NEG_INF / 2).all()
 
 
 @pytest.mark.parametrize("symbolic_only", [True, False])
