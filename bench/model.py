@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
 import timing  # noqa: E402  (bench/ is a folder of scripts, put on the path above)
 
-# What HuggingFace's T5 is compared at (T5-small v1.0 shapes: plain MLP 2048).
+# What HuggingFace's T5 is compared at (T5-small v1.0 shapes: plain ReLU MLP 2048).
 HF_DIMS = dict(d_model=512, layers=6, heads=8, d_ff=2048)
 
 
@@ -45,7 +45,11 @@ def load_config(size: str, **overrides) -> ModelConfig:
 
 
 def hf_matched_config(**overrides) -> ModelConfig:
-    """Our model at the HF T5 comparison's dimensions (plain GELU MLP like T5 v1.0's ReLU one)."""
+    """Our model at the HF T5 comparison's dimensions and with its plain ReLU MLP (T5 v1.0).
+
+    The same activation keeps the comparison about the implementations; GELU's
+    tanh cost our step ~0.1 s more (6.54 vs 6.44 s, quiet, same run).
+    """
     d, layers, heads, d_ff = (HF_DIMS[k] for k in ("d_model", "layers", "heads", "d_ff"))
     config = ModelConfig(
         emb_dim=d,
@@ -53,7 +57,7 @@ def hf_matched_config(**overrides) -> ModelConfig:
         num_kv_heads=heads,
         head_dim=d // heads,
         mlp_dim=d_ff,
-        mlp="gelu",
+        mlp="relu",
         num_encoder_layers=layers,
         num_decoder_layers=layers,
         depth_layers=1,

@@ -8,7 +8,7 @@ import gin
 import jax.numpy as jnp
 
 NORMS = ("rms", "layer")
-MLPS = ("gated_gelu", "gelu")
+MLPS = ("gated_gelu", "gelu", "relu")
 ATTENTIONS = ("matmul", "jax", "cudnn")
 
 

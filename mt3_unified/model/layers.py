@@ -59,7 +59,7 @@ class Norm(nn.Module):
 
 
 class Mlp(nn.Module):
-    """Gated-GELU (T5 1.1) or plain GELU feed-forward block."""
+    """Gated-GELU (T5 1.1), plain GELU, or plain ReLU (T5 1.0) feed-forward block."""
 
     config: ModelConfig
     mlp_dim: int
@@ -73,7 +73,8 @@ class Mlp(nn.Module):
             h = nn.gelu(dense("wi_0", d, self.mlp_dim, ("embed", "mlp"))(x))
             h = h * dense("wi_1", d, self.mlp_dim, ("embed", "mlp"))(x)
         else:
-            h = nn.gelu(dense("wi", d, self.mlp_dim, ("embed", "mlp"))(x))
+            activation = nn.relu if cfg.mlp == "relu" else nn.gelu
+            h = activation(dense("wi", d, self.mlp_dim, ("embed", "mlp"))(x))
         h = constrain(h, ("batch", "length", "mlp"))
         return dense("wo", self.mlp_dim, d, ("mlp", "embed"))(h)
 

@@ -1,5 +1,6 @@
 """Attention's single-key shortcut against the general path; AttentionMask's two forms."""
 
+import flax.linen
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -74,3 +75,19 @@ def test_few_keys_path_equals_the_matmul_path():
         np.testing.assert_allclose(a, b, rtol=1e-6)
         for ga, gb in zip(jax.tree.leaves(grad_a), jax.tree.leaves(grad_b), strict=True):
             np.testing.assert_allclose(ga, gb, rtol=1e-5, atol=1e-5)
+
+
+def test_relu_mlp_is_t5_v1_0_feed_forward():
+    import dataclasses
+
+    from mt3_unified.model.layers import Mlp
+
+    cfg = dataclasses.replace(TINY, mlp="relu")
+    mlp = Mlp(cfg, mlp_dim=6)
+    x = jnp.asarray(np.random.default_rng(3).standard_normal((2, 3, cfg.emb_dim)), jnp.float32)
+    params = flax.linen.unbox(mlp.init(jax.random.key(0), x))
+    wi = params["params"]["wi"]["kernel"]
+    wo = params["params"]["wo"]["kernel"]
+    np.testing.assert_allclose(
+        mlp.apply(params, x), np.maximum(x @ wi, 0.0) @ wo, rtol=1e-5, atol=1e-6
+    )
