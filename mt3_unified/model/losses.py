@@ -7,13 +7,14 @@ import jax.numpy as jnp
 
 
 @jax.custom_vjp
-def softmax_statistics(logits, targets, valid=None):
+def softmax_statistics(logits, targets, valid):
     """(log_z, target_logit, valid_sum), each float32 [...], of logits [..., V].
 
     log_z is the log-partition, target_logit the logit at `targets` [...] and
     valid_sum the sum of the logits where `valid` (bool, broadcasting to
-    logits; None gives zeros) is True. The cross-entropy, the z-loss and label
-    smoothing over the valid ids are functions of these three.
+    logits) is True; `valid` None, when no loss term needs it, gives zeros.
+    The cross-entropy, the z-loss and label smoothing over the valid ids are
+    functions of these three.
 
     Math runs in float32 whatever the logits' dtype. The point is the backward
     pass: autodiff of the same formulas keeps a float32 copy of the logits (or

@@ -139,7 +139,8 @@ class UnifiedTransformer(nn.Module):
         return self.decoder_norm(x)
 
     def depth_logits(self, hidden, codes, target_modality, slot=None, as_float32=True):
-        """Logits of each frame's K codes, masked to the target's valid ids.
+        """Logits of each frame's K codes, masked (NEG_INF added) outside the target's
+        valid ids.
 
         hidden [B, L, D]; codes [B, L, K'] (only codes below slot k feed slot k).
         K' may be less than the vocabulary's K: the depth decoder is causal, so
