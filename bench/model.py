@@ -26,7 +26,7 @@ from mt3_unified.hostmalloc import reexec_with_retaining_malloc
 from mt3_unified.model.config import ModelConfig
 from mt3_unified.model.model import UnifiedModel
 from mt3_unified.model.network import UnifiedTransformer
-from mt3_unified.vocab.layout import EOS_ID, MODALITIES, TASKS, VocabularyLayout
+from mt3_unified.vocab.layout import EOS_ID, MODALITIES, PAD_ID, TASKS, VocabularyLayout
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
@@ -81,15 +81,18 @@ def matmul_flops(n=4096, dtype=jnp.float32, repeat=5):
     return 2 * n**3 / best_time(lambda: f(a, a), repeat=repeat)
 
 
-def model_flops(cfg: ModelConfig, vocab_size: int, b: int, l_in: int, l_out: int, slots: int):
+def model_flops(cfg: ModelConfig, columns: list[int], b: int, l_in: int, l_out: int):
     """Analytic FLOPs of one training step: 3 x forward matmul FLOPs (forward + backward).
 
     Counts every weight matmul (2 FLOPs per multiply-add per token) and the two
     attention products (QK^T and AV); embeddings gathers, norms, softmax and the
-    optimizer are not counted. `slots` is how many depth-decoder slots a frame
-    needs (1 for symbolic targets, K for RVQ ones): the model FLOPs the task
-    needs, not what the implementation happens to compute.
+    optimizer are not counted. `columns` holds, per depth slot a frame needs
+    (1 for symbolic targets, K for RVQ ones), how many ids the target may
+    emit there (`output_columns`): the model FLOPs the task needs, not what
+    an implementation happens to compute (logits of ids the mask rules out
+    are not counted).
     """
+    slots = len(columns)
     d, h, g, dh = cfg.emb_dim, cfg.num_heads, cfg.num_kv_heads, cfg.head_dim
     mlp_mats = 3 if cfg.mlp == "gated_gelu" else 2
     q_o = 2 * d * h * dh
@@ -109,7 +112,7 @@ def model_flops(cfg: ModelConfig, vocab_size: int, b: int, l_in: int, l_out: int
         depth_tokens * (4 * d * dd + mlp_mats * d * cfg.depth_mlp_dim)
         + 2 * l_out * slots * slots * dd
     )
-    logits = depth_tokens * d * vocab_size
+    logits = l_out * d * sum(columns)
     forward = 2 * b * (enc + dec + depth + logits)
     return 3 * forward
 
@@ -140,27 +143,35 @@ def symbolic_batch(model, b, l_in, l_out, src="lmx", tgt="midi", seed=0):
     }
 
 
-def train_step_fn(model, slots=None):
-    """(optimizer, step): forward, backward and AdamW; slots None chooses them at run time.
+def output_columns(model, target: str) -> list[int]:
+    """Per depth slot a `target` frame needs, how many ids it may emit there."""
+    window = model.output_window([MODALITIES.index(target)])
+    return [int(n) for n in (window.columns != PAD_ID).sum(axis=-1)]
+
+
+def train_step_fn(model, modalities=None):
+    """(optimizer, step): forward, backward and AdamW; the output window and depth slots
+    are chosen at run time among the target `modalities` (static names; None: all).
 
     step(params, state, batch, key=None): a key turns the config's dropout on.
     """
     opt = optax.adamw(1e-4)
 
     def step(params, state, batch, key=None):
-        _, grads = model.loss_and_grad(params, batch, key, slots=slots)
+        _, grads = model.loss_and_grad(params, batch, key, modalities=modalities)
         updates, state = opt.update(grads, state, params)
         return optax.apply_updates(params, updates), state
 
     return opt, step
 
 
-def compiled_train_step(model, batch):
-    """(XLA-counted FLOPs, a callable running one compiled training step and waiting for it)."""
+def compiled_train_step(model, batch, modalities=None):
+    """(XLA-counted FLOPs, a callable running one compiled training step and waiting for it);
+    `modalities` as in train_step_fn."""
     cfg = model.config
     assert cfg.dtype == "float32" and not cfg.remat, "XLA on CPU gains nothing from bf16 or remat"
     params = model.init(jax.random.key(0))
-    opt, step = train_step_fn(model)
+    opt, step = train_step_fn(model, modalities)
     state = opt.init(params)
     batch = jax.device_put(batch)
     compiled = jax.jit(step).lower(params, state, batch).compile()
@@ -170,9 +181,9 @@ def compiled_train_step(model, batch):
     return float(cost.get("flops", float("nan"))), run
 
 
-def bench_train(model, batch, repeat=2):
+def bench_train(model, batch, modalities=None, repeat=2):
     """(XLA-counted FLOPs, best seconds) of one jitted training step (forward, backward, AdamW)."""
-    flops, run = compiled_train_step(model, batch)
+    flops, run = compiled_train_step(model, batch, modalities)
     return flops, best_time(run, repeat=repeat)
 
 
@@ -233,7 +244,7 @@ def memory_report(
     paper = UnifiedModel(load_config("paper", remat=remat), vocab)
     batch = jax.eval_shape(lambda: symbolic_batch(paper, b, l_in, l_out, src=src, tgt=tgt))
     params = jax.eval_shape(paper.init, jax.random.key(0))
-    opt, step = train_step_fn(paper, slots=paper.slots_needed([MODALITIES.index(tgt)]))
+    opt, step = train_step_fn(paper, modalities=(tgt,))
     state = jax.eval_shape(opt.init, params)
     lowered = jax.jit(step, donate_argnums=(0, 1)).lower(params, state, batch)
     return lowered.compile(compiler_options=scheduler or {}).memory_analysis(), paper.num_params()
@@ -270,12 +281,14 @@ def main():
     if "a" in args.sections:
         small = UnifiedModel(load_config("small"), vocab)
         batch = symbolic_batch(small, b, l_in, l_out, src="midi", tgt="lmx")
-        xla_flops, sec = bench_train(small, batch, repeat=train_repeat)
-        useful = model_flops(small.config, vocab_size, b, l_in, l_out, slots=1)
+        # The task's target modality, static, as a trainer of one task passes it.
+        xla_flops, sec = bench_train(small, batch, ("lmx",), repeat=train_repeat)
+        columns = output_columns(small, "lmx")
+        useful = model_flops(small.config, columns, b, l_in, l_out)
         print(
             f"(a) small train step (b{b}, midi->lmx {l_in}->{l_out}, f32, no remat): {sec:.2f} s\n"
             f"    analytic model FLOPs {useful / 1e9:.0f} G (6*matmul params*tokens + attention, "
-            f"1 depth slot): {useful / sec / 1e9:.1f} GFLOP/s = "
+            f"1 depth slot, {columns[0]} output ids): {useful / sec / 1e9:.1f} GFLOP/s = "
             f"{useful / sec / peak:.2f} of matmul\n"
             f"    XLA cost analysis {xla_flops / 1e9:.0f} G: "
             f"{xla_flops / sec / 1e9:.1f} GFLOP/s = {xla_flops / sec / peak:.2f} of matmul"
@@ -316,7 +329,7 @@ def main():
             f"(vocabulary {vocab_size}, both models)"
         )
         batch = symbolic_batch(ours, b, l_in, l_out, src="midi", tgt="lmx")
-        steps = {"ours": compiled_train_step(ours, batch)[1]}
+        steps = {"ours": compiled_train_step(ours, batch, ("lmx",))[1]}
         if not args.no_hf:
             import hf_t5_baseline as hf
             import torch

@@ -3,7 +3,8 @@
 Run: python bench/model_gpu.py [--variants ...] [--budget-s 330] [--out results.json]
 
 MFU = the step's analytic model FLOPs (bench/model.py `model_flops`: 6 x the
-weight-matmul and attention FLOPs of the tokens the task needs; rematerialized
+weight-matmul and attention FLOPs of the tokens the task needs, the output
+layer over the ids its target may emit, which is all the loss computes; rematerialized
 recomputation is not counted, as in PaLM's definition) / seconds per step, with
 `--steps` steps dispatched back to back as a training loop runs / the chip's
 dense bf16 peak from its datasheet (`--peak-tflops` sets it for a chip the
@@ -45,13 +46,14 @@ from model import (  # noqa: E402
     load_config,
     matmul_flops,
     model_flops,
+    output_columns,
     symbolic_batch,
     train_step_fn,
 )
 
 from mt3_unified.model.config import ATTENTIONS  # noqa: E402
 from mt3_unified.model.model import UnifiedModel  # noqa: E402
-from mt3_unified.vocab.layout import MODALITIES, VocabularyLayout  # noqa: E402
+from mt3_unified.vocab.layout import VocabularyLayout  # noqa: E402
 
 # Dense bf16 peak FLOP/s by device kind, from the vendors' datasheets (no sparsity).
 DATASHEET_BF16_PEAK = {
@@ -118,9 +120,9 @@ def run_variant(
     model = UnifiedModel(load_config(size, **overrides), vocab)
     l_in, l_out = lengths
     batch = jax.device_put(symbolic_batch(model, variant.batch, l_in, l_out, src=src, tgt=tgt))
-    slots = model.slots_needed([MODALITIES.index(tgt)])
+    columns = output_columns(model, tgt)
     params = model.init(jax.random.key(0))
-    opt, step = train_step_fn(model, slots=slots)
+    opt, step = train_step_fn(model, modalities=(tgt,))
     step = jax.jit(step, donate_argnums=(0, 1))
     state = opt.init(params)
     keys = jax.random.split(jax.random.key(2, impl="rbg"), steps + 2)
@@ -154,14 +156,13 @@ def run_variant(
     return {
         "variant": dataclasses.asdict(variant),
         "lengths": [l_in, l_out],
-        "slots": slots,
+        "slots": len(columns),
+        "output_columns": columns,
         "params": model.num_params(),
         "compile_s": compile_s,
         "step_s": sec,
         "step_s_waited": statistics.median(waited),
-        "model_flops": model_flops(
-            model.config, vocab.vocab_size, variant.batch, l_in, l_out, slots
-        ),
+        "model_flops": model_flops(model.config, columns, variant.batch, l_in, l_out),
         "cudnn_fused_attention": "cudnn$fmha" in hlo,
         "peak_bytes_in_use": memory.get("peak_bytes_in_use"),
         "temp_bytes": getattr(analysis, "temp_size_in_bytes", None),

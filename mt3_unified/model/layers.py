@@ -115,6 +115,45 @@ class Projection(nn.Module):
         return y.reshape(*lead, *self.out_shape)
 
 
+class OutputLayer(nn.Module):
+    """The output layer, x [..., S, D] @ kernel [D, V]: logits over every id, or per slot
+    over a chosen subset of the vocabulary's columns.
+
+    The kernel is the one a Projection (D,) -> (V,) would hold, under the same
+    name, so parameters and checkpoints do not depend on which form runs.
+    """
+
+    config: ModelConfig
+    vocab_size: int
+
+    @nn.compact
+    def __call__(self, x: Array, columns=None) -> Array:
+        """[..., S, V] logits, or with `columns` (static ids [S, N]) [..., S, N], where
+        [..., s, n] is the logit of id columns[s, n].
+
+        A gathered kernel gives the same logits as the full one at those ids
+        and a zero gradient elsewhere, at N/V of the output layer's cost.
+        """
+        d = x.shape[-1]
+        kernel = self.param(
+            "kernel", param_with_axes(dense_init(), ("embed", "vocab")), (d, self.vocab_size)
+        )
+        dtype = self.config.activation_dtype
+        x = x.astype(dtype)
+        if columns is None:
+            return (x.reshape(-1, d) @ kernel.astype(dtype)).reshape(*x.shape[:-1], -1)
+        if len(columns) != x.shape[-2]:
+            raise ValueError(f"columns has {len(columns)} slots, x has {x.shape[-2]}")
+        # One 2-D product per slot over flattened tokens (see Projection); a
+        # frame has at most a few slots.
+        lead = x.shape[:-2]
+        per_slot = [
+            x[..., s, :].reshape(-1, d) @ jnp.take(kernel, ids, axis=1).astype(dtype)
+            for s, ids in enumerate(columns)
+        ]
+        return jnp.stack([y.reshape(*lead, -1) for y in per_slot], axis=-2)
+
+
 class Attention(nn.Module):
     """Multi-head attention with optional grouped key/value heads.
 

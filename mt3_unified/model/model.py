@@ -33,6 +33,7 @@ from mt3_unified.model import decoding
 from mt3_unified.model.config import ModelConfig
 from mt3_unified.model.losses import softmax_statistics
 from mt3_unified.model.network import UnifiedTransformer
+from mt3_unified.model.output_window import OutputWindow, output_window, restrict_masks
 from mt3_unified.vocab.layout import MODALITIES, PAD_ID, TASKS, VocabularyLayout
 
 INT_FEATURES = ("encoder_input_modality", "target_modality", "task")
@@ -58,6 +59,7 @@ class UnifiedModel:
         self.task_weights = np.array(config.task_weights or [1.0] * len(TASKS), np.float32)
         # Modalities whose frames use slots beyond the first (image and audio RVQ codes).
         self.uses_more_slots = self.logit_masks[:, 1:].any(axis=(1, 2))
+        self._windows: dict[tuple[int, ...], OutputWindow] = {}
         self.module = UnifiedTransformer(config, self.logit_masks)
         self.train_module = UnifiedTransformer(config, self.logit_masks, deterministic=False)
 
@@ -167,74 +169,101 @@ class UnifiedModel:
         uses_more = self.uses_more_slots[np.asarray(target_modality)]
         return self.k_max if uses_more.any() else 1
 
+    def output_window(self, modalities) -> OutputWindow:
+        """The output columns (and depth slots) a loss over targets of `modalities`
+        (indices into MODALITIES) needs; cached per set."""
+        key = tuple(sorted({int(m) for m in modalities}))
+        if key not in self._windows:
+            slots = self.slots_needed(list(key))
+            self._windows[key] = output_window(self.logit_masks, key, slots)
+        return self._windows[key]
+
     def logits(self, params, batch, rng=None, slots=None):
         """Teacher-forced float32 logits [B, L_out, S, V] (S = slots, default K), masked
         outside valid ids."""
         self.validate_batch(batch)
-        return self._apply(params, batch, rng, slots).astype(jnp.float32)
+        return self._apply(params, batch, rng, slots=slots).astype(jnp.float32)
 
-    def _apply(self, params, batch, rng, slots):
+    def _apply(self, params, batch, rng, slots=None, columns=None):
         module = self.module if rng is None else self.train_module
         rngs = {} if rng is None else {"rngs": {"dropout": rng}}
-        return module.apply({"params": params}, **_network_inputs(batch), slots=slots, **rngs)
+        inputs = _network_inputs(batch)
+        return module.apply({"params": params}, **inputs, slots=slots, columns=columns, **rngs)
 
-    def loss_fn(self, params, batch, rng=None, slots=None):
+    def loss_fn(self, params, batch, rng=None, modalities=None):
         """(loss, metrics): token cross-entropy with label smoothing and z-loss, task-weighted.
 
         The loss is normalized by the number of weighted target tokens; per-task
         metrics (`<task>/loss`, `<task>/accuracy`, `<task>/num_tokens`) come
-        from the unsmoothed cross-entropy. `slots` (static) limits the depth
-        decoder to the first S slots; by default it is `slots_needed` of the
-        batch, chosen on the host for concrete batches and by a `lax.cond` for
-        traced ones. Differentiate through `loss_and_grad` rather than
-        `jax.grad(loss_fn)`: autodiff through a traced cond keeps the
-        residuals of both branches, which made a symbolic training step about
-        twice as slow.
+        from the unsmoothed cross-entropy. Only the output columns and depth
+        slots the batch's target modalities can use are computed (see
+        `output_window`): those present, for a concrete batch; for a traced
+        one, `modalities` (static names, e.g. a mixture's target modalities;
+        default all), narrowed by a `lax.cond` to its symbolic ones when no
+        target uses more than slot 0. A traced batch with a target modality
+        outside `modalities` gets a loss of ~1e9 on those tokens.
+        Differentiate through `loss_and_grad` rather than `jax.grad(loss_fn)`:
+        autodiff through a traced cond keeps the residuals of both branches,
+        which made a symbolic training step about twice as slow.
         """
         self.validate_batch(batch)
-        return self._dispatch(self._loss, params, batch, rng, slots)
+        return self._dispatch(self._loss, params, batch, rng, modalities)
 
-    def loss_and_grad(self, params, batch, rng=None, slots=None):
+    def loss_and_grad(self, params, batch, rng=None, modalities=None):
         """((loss, metrics), grads of params): what a training step needs.
 
-        The choice of slots happens outside autodiff, so each branch is a
+        The choice of window happens outside autodiff, so each branch is a
         plain forward and backward pass of its own.
         """
         self.validate_batch(batch)
 
-        def grad_fn(params, batch, rng, slots):
-            return jax.value_and_grad(self._loss, has_aux=True)(params, batch, rng, slots)
+        def grad_fn(params, batch, rng, window):
+            return jax.value_and_grad(self._loss, has_aux=True)(params, batch, rng, window)
 
-        return self._dispatch(grad_fn, params, batch, rng, slots)
+        return self._dispatch(grad_fn, params, batch, rng, modalities)
 
-    def _dispatch(self, fn, params, batch, rng, slots):
-        """fn(params, batch, rng, slots) with slots fixed: given, chosen on the host, or by cond."""
+    def _dispatch(self, fn, params, batch, rng, modalities):
+        """fn(params, batch, rng, window) with the output window fixed: the present target
+        modalities' (host-side) or, traced, `modalities`' or their symbolic ones' (cond)."""
+        allowed = tuple(range(len(MODALITIES)))
+        if modalities is not None:
+            allowed = tuple(sorted(MODALITIES.index(m) for m in modalities))
         target_modality = batch["target_modality"]
-        if slots is None and self.k_max > 1 and isinstance(target_modality, jax.core.Tracer):
-            uses_more = jnp.any(jnp.asarray(self.uses_more_slots)[target_modality])
-            return jax.lax.cond(
-                uses_more,
-                functools.partial(fn, slots=self.k_max),
-                functools.partial(fn, slots=1),
-                params,
-                batch,
-                rng,
-            )
-        if slots is None:
-            slots = self.slots_needed(target_modality)
-        return fn(params, batch, rng, slots=slots)
+        if not isinstance(target_modality, jax.core.Tracer):
+            present = {int(m) for m in np.unique(np.asarray(target_modality))}
+            if not present <= set(allowed):
+                names = sorted(MODALITIES[m] for m in present - set(allowed))
+                raise BatchError(f"target_modality holds {names}, not among {modalities}")
+            return fn(params, batch, rng, window=self.output_window(present))
+        symbolic = tuple(m for m in allowed if not self.uses_more_slots[m])
+        if not symbolic or len(symbolic) == len(allowed):
+            return fn(params, batch, rng, window=self.output_window(allowed))
+        uses_more = jnp.any(jnp.asarray(self.uses_more_slots)[target_modality])
+        return jax.lax.cond(
+            uses_more,
+            functools.partial(fn, window=self.output_window(allowed)),
+            functools.partial(fn, window=self.output_window(symbolic)),
+            params,
+            batch,
+            rng,
+        )
 
-    def _loss(self, params, batch, rng, slots):
+    def _loss(self, params, batch, rng, window: OutputWindow):
         cfg = self.config
         # Activation-dtype logits: softmax_statistics reads them as float32 and
         # writes their gradient in their own dtype (no float32 copy of them).
-        logits = self._apply(params, batch, rng if cfg.dropout_rate else None, slots)
-        # Slots from `slots` on carry no weight in this batch (see slots_needed).
-        targets = batch["decoder_target_tokens"][..., :slots]
+        rng = rng if cfg.dropout_rate else None
+        logits = self._apply(params, batch, rng, columns=window.columns)  # [B, L, S, N]
+        # Slots past the window's carry no weight in this batch (see slots_needed);
+        # target ids become columns of the window.
+        slots = window.slots
+        ids = batch["decoder_target_tokens"][..., :slots]
+        targets = jnp.asarray(window.positions)[jnp.arange(slots), ids]
         weights = jnp.asarray(batch["decoder_loss_weights"], jnp.float32)[..., :slots]
         masks = None
         if cfg.label_smoothing:
-            masks = jnp.asarray(self.logit_masks)[batch["target_modality"]][:, None, :slots]
+            window_masks = restrict_masks(self.logit_masks, window.columns)  # [M, S, N]
+            masks = jnp.asarray(window_masks)[batch["target_modality"]][:, None]
         log_z, target_logit, valid_sum = softmax_statistics(logits, targets, masks)
         nll = log_z - target_logit
         loss = nll

@@ -13,11 +13,12 @@ from mt3_unified.model.layers import (
     DecoderLayer,
     EncoderLayer,
     Norm,
-    Projection,
+    OutputLayer,
     constrain,
     dense_init,
     param_with_axes,
 )
+from mt3_unified.model.output_window import restrict_masks
 from mt3_unified.vocab.layout import MODALITIES, PAD_ID
 
 
@@ -85,7 +86,7 @@ class UnifiedTransformer(nn.Module):
         self.decoder_norm = Norm(cfg)
         self.depth_norm = Norm(cfg)
         # Untied output layer (T5 1.1): the input table also carries positional mixes.
-        self.logits_dense = Projection(cfg, (d,), (vocab_size,), ("embed", "vocab"))
+        self.logits_dense = OutputLayer(cfg, vocab_size)
         self.dropout = nn.Dropout(cfg.dropout_rate)
 
     # -------------------------------------------------------------- embedders
@@ -138,7 +139,9 @@ class UnifiedTransformer(nn.Module):
             x, _ = layer(x, encoded, cross_mask)
         return self.decoder_norm(x)
 
-    def depth_logits(self, hidden, codes, target_modality, slot=None, as_float32=True):
+    def depth_logits(
+        self, hidden, codes, target_modality, slot=None, as_float32=True, columns=None
+    ):
         """Logits of each frame's K codes, masked (NEG_INF added) outside the target's
         valid ids.
 
@@ -148,7 +151,8 @@ class UnifiedTransformer(nn.Module):
         slots to choose slot k). Returns [B, L, K', V], or [B, L, V] for one
         `slot`, in float32, or with `as_float32` False in the activation dtype
         the output layer computed them in (casting adds no precision; see
-        __call__).
+        __call__). `columns` (static ids [K', N]) computes only those columns
+        of each slot's logits (see OutputLayer): the last axis is then N.
         """
         batch, length, k_max = codes.shape
         earlier = self.embed_codes(codes[..., :-1])
@@ -159,18 +163,23 @@ class UnifiedTransformer(nn.Module):
         for layer in self.depth_layers:
             seq = layer(seq, causal)
         seq = self.depth_norm(seq).reshape(batch, length, k_max, -1)
-        masks = jnp.asarray(self.logit_masks)[target_modality][:, :k_max]  # [B, K', V]
+        masks = self.logit_masks[:, :k_max]  # [M, K', V]
+        if columns is not None:
+            masks = restrict_masks(self.logit_masks, columns)  # [M, K', N]
         if slot is not None:
-            seq, masks = seq[:, :, slot], masks[:, slot]
-        logits = self.logits_dense(seq)
+            seq, masks = seq[:, :, slot : slot + 1], masks[:, slot : slot + 1]
+            columns = None if columns is None else columns[slot : slot + 1]
+        logits = self.logits_dense(seq, columns)
         if as_float32:
             logits = logits.astype(jnp.float32)
         # An additive mask, as attention's: its gradient is the incoming one
         # as is, where a select would cost the paper step another pass over
         # its 1.1 GB of bf16 logit gradients (the loss's gradient there is 0).
-        logits = logits + jnp.where(masks[:, None], 0.0, NEG_INF).astype(logits.dtype)
-        axes = ("batch", "length", "vocab") if slot is not None else None
-        return constrain(logits, axes or ("batch", "length", "codebook", "vocab"))
+        bias = jnp.where(jnp.asarray(masks)[target_modality], 0.0, NEG_INF)  # [B, K', N]
+        logits = logits + bias[:, None].astype(logits.dtype)
+        if slot is not None:
+            return constrain(logits[:, :, 0], ("batch", "length", "vocab"))
+        return constrain(logits, ("batch", "length", "codebook", "vocab"))
 
     def __call__(
         self,
@@ -181,6 +190,7 @@ class UnifiedTransformer(nn.Module):
         decoder_target_tokens,
         encoder_continuous_inputs=None,
         slots: int | None = None,
+        columns=None,
     ):
         """Teacher-forced logits [B, L_out, S, V] of the first S slots of the target frames,
         in the activation dtype.
@@ -193,17 +203,27 @@ class UnifiedTransformer(nn.Module):
         A batch of symbolic targets fills slot 0 only, so its caller passes 1
         and saves (K-1)/K of the depth decoder and the output layer; the slots
         left out are exactly the fully masked ones (see UnifiedModel.slots_needed).
+        `columns` (static ids [S, N], which sets S) limits each slot's logits to
+        those ids: [B, L_out, S, N] (see UnifiedModel.output_window).
         """
         encoded, mask = self.encode(
             encoder_input_tokens, encoder_input_modality, target_modality, encoder_continuous_inputs
         )
         hidden = self.decode(encoded, mask, decoder_input_tokens, target_modality)
         k_max = decoder_target_tokens.shape[-1]
-        slots = k_max if slots is None or self.is_initializing() else slots
+        if self.is_initializing():
+            slots, columns = k_max, None
+        elif columns is not None:
+            slots = len(columns)
+        slots = k_max if slots is None else slots
         if not 1 <= slots <= k_max:
             raise ValueError(f"slots must be in [1, {k_max}], got {slots}")
         return self.depth_logits(
-            hidden, decoder_target_tokens[..., :slots], target_modality, as_float32=False
+            hidden,
+            decoder_target_tokens[..., :slots],
+            target_modality,
+            as_float32=False,
+            columns=columns,
         )
 
     # -------------------------------------------------------- cached decoding

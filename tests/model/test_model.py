@@ -5,6 +5,7 @@ import functools
 
 import gin
 import jax
+import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
@@ -12,7 +13,7 @@ import pytest
 from mt3_unified.model.config import ModelConfig
 from mt3_unified.model.layers import NEG_INF
 from mt3_unified.model.model import BatchError, UnifiedModel
-from mt3_unified.vocab.unified import MODALITIES, TASKS
+from mt3_unified.vocab.unified import MODALITIES, PAD_ID, TASKS
 from tests.model.helpers import ALL_PAIRS, TINY, make_batch, tiny_model, vocab
 
 
@@ -211,22 +212,76 @@ def test_symbolic_only_batches_take_the_short_path_with_the_same_logits(
     assert (logits[rows][:, :, 1:] <= NEG_INF / 2).all()
 
 
+def _full_vocabulary_loss(model, params, batch):
+    """The loss written plainly over all V ids and K slots of model.logits (test reference)."""
+    cfg = model.config
+    log_p = jax.nn.log_softmax(model.logits(params, batch), axis=-1)  # [B, L, K, V]
+    log_z = jax.nn.logsumexp(model.logits(params, batch), axis=-1)
+    targets = batch["decoder_target_tokens"]
+    nll = -jnp.take_along_axis(log_p, targets[..., None], axis=-1)[..., 0]
+    loss = nll
+    if cfg.label_smoothing:  # KL to 1-eps on the label plus eps spread over the valid ids
+        valid = model.logit_masks[batch["target_modality"]][:, None]  # [B, 1, K, V]
+        n = np.maximum(valid.sum(-1), 1)
+        soft = np.where(valid, cfg.label_smoothing / n[..., None], 0.0)
+        soft = soft + (1 - cfg.label_smoothing) * jax.nn.one_hot(targets, log_p.shape[-1])
+        safe = np.where(soft > 0, soft, 1.0)
+        loss = jnp.sum(soft * (np.log(safe) - jnp.where(valid, log_p, 0.0)), axis=-1)
+    weights = batch["decoder_loss_weights"]
+    task_w = model.task_weights[batch["task"]][:, None, None]
+    per_token = (loss + cfg.z_loss * jnp.square(log_z)) * weights * task_w
+    return jnp.sum(per_token) / max(weights.sum(), 1.0), jnp.sum(nll * weights) / weights.sum()
+
+
+@pytest.mark.parametrize("smoothing", [0.0, 0.1])
 @pytest.mark.parametrize("symbolic_only", [True, False])
-def test_loss_and_grad_equal_every_way_of_choosing_slots(model, params, batch, symbolic_only):
-    # Host-side choice, the traced cond, and the explicit full path all agree;
-    # loss_and_grad's cond outside autodiff gives the gradients of loss_fn.
+def test_loss_and_grad_equal_the_full_vocabulary_loss_every_way_of_choosing_the_window(
+    params, batch, symbolic_only, smoothing
+):
+    # The loss computes only the output columns (and slots) its window holds;
+    # host-side choice, the traced cond, and a static list of modalities all
+    # equal the loss over every id and slot, in value and gradient.
+    model = tiny_model(label_smoothing=smoothing)
     data = _symbolic_rows(batch)[0] if symbolic_only else batch
-    ref_loss, ref_metrics = model.loss_fn(params, data, slots=model.k_max)
-    ref_grads = jax.grad(lambda p: model.loss_fn(p, data, slots=model.k_max)[0])(params)
+    ref_loss, ref_nll = _full_vocabulary_loss(model, params, data)
+    ref_grads = jax.grad(lambda p: _full_vocabulary_loss(model, p, data)[0])(params)
+    present = sorted({MODALITIES[m] for m in data["target_modality"]})
     host = model.loss_fn(params, data)
     traced = jax.jit(model.loss_fn)(params, data)
     (loss, metrics), grads = jax.jit(model.loss_and_grad)(params, data)
-    for got in (host[0], traced[0], loss):
-        np.testing.assert_allclose(got, ref_loss, rtol=1e-6)
-    for name in ("cross_entropy", "accuracy", "num_tokens", "lmx_to_midi/loss"):
-        np.testing.assert_allclose(metrics[name], ref_metrics[name], rtol=1e-6)
-    for a, b in zip(jax.tree.leaves(grads), jax.tree.leaves(ref_grads), strict=True):
-        np.testing.assert_allclose(a, b, atol=1e-6)
+    static = jax.jit(functools.partial(model.loss_and_grad, modalities=present))
+    (static_loss, _), static_grads = static(params, data)
+    for got in (host[0], traced[0], loss, static_loss):
+        np.testing.assert_allclose(got, ref_loss, rtol=1e-5)
+    np.testing.assert_allclose(metrics["cross_entropy"], ref_nll, rtol=1e-5)
+    np.testing.assert_allclose(metrics["num_tokens"], data["decoder_loss_weights"].sum())
+    for got in (grads, static_grads):
+        for a, b in zip(jax.tree.leaves(got), jax.tree.leaves(ref_grads), strict=True):
+            np.testing.assert_allclose(a, b, atol=2e-6)
+
+
+def test_output_window_holds_each_slots_valid_ids_and_a_pad_column(model):
+    lmx, audio = MODALITIES.index("lmx"), MODALITIES.index("audio")
+    window = model.output_window([lmx])
+    ids = np.flatnonzero(model.logit_masks[lmx, 0])
+    assert window.slots == 1
+    assert window.columns.shape == (1, ids.size + 1)
+    np.testing.assert_array_equal(window.columns[0, :-1], ids)
+    assert window.columns[0, -1] == PAD_ID
+    np.testing.assert_array_equal(window.positions[0, ids], np.arange(ids.size))
+    assert window.positions[0, PAD_ID] == ids.size  # outside the window: the PAD column
+    both = model.output_window([audio, lmx])
+    assert both.slots == model.k_max
+    for s in range(model.k_max):  # every slot: the union of both modalities' ids, then PAD
+        union = np.flatnonzero(model.logit_masks[[lmx, audio], s].any(axis=0))
+        np.testing.assert_array_equal(both.columns[s, : union.size], union)
+        assert (both.columns[s, union.size :] == PAD_ID).all()
+    assert model.output_window([lmx, lmx]) is window  # cached per set
+
+
+def test_a_target_modality_outside_the_callers_list_is_refused(model, params, batch):
+    with pytest.raises(BatchError, match=r"target_modality holds \['audio'"):
+        model.loss_fn(params, batch, modalities=("lmx", "midi", "image"))
 
 
 def test_dot_product_attention_path_equals_the_matmul_path(model, params, batch, logits):
