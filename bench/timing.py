@@ -27,14 +27,15 @@ def best_time(
 
 
 def best_times_interleaved(
-    fns: dict[str, Callable[[], object]], rounds: int = 2, *, warmup: bool = True
+    fns: dict[str, Callable[[], object]], rounds: int = 2, *, warmup_rounds: int = 1
 ) -> dict[str, float]:
-    """Best wall seconds of each function, run in turn round after round.
+    """Best wall seconds of each function, run in turn round after round, after
+    `warmup_rounds` untimed rounds.
 
     Comparing two implementations on a shared machine: taking turns gives both
     the same spells of load, where timing one after the other does not.
     """
-    if warmup:
+    for _ in range(warmup_rounds):
         for fn in fns.values():
             fn()
     best = dict.fromkeys(fns, float("inf"))
