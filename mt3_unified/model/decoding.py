@@ -36,13 +36,15 @@ def sample_logits(rng, logits, temperature=0.0, top_k=0, top_p=1.0):
     return jax.random.categorical(rng, logits, axis=-1).astype(jnp.int32)
 
 
-def _choose_frame(model, params, hidden, target_modality, rng, sampler):
+def _choose_frame(model, params, hidden, target_modality, rng, sampler, window):
     """The K codes [B, 1, K] of one frame, slot after slot through the depth decoder.
 
     Slot k runs the (causal) depth decoder over the first k + 1 positions only,
     and is skipped altogether when no example of the batch fills it (symbolic
     targets, or frames that start with EOS): a symbolic batch pays for one
-    depth position and one output projection per frame, not K of each.
+    depth position and one output projection per frame, not K of each. Each
+    slot's logits cover only the ids of `window` (model.output_window), the
+    only ones the batch's target modalities may emit.
     """
     k_max = model.k_max
     num_books = jnp.asarray(model.num_codebooks)[target_modality]
@@ -55,20 +57,29 @@ def _choose_frame(model, params, hidden, target_modality, rng, sampler):
             codes[..., : k + 1],
             target_modality,
             k,
+            columns=window.columns[: k + 1],
             method="depth_logits",
         )[:, 0]
-        token = sampler(jax.random.fold_in(rng, k), logits)
+        index = sampler(jax.random.fold_in(rng, k), logits)
+        token = jnp.asarray(window.columns[k])[index]
         # Symbolic frames use slot 0 only; a frame that starts with EOS holds nothing else.
         keep = (k < num_books) & ((k == 0) | (codes[:, 0, 0] != EOS_ID))
         return codes.at[:, 0, k].set(jnp.where(keep, token, PAD_ID))
 
-    for k in range(k_max):
+    for k in range(window.slots):
         if k == 0:
             codes = choose(codes, 0)
             continue
         needed = jnp.any((k < num_books) & (codes[:, 0, 0] != EOS_ID))
         codes = jax.lax.cond(needed, functools.partial(choose, k=k), lambda c: c, codes)
     return codes
+
+
+def output_window_of(model, target_modality):
+    """The output window of a batch's target modalities (all of them when traced)."""
+    if isinstance(target_modality, jax.core.Tracer):
+        return model.output_window(range(len(MODALITIES)))
+    return model.output_window(np.unique(np.asarray(target_modality)))
 
 
 def _start(model, params, batch, max_length):
@@ -109,18 +120,19 @@ def decode(
         "target_modality",
         "encoder_continuous_inputs",
     )
+    window = output_window_of(model, batch["target_modality"])
     batch = {k: jnp.asarray(batch[k]) for k in inputs if k in batch}
     max_length = max_length or model.config.max_target_len
     if max_length > model.config.max_target_len:
         raise ValueError(f"max_length {max_length} exceeds max_target_len")
     if num_beams > 1:
-        return beam_search(model, params, batch, max_length, num_beams, length_penalty)
+        return beam_search(model, params, batch, max_length, num_beams, length_penalty, window)
     rng = jax.random.key(0) if rng is None else rng
-    return _sample_loop(model, params, batch, rng, max_length, temperature, top_k, top_p)
+    return _sample_loop(model, params, batch, rng, max_length, temperature, top_k, top_p, window)
 
 
-@functools.partial(jax.jit, static_argnums=(0, 4, 5, 6, 7))
-def _sample_loop(model, params, batch, rng, max_length, temperature, top_k, top_p):
+@functools.partial(jax.jit, static_argnums=(0, 4, 5, 6, 7, 8))
+def _sample_loop(model, params, batch, rng, max_length, temperature, top_k, top_p, window):
     sampler = lambda r, logits: sample_logits(r, logits, temperature, top_k, top_p)
     tm, cache, frame = _start(model, params, batch, max_length)
     batch_size = tm.shape[0]
@@ -136,7 +148,8 @@ def _sample_loop(model, params, batch, rng, max_length, temperature, top_k, top_
         hidden, cache = model.module.apply(
             {"params": params}, frame, tm, cache, method="decode_step"
         )
-        codes = _choose_frame(model, params, hidden, tm, jax.random.fold_in(rng, i), sampler)
+        rng_i = jax.random.fold_in(rng, i)
+        codes = _choose_frame(model, params, hidden, tm, rng_i, sampler, window)
         codes = jnp.where(done[:, None, None], PAD_ID, codes)
         out = jax.lax.dynamic_update_slice_in_dim(out, codes, i, axis=1)
         return i + 1, codes, cache, out, done | (codes[:, 0, 0] == EOS_ID)
@@ -145,21 +158,23 @@ def _sample_loop(model, params, batch, rng, max_length, temperature, top_k, top_
     return jax.lax.while_loop(cond, body, state)[3]
 
 
-def beam_search(model, params, batch, max_length, num_beams, length_penalty=0.6):
+def beam_search(model, params, batch, max_length, num_beams, length_penalty=0.6, window=None):
     """Best-of-beams frames [B, max_length, K] for symbolic targets (slot 0 only)."""
     tm = np.asarray(batch["target_modality"])
     if any(MODALITIES[m] not in SYMBOLIC_MODALITIES for m in tm):
         raise ValueError("beam search decodes symbolic targets only (lmx, midi)")
-    return _beam_loop(model, params, batch, max_length, num_beams, length_penalty)
+    window = window or output_window_of(model, tm)
+    return _beam_loop(model, params, batch, max_length, num_beams, length_penalty, window)
 
 
-@functools.partial(jax.jit, static_argnums=(0, 3, 4, 5))
-def _beam_loop(model, params, batch, max_length, beams, alpha):
+@functools.partial(jax.jit, static_argnums=(0, 3, 4, 5, 6))
+def _beam_loop(model, params, batch, max_length, beams, alpha, window):
     expand = lambda x: jnp.repeat(x, beams, axis=0)
     batch = {k: expand(jnp.asarray(v)) for k, v in batch.items()}
     tm, cache, frame = _start(model, params, batch, max_length)
     b = tm.shape[0] // beams
-    vocab = model.logit_masks.shape[-1]
+    columns = window.columns[:1]  # symbolic targets: slot 0's ids
+    vocab = columns.shape[-1]
     penalty = lambda n: ((5.0 + n) / 6.0) ** alpha
     seqs = jnp.zeros((b, beams, max_length), jnp.int32)
     live_lp = jnp.tile(jnp.array([0.0] + [NEG_INF] * (beams - 1)), (b, 1))
@@ -180,13 +195,13 @@ def _beam_loop(model, params, batch, max_length, beams, alpha):
         hidden, cache = model.module.apply(
             {"params": params}, frame, tm, cache, method="decode_step"
         )
-        codes = jnp.zeros((b * beams, 1, model.k_max), jnp.int32)
+        codes = jnp.zeros((b * beams, 1, 1), jnp.int32)  # slot 0 reads no earlier code
         logits = model.module.apply(
-            {"params": params}, hidden, codes, tm, 0, method="depth_logits"
+            {"params": params}, hidden, codes, tm, 0, columns=columns, method="depth_logits"
         )[:, 0]
         cand = live_lp[..., None] + jax.nn.log_softmax(logits).reshape(b, beams, vocab)
         top_lp, top_idx = jax.lax.top_k(cand.reshape(b, beams * vocab), 2 * beams)
-        beam_idx, token = top_idx // vocab, (top_idx % vocab).astype(jnp.int32)
+        beam_idx, token = top_idx // vocab, jnp.asarray(columns[0])[top_idx % vocab]
         cand_seqs = jnp.take_along_axis(seqs, beam_idx[..., None], axis=1)
         cand_seqs = cand_seqs.at[:, :, i].set(token)
         is_eos = token == EOS_ID

@@ -146,3 +146,15 @@ def test_beam_search_for_symbolic_targets(model, params, batch, greedy):
     np.testing.assert_array_equal(one, greedy[:2])
     with pytest.raises(ValueError, match="symbolic"):
         model.predict_batch(params, batch, max_length=10, num_beams=2)
+
+
+def test_a_batch_decodes_the_same_in_any_window(model, params, batch, greedy):
+    # Logits cover only the ids of the batch's own target modalities (one LMX
+    # row: its 1 slot's ids); each example decodes exactly what it decodes in
+    # the mixed batch, whose window holds every modality's ids and K slots.
+    lmx = int(np.flatnonzero(batch["target_modality"] == MODALITIES.index("lmx"))[0])
+    alone = {k: v[lmx : lmx + 1] for k, v in batch.items()}
+    assert decoding.output_window_of(model, alone["target_modality"]).slots == 1
+    assert decoding.output_window_of(model, batch["target_modality"]).slots == model.k_max
+    decoded = np.asarray(model.predict_batch(params, alone, max_length=10))
+    np.testing.assert_array_equal(decoded, greedy[lmx : lmx + 1])
