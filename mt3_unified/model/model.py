@@ -227,7 +227,10 @@ class UnifiedModel:
         modalities' (host-side) or, traced, `modalities`' or their symbolic ones' (cond)."""
         allowed = tuple(range(len(MODALITIES)))
         if modalities is not None:
-            allowed = tuple(sorted(MODALITIES.index(m) for m in modalities))
+            unknown = sorted(set(modalities) - set(MODALITIES))
+            if unknown:
+                raise ValueError(f"unknown target modalities {unknown}; expected {MODALITIES}")
+            allowed = tuple(sorted({MODALITIES.index(m) for m in modalities}))
         target_modality = batch["target_modality"]
         if not isinstance(target_modality, jax.core.Tracer):
             present = {int(m) for m in np.unique(np.asarray(target_modality))}

@@ -282,6 +282,8 @@ def test_output_window_holds_each_slots_valid_ids_and_a_pad_column(model):
 def test_a_target_modality_outside_the_callers_list_is_refused(model, params, batch):
     with pytest.raises(BatchError, match=r"target_modality holds \['audio'"):
         model.loss_fn(params, batch, modalities=("lmx", "midi", "image"))
+    with pytest.raises(ValueError, match=r"unknown target modalities \['score'\]"):
+        model.loss_fn(params, batch, modalities=("lmx", "score"))
 
 
 def test_dot_product_attention_path_equals_the_matmul_path(model, params, batch, logits):
