@@ -257,12 +257,7 @@ class UnifiedModel:
         # writes their gradient in their own dtype (no float32 copy of them).
         rng = rng if cfg.dropout_rate else None
         logits = self._apply(params, batch, rng, columns=window.columns)  # [B, L, S, N]
-        # Slots past the window's carry no weight in this batch (see slots_needed);
-        # target ids become columns of the window.
-        slots = window.slots
-        ids = batch["decoder_target_tokens"][..., :slots]
-        targets = jnp.asarray(window.positions)[jnp.arange(slots), ids]
-        weights = jnp.asarray(batch["decoder_loss_weights"], jnp.float32)[..., :slots]
+        targets, weights = _window_targets(batch, window)
         masks = None
         if cfg.label_smoothing:
             window_masks = restrict_masks(self.logit_masks, window.columns)  # [M, S, N]
@@ -294,12 +289,17 @@ class UnifiedModel:
             metrics[f"{task}/num_tokens"] = count[i]
         return total, metrics
 
-    def score_batch(self, params, batch):
-        """Log-likelihood [B] of each example's weighted target tokens."""
-        logits = self.logits(params, batch)
-        log_p = jax.nn.log_softmax(logits, axis=-1)
-        token = jnp.take_along_axis(log_p, batch["decoder_target_tokens"][..., None], -1)[..., 0]
-        return jnp.sum(token * batch["decoder_loss_weights"], axis=(1, 2))
+    def score_batch(self, params, batch, modalities=None):
+        """Log-likelihood [B] of each example's weighted target tokens (logits over the
+        output window, chosen as in loss_fn)."""
+        self.validate_batch(batch)
+        return self._dispatch(self._scores, params, batch, None, modalities)
+
+    def _scores(self, params, batch, rng, window: OutputWindow):
+        logits = self._apply(params, batch, rng, columns=window.columns)
+        targets, weights = _window_targets(batch, window)
+        log_z, target_logit, _ = softmax_statistics(logits, targets, None)
+        return jnp.sum((target_logit - log_z) * weights, axis=(1, 2))
 
     # --------------------------------------------------------- inference
     def predict_batch(self, params, batch, rng=None, **decode_args):
@@ -318,6 +318,16 @@ def _network_inputs(batch: dict) -> dict:
         "encoder_continuous_inputs",
     )
     return {n: batch[n] for n in names if n in batch}
+
+
+def _window_targets(batch, window):
+    """(targets as columns of the window [B, L, S], float32 loss weights [B, L, S]) of the
+    window's S slots; later slots carry no weight in a batch the window was chosen for."""
+    slots = window.slots
+    ids = batch["decoder_target_tokens"][..., :slots]
+    targets = jnp.asarray(window.positions)[jnp.arange(slots), ids]
+    weights = jnp.asarray(batch["decoder_loss_weights"], jnp.float32)[..., :slots]
+    return targets, weights
 
 
 def _smoothed_loss(nll, log_z, valid_sum, num_valid, eps):
