@@ -12,6 +12,7 @@ import jax.numpy as jnp
 
 from mt3_unified.model.config import ModelConfig
 from mt3_unified.model.grouped_attention import grouped_attention
+from mt3_unified.model.pointwise import gelu, normalize
 
 # Finite so that a fully masked row (the unused slots of a symbolic frame) gives
 # a uniform softmax instead of NaN; bfloat16 holds it too.
@@ -40,22 +41,19 @@ def dense_init(scale: float = 1.0):
 
 
 class Norm(nn.Module):
-    """RMSNorm (T5) or LayerNorm over the last axis, computed in float32."""
+    """RMSNorm (T5) or LayerNorm over the last axis, computed in float32 (pointwise.normalize)."""
 
     config: ModelConfig
 
     @nn.compact
     def __call__(self, x: Array) -> Array:
         dim = x.shape[-1]
+        centered = self.config.norm == "layer"
         scale = self.param("scale", param_with_axes(nn.initializers.ones, ("embed",)), (dim,))
-        y = x.astype(jnp.float32)
-        if self.config.norm == "layer":
-            y = y - jnp.mean(y, axis=-1, keepdims=True)
-        y = y * jax.lax.rsqrt(jnp.mean(jnp.square(y), axis=-1, keepdims=True) + 1e-6)
-        y = y * scale
-        if self.config.norm == "layer":
-            y = y + self.param("bias", param_with_axes(nn.initializers.zeros, ("embed",)), (dim,))
-        return y.astype(self.config.activation_dtype)
+        bias = None
+        if centered:
+            bias = self.param("bias", param_with_axes(nn.initializers.zeros, ("embed",)), (dim,))
+        return normalize(x, scale, bias, centered, self.config.activation_dtype)
 
 
 class Mlp(nn.Module):
@@ -70,10 +68,10 @@ class Mlp(nn.Module):
         d = x.shape[-1]
         dense = lambda name, n_in, n_out, axes: Projection(cfg, (n_in,), (n_out,), axes, name=name)
         if cfg.mlp == "gated_gelu":
-            h = nn.gelu(dense("wi_0", d, self.mlp_dim, ("embed", "mlp"))(x))
+            h = gelu(dense("wi_0", d, self.mlp_dim, ("embed", "mlp"))(x))
             h = h * dense("wi_1", d, self.mlp_dim, ("embed", "mlp"))(x)
         else:
-            activation = nn.relu if cfg.mlp == "relu" else nn.gelu
+            activation = nn.relu if cfg.mlp == "relu" else gelu
             h = activation(dense("wi", d, self.mlp_dim, ("embed", "mlp"))(x))
         h = constrain(h, ("batch", "length", "mlp"))
         return dense("wo", self.mlp_dim, d, ("mlp", "embed"))(h)
