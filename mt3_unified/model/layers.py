@@ -10,9 +10,9 @@ import flax.struct
 import jax
 import jax.numpy as jnp
 
+from mt3_unified.model.activations import gelu
 from mt3_unified.model.config import ModelConfig
 from mt3_unified.model.grouped_attention import grouped_attention
-from mt3_unified.model.pointwise import gelu, normalize
 
 # Finite so that a fully masked row (the unused slots of a symbolic frame) gives
 # a uniform softmax instead of NaN; bfloat16 holds it too.
@@ -41,19 +41,22 @@ def dense_init(scale: float = 1.0):
 
 
 class Norm(nn.Module):
-    """RMSNorm (T5) or LayerNorm over the last axis, computed in float32 (pointwise.normalize)."""
+    """RMSNorm (T5) or LayerNorm over the last axis, computed in float32."""
 
     config: ModelConfig
 
     @nn.compact
     def __call__(self, x: Array) -> Array:
         dim = x.shape[-1]
-        centered = self.config.norm == "layer"
         scale = self.param("scale", param_with_axes(nn.initializers.ones, ("embed",)), (dim,))
-        bias = None
-        if centered:
-            bias = self.param("bias", param_with_axes(nn.initializers.zeros, ("embed",)), (dim,))
-        return normalize(x, scale, bias, centered, self.config.activation_dtype)
+        y = x.astype(jnp.float32)
+        if self.config.norm == "layer":
+            y = y - jnp.mean(y, axis=-1, keepdims=True)
+        y = y * jax.lax.rsqrt(jnp.mean(jnp.square(y), axis=-1, keepdims=True) + 1e-6)
+        y = y * scale
+        if self.config.norm == "layer":
+            y = y + self.param("bias", param_with_axes(nn.initializers.zeros, ("embed",)), (dim,))
+        return y.astype(self.config.activation_dtype)
 
 
 class Mlp(nn.Module):
