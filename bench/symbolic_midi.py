@@ -24,8 +24,8 @@ from mt3_unified.vocab.midi_events import (
     canonical_notes,
     decode_segments,
     encode_note_sequence,
-    load_midi,
 )
+from mt3_unified.vocab.midi_io import load_midi
 
 
 def corpus_note_sequences(limit: int = 20) -> list:

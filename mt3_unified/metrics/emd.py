@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
-from mt3_unified.vocab.lmx_tokens import NOTE_TYPES, PITCH_TOKENS
+from mt3_unified.vocab.lmx.tokens import NOTE_TYPES, PITCH_TOKENS
 
 _PITCH_BIN = {t: i for i, t in enumerate(PITCH_TOKENS)}
 _DURATION_BIN = {t: i for i, t in enumerate(NOTE_TYPES)}

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 
 import editdistance
 
-from mt3_unified.vocab.lmx_tokens import TUPLET_TOKENS
+from mt3_unified.vocab.lmx.tokens import TUPLET_TOKENS
 
 Tokens = Sequence[str] | str
 

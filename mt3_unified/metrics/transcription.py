@@ -28,7 +28,7 @@ import mir_eval
 import numpy as np
 from note_seq.protobuf import music_pb2
 
-from mt3_unified.vocab.midi_events import load_midi
+from mt3_unified.vocab.midi_io import load_midi
 
 NoteSource = music_pb2.NoteSequence | str | os.PathLike | bytes
 
@@ -79,17 +79,26 @@ def _tolerance_name(tolerance: float) -> str:
     return f"{round(tolerance * 1000):d}ms"
 
 
-def _score(
-    reference: music_pb2.NoteSequence,
-    estimate: music_pb2.NoteSequence,
-    by_program: bool,
-    onset_tolerances: Sequence[float],
-    offset_ratio: float,
-    offset_min_tolerance: float,
-    prefix: str,
+def transcription_metrics(
+    reference: NoteSource,
+    estimate: NoteSource,
+    *,
+    by_program: bool = False,
+    onset_tolerances: Sequence[float] = DEFAULT_ONSET_TOLERANCES,
+    offset_ratio: float = OFFSET_RATIO,
+    offset_min_tolerance: float = OFFSET_MIN_TOLERANCE,
 ) -> dict[str, float]:
-    ref_groups = _groups(reference, by_program)
-    est_groups = _groups(estimate, by_program)
+    """Program-agnostic note scores, e.g. ``onset_f1@50ms``, ``onset_offset_recall@200ms``.
+
+    For each tolerance: ``onset_{precision,recall,f1}@Nms`` and
+    ``onset_offset_{precision,recall,f1}@Nms``; also ``num_reference_notes`` and
+    ``num_estimate_notes``. Inputs are NoteSequences or MIDI paths/bytes. With
+    ``by_program`` a match also needs the same program and every key carries the
+    prefix ``multi_`` (what ``multi_instrument_metrics`` returns).
+    """
+    prefix = "multi_" if by_program else ""
+    ref_groups = _groups(as_note_sequence(reference), by_program)
+    est_groups = _groups(as_note_sequence(estimate), by_program)
     arrays = {
         key: (
             _group_arrays(ref_groups.get(key, [])),
@@ -140,49 +149,11 @@ def _score(
     return out
 
 
-def transcription_metrics(
-    reference: NoteSource,
-    estimate: NoteSource,
-    *,
-    onset_tolerances: Sequence[float] = DEFAULT_ONSET_TOLERANCES,
-    offset_ratio: float = OFFSET_RATIO,
-    offset_min_tolerance: float = OFFSET_MIN_TOLERANCE,
-) -> dict[str, float]:
-    """Program-agnostic note scores, e.g. ``onset_f1@50ms``, ``onset_offset_recall@200ms``.
-
-    For each tolerance: ``onset_{precision,recall,f1}@Nms`` and
-    ``onset_offset_{precision,recall,f1}@Nms``; also ``num_reference_notes`` and
-    ``num_estimate_notes``. Inputs are NoteSequences or MIDI paths/bytes.
-    """
-    return _score(
-        as_note_sequence(reference),
-        as_note_sequence(estimate),
-        False,
-        onset_tolerances,
-        offset_ratio,
-        offset_min_tolerance,
-        "",
-    )
-
-
 def multi_instrument_metrics(
-    reference: NoteSource,
-    estimate: NoteSource,
-    *,
-    onset_tolerances: Sequence[float] = DEFAULT_ONSET_TOLERANCES,
-    offset_ratio: float = OFFSET_RATIO,
-    offset_min_tolerance: float = OFFSET_MIN_TOLERANCE,
+    reference: NoteSource, estimate: NoteSource, **options
 ) -> dict[str, float]:
-    """As ``transcription_metrics`` but a match also needs the same program.
+    """As ``transcription_metrics`` (same options) but a match also needs the same program.
 
     Keys carry the prefix ``multi_`` (``multi_onset_offset_f1@50ms``, ...).
     """
-    return _score(
-        as_note_sequence(reference),
-        as_note_sequence(estimate),
-        True,
-        onset_tolerances,
-        offset_ratio,
-        offset_min_tolerance,
-        "multi_",
-    )
+    return transcription_metrics(reference, estimate, by_program=True, **options)

@@ -30,11 +30,12 @@ import functools
 import itertools
 from collections.abc import Iterable, Sequence
 
+import gin
 import numpy as np
 
 from mt3_unified.errors import VocabularyError
 from mt3_unified.vocab import midi_events
-from mt3_unified.vocab.lmx_tokens import LMX_TOKENS
+from mt3_unified.vocab.lmx.tokens import LMX_TOKENS
 
 PAD_ID, EOS_ID, UNK_ID, SEP_ID = 0, 1, 2, 3
 SPECIAL_TOKENS = ("<pad>", "</s>", "<unk>", "<sep>")
@@ -56,16 +57,25 @@ TASK_ALIASES = {
     "a2i": "audio_to_image",
 }
 VOCAB_MULTIPLE = 128
+# The paper's RVQ shape for both image and audio codes: 4 codebooks of 1024 codes.
+# The one place these defaults are written; codecs and the CLI import them.
+DEFAULT_CODEBOOKS = 4
+DEFAULT_CODEBOOK_SIZE = 1024
 
 
+@gin.configurable
 @dataclasses.dataclass(frozen=True)
 class VocabularyConfig:
-    """Sizes of the code ranges and the MIDI event codec's settings."""
+    """Sizes of the code ranges and the MIDI event codec's settings, bound from gin.
 
-    image_codebooks: int = 4
-    image_codebook_size: int = 1024
-    audio_codebooks: int = 4
-    audio_codebook_size: int = 1024
+    ``VocabularyConfig()`` takes gin's bindings (``VocabularyConfig.image_codebooks = 2``),
+    and its ``midi`` default takes ``MidiEventConfig``'s.
+    """
+
+    image_codebooks: int = DEFAULT_CODEBOOKS
+    image_codebook_size: int = DEFAULT_CODEBOOK_SIZE
+    audio_codebooks: int = DEFAULT_CODEBOOKS
+    audio_codebook_size: int = DEFAULT_CODEBOOK_SIZE
     midi: midi_events.MidiEventConfig = dataclasses.field(
         default_factory=midi_events.MidiEventConfig
     )

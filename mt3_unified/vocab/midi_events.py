@@ -1,7 +1,8 @@
 """MIDI note events codec: NoteSequence <-> segments of event ids, in the manner of MT3.
 
-Local id layout (ids are contiguous from 0; ``event_range`` gives the inclusive
-bounds; the unified vocabulary adds one offset to all of them). With the default
+Local id layout (ids are contiguous from 0; ``event_range`` gives the half-open
+range [lo, hi) like every range in the vocabulary; the unified vocabulary adds one
+offset to all of them). With the default
 config (100 steps/s, 10 s shift range, 127 velocity bins, programs, drums):
 
     ====================  ==================  ============================
@@ -58,11 +59,12 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
-import os
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, NamedTuple
 
-from mt3_unified.errors import MidiError, VocabularyError
+import gin
+
+from mt3_unified.errors import VocabularyError
 
 if TYPE_CHECKING:  # importing note_seq loads librosa, pandas and more: only where needed
     from note_seq.protobuf import music_pb2
@@ -74,9 +76,10 @@ DEFAULT_TIED_VELOCITY = 100  # velocity given to a held-over note whose onset wa
 SHIFT, PITCH, VELOCITY, TIE, PROGRAM, DRUM = "shift", "pitch", "velocity", "tie", "program", "drum"
 
 
+@gin.configurable
 @dataclasses.dataclass(frozen=True)
 class MidiEventConfig:
-    """How notes become events: time grid, shift range, velocity bins, segments."""
+    """How notes become events: time grid, shift range, velocity bins, segments (gin-bound)."""
 
     steps_per_second: int = 100
     max_shift_seconds: float = 10.0
@@ -114,9 +117,15 @@ class Event(NamedTuple):
 
 
 class EventRange(NamedTuple):
+    """The values an event type takes: the half-open range [start, stop)."""
+
     type: str
-    min_value: int
-    max_value: int
+    start: int
+    stop: int
+
+    @property
+    def size(self) -> int:
+        return self.stop - self.start
 
 
 def velocity_to_bin(velocity: int, num_bins: int) -> int:
@@ -137,15 +146,15 @@ class EventCodec:
     def __init__(self, config: MidiEventConfig = MidiEventConfig()):
         self.config = config
         ranges = [
-            EventRange(SHIFT, 0, config.max_shift_steps),
-            EventRange(PITCH, 0, NUM_PITCHES - 1),
-            EventRange(VELOCITY, 0, config.num_velocity_bins),
-            EventRange(TIE, 0, 0),
+            EventRange(SHIFT, 0, config.max_shift_steps + 1),
+            EventRange(PITCH, 0, NUM_PITCHES),
+            EventRange(VELOCITY, 0, config.num_velocity_bins + 1),
+            EventRange(TIE, 0, 1),
         ]
         if config.include_programs:
-            ranges.append(EventRange(PROGRAM, 0, NUM_PROGRAMS - 1))
+            ranges.append(EventRange(PROGRAM, 0, NUM_PROGRAMS))
         if config.include_drums:
-            ranges.append(EventRange(DRUM, 0, NUM_PITCHES - 1))
+            ranges.append(EventRange(DRUM, 0, NUM_PITCHES))
         self.ranges: tuple[EventRange, ...] = tuple(ranges)
         self._offsets: dict[str, int] = {}
         self._by_type: dict[str, EventRange] = {}
@@ -153,11 +162,11 @@ class EventCodec:
         for r in self.ranges:
             self._offsets[r.type] = offset
             self._by_type[r.type] = r
-            offset += r.max_value - r.min_value + 1
+            offset += r.size
         self.num_classes: int = offset
         # id -> (type, value), for fast decoding
         self._table: list[tuple[str, int]] = [
-            (r.type, v) for r in self.ranges for v in range(r.min_value, r.max_value + 1)
+            (r.type, v) for r in self.ranges for v in range(r.start, r.stop)
         ]
 
     @property
@@ -165,26 +174,24 @@ class EventCodec:
         return tuple(r.type for r in self.ranges)
 
     def event_range(self, event_type: str) -> tuple[int, int]:
-        """Inclusive (lo, hi) ids of one event type."""
-        r = self._range(event_type)
+        """Half-open id range [lo, hi) of one event type."""
+        size = self._range(event_type).size
         lo = self._offsets[event_type]
-        return lo, lo + r.max_value - r.min_value
+        return lo, lo + size
 
     def encode_event(self, event_type: str | Event, value: int = 0) -> int:
         """(type, value) or an Event -> local id."""
         if isinstance(event_type, Event):
             event_type, value = event_type
         r = self._range(event_type)
-        if not r.min_value <= value <= r.max_value:
-            raise VocabularyError(
-                f"{event_type} value {value} outside {r.min_value}..{r.max_value}"
-            )
-        return self._offsets[event_type] + value - r.min_value
+        if not r.start <= value < r.stop:
+            raise VocabularyError(f"{event_type} value {value} outside [{r.start}, {r.stop})")
+        return self._offsets[event_type] + value - r.start
 
     def decode_event(self, index: int) -> Event:
-        """Local id -> Event; VocabularyError outside 0..num_classes-1."""
+        """Local id -> Event; VocabularyError outside [0, num_classes)."""
         if not 0 <= index < self.num_classes:
-            raise VocabularyError(f"MIDI event id {index} outside 0..{self.num_classes - 1}")
+            raise VocabularyError(f"MIDI event id {index} outside [0, {self.num_classes})")
         return Event(*self._table[index])
 
     def token_strings(self) -> list[str]:
@@ -579,56 +586,3 @@ def decode_segments(
         decoder.segment(tokens, starts[k], end)
     ns = decoder.finish(None)
     return ns, decoder.stats
-
-
-def load_midi(
-    source: str | os.PathLike | bytes,
-    *,
-    apply_sustain: bool = False,
-    allow_empty: bool = False,
-) -> music_pb2.NoteSequence:
-    """Read a MIDI file (path or bytes) into a NoteSequence.
-
-    Raises MidiError naming the file for unreadable, empty (0 bytes), garbage or
-    truncated files, and for files without notes unless ``allow_empty``.
-    """
-    if isinstance(source, (bytes, bytearray)):
-        data = bytes(source)
-    else:
-        try:
-            with open(source, "rb") as f:
-                data = f.read()
-        except OSError as e:
-            raise MidiError(source, f"cannot read file ({e.strerror or e})") from e
-    if not data:
-        raise MidiError(source, "empty file (0 bytes)")
-    if not data.startswith(b"MThd"):
-        raise MidiError(source, "not a MIDI file (no MThd header)")
-    from note_seq import midi_io  # heavy import, only needed here
-
-    try:
-        ns = midi_io.midi_to_note_sequence(data)
-    except Exception as e:  # the parsers below raise many types on corrupt input
-        cause = e.__cause__ or e
-        detail = f"{type(cause).__name__}: {cause}" if str(cause) else type(cause).__name__
-        if isinstance(cause, EOFError):
-            detail = "file ends early (truncated)"
-        raise MidiError(source, f"cannot parse MIDI ({detail})") from e
-    if apply_sustain:
-        from note_seq import sequences_lib
-
-        ns = sequences_lib.apply_sustain_control_changes(ns)
-    if not ns.notes and not allow_empty:
-        raise MidiError(source, "holds no notes")
-    return ns
-
-
-def note_sequence_to_midi_bytes(ns: music_pb2.NoteSequence) -> bytes:
-    """Write a NoteSequence as Standard MIDI File bytes."""
-    import io
-
-    from note_seq import midi_io
-
-    buf = io.BytesIO()
-    midi_io.note_sequence_to_pretty_midi(ns).write(buf)
-    return buf.getvalue()

@@ -2,8 +2,8 @@
 
 The id layout, its ranges, masks and symbolic codecs live in `layout.py`; this
 module adds what seqio needs (string encode/decode in Python and in TF graphs)
-and the gin-configurable factory a run uses. Its names are re-exported so that
-data pipelines import one module.
+and the cached factory a run uses (its sizes come from gin, through
+VocabularyConfig). Its names are re-exported so that data pipelines import one module.
 """
 
 from __future__ import annotations
@@ -11,11 +11,9 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterable
 
-import gin
 import seqio
 import tensorflow as tf
 
-from mt3_unified.vocab import midi_events
 from mt3_unified.vocab.layout import (
     CODE_MODALITIES,
     EOS_ID,
@@ -98,24 +96,13 @@ class UnifiedVocabulary(VocabularyLayout, seqio.Vocabulary):
         return tf.strings.strip(tf.strings.regex_replace(joined, " +", " "))
 
 
-@gin.configurable
-def unified_vocabulary(
-    image_codebooks: int = 4,
-    image_codebook_size: int = 1024,
-    audio_codebooks: int = 4,
-    audio_codebook_size: int = 1024,
-    midi: midi_events.MidiEventConfig | None = None,
-) -> UnifiedVocabulary:
-    """The vocabulary a run uses, with sizes set from gin (paper: 4 x 1024 for both)."""
-    return _cached_vocabulary(
-        VocabularyConfig(
-            image_codebooks=image_codebooks,
-            image_codebook_size=image_codebook_size,
-            audio_codebooks=audio_codebooks,
-            audio_codebook_size=audio_codebook_size,
-            midi=midi or midi_events.MidiEventConfig(),
-        )
-    )
+def unified_vocabulary(config: VocabularyConfig | None = None) -> UnifiedVocabulary:
+    """The vocabulary of a config, one shared instance per config.
+
+    None means ``VocabularyConfig()``: the sizes gin binds, read at the call so that a
+    run's gin files decide (unbound, the paper's DEFAULT_CODEBOOKS x DEFAULT_CODEBOOK_SIZE).
+    """
+    return _cached_vocabulary(config or VocabularyConfig())
 
 
 @functools.cache

@@ -12,13 +12,8 @@ import pytest
 from note_seq.protobuf import music_pb2
 
 from mt3_unified.metrics.transcription import multi_instrument_metrics, transcription_metrics
-from mt3_unified.vocab.midi_events import (
-    MidiEventConfig,
-    decode_segments,
-    encode_note_sequence,
-    load_midi,
-    note_sequence_to_midi_bytes,
-)
+from mt3_unified.vocab.midi_events import MidiEventConfig, decode_segments, encode_note_sequence
+from mt3_unified.vocab.midi_io import load_midi, note_sequence_to_midi_bytes
 
 TOLERANCES = ("50ms", "100ms", "200ms")
 

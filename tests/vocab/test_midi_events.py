@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
-import random
 
-import music21
 import numpy as np
 import pytest
-from note_seq.protobuf import music_pb2
 
-from mt3_unified.errors import MidiError, VocabularyError
+from mt3_unified.errors import VocabularyError
 from mt3_unified.vocab.midi_events import (
     CanonicalNote,
     DecodeStats,
@@ -22,61 +19,10 @@ from mt3_unified.vocab.midi_events import (
     decode_segments,
     decode_tokens,
     encode_note_sequence,
-    load_midi,
-    note_sequence_to_midi_bytes,
     velocity_to_bin,
 )
-
-PIECES = ("bach/bwv66.6", "bach/bwv4.8", "corelli/opus3no1/1grave")
-
-
-def make_ns(notes, total_time=None):
-    """notes: (pitch, velocity, start, end, program, is_drum)."""
-    ns = music_pb2.NoteSequence(ticks_per_quarter=220)
-    ns.tempos.add(qpm=120.0)
-    for pitch, velocity, start, end, program, is_drum in notes:
-        ns.notes.add(
-            pitch=pitch,
-            velocity=velocity,
-            start_time=start,
-            end_time=end,
-            program=program,
-            is_drum=is_drum,
-            instrument=9 if is_drum else program,
-        )
-    ns.total_time = max([n.end_time for n in ns.notes] + [total_time or 0.0])
-    return ns
-
-
-@pytest.fixture(scope="module")
-def corpus_midi(tmp_path_factory):
-    """Real MIDI files written by music21, plus one with several programs and drums."""
-    root = tmp_path_factory.mktemp("midi")
-    paths = {}
-    for name in PIECES:
-        path = root / (name.replace("/", "_") + ".mid")
-        music21.corpus.parse(name).write("midi", fp=str(path))
-        paths[name] = path
-    # Corelli with one GM program per part and a drum track over it.
-    ns = load_midi(paths["corelli/opus3no1/1grave"])
-    for note in ns.notes:
-        note.program = (40, 41, 42, 0)[note.instrument % 4]
-    rng = random.Random(0)
-    for _ in range(60):
-        t = round(rng.uniform(0, ns.total_time - 1), 3)
-        ns.notes.add(
-            pitch=rng.choice([36, 38, 42, 46]),
-            velocity=rng.randint(30, 127),
-            start_time=t,
-            end_time=t + 0.1,
-            is_drum=True,
-            instrument=9,
-        )
-    path = root / "corelli_programs_drums.mid"
-    path.write_bytes(note_sequence_to_midi_bytes(ns))
-    paths["programs+drums"] = path
-    return paths
-
+from mt3_unified.vocab.midi_io import load_midi, note_sequence_to_midi_bytes
+from tests.vocab.midi_helpers import PIECES, make_ns
 
 # --------------------------------------------------------------------------- layout
 
@@ -84,13 +30,14 @@ def corpus_midi(tmp_path_factory):
 def test_default_layout_is_pinned():
     codec = EventCodec(MidiEventConfig())
     assert codec.num_classes == 1514
+    # Half-open [first id, last id + 1), like every range in the vocabulary.
     assert [(t, codec.event_range(t)) for t in codec.event_types] == [
-        ("shift", (0, 1000)),
-        ("pitch", (1001, 1128)),
-        ("velocity", (1129, 1256)),
-        ("tie", (1257, 1257)),
-        ("program", (1258, 1385)),
-        ("drum", (1386, 1513)),
+        ("shift", (0, 1000 + 1)),
+        ("pitch", (1001, 1128 + 1)),
+        ("velocity", (1129, 1256 + 1)),
+        ("tie", (1257, 1257 + 1)),
+        ("program", (1258, 1385 + 1)),
+        ("drum", (1386, 1513 + 1)),
     ]
     names = codec.token_strings()
     assert len(names) == codec.num_classes
@@ -453,35 +400,3 @@ def test_tie_inconsistencies_are_counted():
         (61, 0.0, 1.0),
         (62, 1.0, 1.5),
     ]
-
-
-# ---------------------------------------------------------------------- bad files
-
-
-def test_garbage_empty_truncated_files_raise_midi_error(corpus_midi, tmp_path):
-    good = corpus_midi["bach/bwv66.6"].read_bytes()
-    files = {
-        "garbage.mid": b"this is not a midi file at all" * 5,
-        "empty.mid": b"",
-        "truncated.mid": good[: len(good) // 2],
-        "header_only.mid": good[:14],
-    }
-    for name, data in files.items():
-        path = tmp_path / name
-        path.write_bytes(data)
-        with pytest.raises(MidiError, match=name):
-            load_midi(path)
-        with pytest.raises(MidiError, match=name):
-            load_midi(str(path))
-    with pytest.raises(MidiError, match="bytes in memory"):
-        load_midi(b"MThd garbage")
-    with pytest.raises(MidiError, match="missing.mid"):
-        load_midi(tmp_path / "missing.mid")
-
-
-def test_midi_without_notes(tmp_path):
-    path = tmp_path / "silent.mid"
-    path.write_bytes(note_sequence_to_midi_bytes(make_ns([])))
-    with pytest.raises(MidiError, match="silent.mid.*no notes"):
-        load_midi(path)
-    assert len(load_midi(path, allow_empty=True).notes) == 0

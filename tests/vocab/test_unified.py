@@ -1,11 +1,13 @@
 """The unified vocabulary's id layout, pinned with literal ids, and its codecs."""
 
+import gin
 import numpy as np
 import pytest
 import tensorflow as tf
 
 from mt3_unified.errors import VocabularyError
-from mt3_unified.vocab.lmx_tokens import LMX_TOKENS
+from mt3_unified.vocab.layout import DEFAULT_CODEBOOKS
+from mt3_unified.vocab.lmx.tokens import LMX_TOKENS
 from mt3_unified.vocab.midi_events import MidiEventConfig
 from mt3_unified.vocab.unified import (
     EOS_ID,
@@ -131,4 +133,17 @@ def test_bad_names_raise(small):
 
 def test_gin_factory_caches_one_instance():
     assert unified_vocabulary() is unified_vocabulary()
-    assert unified_vocabulary(image_codebooks=2).num_codebooks("image") == 2
+    assert unified_vocabulary(VocabularyConfig(image_codebooks=2)).num_codebooks("image") == 2
+
+
+def test_gin_bindings_reach_the_default_vocabulary():
+    gin.parse_config(
+        ["VocabularyConfig.image_codebooks = 2", "MidiEventConfig.num_velocity_bins = 1"]
+    )
+    try:
+        vocab = unified_vocabulary()
+        assert vocab.num_codebooks("image") == 2
+        assert vocab.config.midi.num_velocity_bins == 1
+    finally:
+        gin.clear_config()
+    assert unified_vocabulary().num_codebooks("image") == DEFAULT_CODEBOOKS

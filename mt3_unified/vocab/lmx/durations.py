@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fractions import Fraction
 
-from mt3_unified.vocab.lmx_tokens import NOTE_TYPES, TIME_MODIFICATION_TOKENS, TYPE_QUARTERS
+from mt3_unified.vocab.lmx.tokens import NOTE_TYPES, TIME_MODIFICATION_TOKENS, TYPE_QUARTERS
 
 _RATIOS = tuple(
     (token, Fraction(int(token.split("in")[0]), int(token.split("in")[1])))

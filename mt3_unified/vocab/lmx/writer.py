@@ -1,7 +1,8 @@
 """LMX token lists back to MusicXML, repairing what a model's malformed output gets wrong.
 
-The token grammar and its repairs live in lmx_grammar.py, the writing of one measure in
-lmx_measure.py; this module assembles the part and the document.
+The token grammar and its repairs live in grammar.py, the writing of one measure in
+measure.py and what carries across barlines in part_state.py; this module assembles the
+part and the document.
 """
 
 from __future__ import annotations
@@ -9,12 +10,12 @@ from __future__ import annotations
 import math
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable
-from fractions import Fraction
 
-from mt3_unified.vocab.lmx_grammar import Item, RepairReport, group_measures, is_ratio_token
-from mt3_unified.vocab.lmx_measure import MeasureWriter, number_spanners, sub_element
+from mt3_unified.vocab.lmx.grammar import Item, RepairReport, group_measures
+from mt3_unified.vocab.lmx.measure import MeasureWriter, sub_element
+from mt3_unified.vocab.lmx.part_state import PartState
 
-__all__ = ["RepairReport", "is_ratio_token", "lmx_to_musicxml"]
+__all__ = ["RepairReport", "lmx_to_musicxml"]
 
 
 def lmx_to_musicxml(
@@ -44,34 +45,12 @@ class PartWriter:
 
     def __init__(self, report: RepairReport, close_spanners: bool):
         self.report = report
-        self.close_spanners = close_spanners
+        self.state = PartState(report, close_spanners)
         self.part = ET.Element("part", id="P1")
-        self.fifths = 0
-        self.measure_quarters = Fraction(4)
-        self.staves = 1
-        self.durations: list[tuple[ET.Element, Fraction]] = []
-        self.tie_alters: dict[str, int] = {}
-        self.open_ties: list[tuple[ET.Element, ET.Element]] = []
-        self.open_slurs: list[int] = []
-        self.slur_elements: dict[int, tuple[ET.Element, ET.Element]] = {}
-
-    def duration(self, element: ET.Element, quarters: Fraction) -> None:
-        """Records a <duration> to fill in once the part's divisions are known."""
-        self.durations.append((element, quarters))
 
     def write_measure(self, items: list[Item], number: int) -> None:
         measure = sub_element(self.part, "measure", number=str(number))
-        MeasureWriter(self, measure).write(items)
-
-    def close_tie(self, note: ET.Element) -> None:
-        pitch = _pitch_name(note)
-        for index in range(len(self.open_ties) - 1, -1, -1):
-            if _pitch_name(self.open_ties[index][0]) == pitch:
-                del self.open_ties[index]
-                return
-
-    def number_slurs(self, tokens: list[str]) -> list[int | None]:
-        return number_spanners(tokens, self.open_slurs, self, "slur")
+        MeasureWriter(self.state, measure).write(items)
 
     def finish(self) -> str:
         if not len(self.part):
@@ -89,11 +68,11 @@ class PartWriter:
 
     def _drop_unclosed_spanners(self) -> None:
         """A tie or slur still open at the end has nothing to end on: remove its start."""
-        if not self.close_spanners:
-            self.report.notice("unclosed_tie", len(self.open_ties))
-            self.report.notice("unclosed_slur", len(self.open_slurs))
+        if not self.state.close_spanners:
+            self.report.notice("unclosed_tie", len(self.state.open_ties))
+            self.report.notice("unclosed_slur", len(self.state.open_slurs))
             return
-        for note, notations in self.open_ties:
+        for note, notations in self.state.open_ties:
             self.report.add("unclosed_tie")
             for tie in note.findall("tie"):
                 if tie.get("type") == "start":
@@ -103,17 +82,17 @@ class PartWriter:
                 if tied.get("type") == "start":
                     notations.remove(tied)
                     break
-        for number in self.open_slurs:
+        for number in self.state.open_slurs:
             self.report.add("unclosed_slur")
-            notations, slur = self.slur_elements[number]
+            notations, slur = self.state.slur_elements[number]
             notations.remove(slur)
 
     def _write_divisions(self) -> None:
         """Divisions: the smallest count per quarter that makes every duration whole."""
         divisions = 1
-        for _, quarters in self.durations:
+        for _, quarters in self.state.durations:
             divisions = math.lcm(divisions, quarters.denominator)
-        for element, quarters in self.durations:
+        for element, quarters in self.state.durations:
             element.text = str(int(quarters * divisions))
         first = self.part[0]
         attributes = first[0] if len(first) and first[0].tag == "attributes" else None
@@ -130,12 +109,8 @@ class PartWriter:
             sub_element(time, "beats", "4")
             sub_element(time, "beat-type", "4")
             attributes.insert(1 + len(attributes.findall("key")), time)
-        if self.staves >= 2:
+        if self.state.staves >= 2:
             staves = ET.Element("staves")
-            staves.text = str(self.staves)
+            staves.text = str(self.state.staves)
             clefs = [i for i, child in enumerate(attributes) if child.tag == "clef"]
             attributes.insert(clefs[0] if clefs else len(attributes), staves)
-
-
-def _pitch_name(note: ET.Element) -> str:
-    return (note.findtext("pitch/step") or "") + (note.findtext("pitch/octave") or "")

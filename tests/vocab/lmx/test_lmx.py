@@ -25,7 +25,7 @@ from mt3_unified.vocab.lmx import (
     musicxml_to_lmx,
     musicxml_to_lmx_parts,
 )
-from mt3_unified.vocab.lmx_tokens import TYPE_QUARTERS
+from mt3_unified.vocab.lmx.tokens import TYPE_QUARTERS
 
 # ---------------------------------------------------------------- helpers
 
@@ -231,7 +231,7 @@ PRUNE_CASES = {
 
 @pytest.mark.parametrize("case", sorted(PRUNE_CASES))
 def test_pruned_reading_equals_the_plain_reading(case, monkeypatch):
-    """lmx_prune only saves parsing work: odd layouts read the same with or without it."""
+    """prune_for_lmx only saves parsing work: odd layouts read the same with or without it."""
     body = PRUNE_CASES[case]
     lyric = '<lyric number="1"><syllabic>single</syllabic><text>la--></text></lyric>'
     xml = score(
@@ -240,7 +240,7 @@ def test_pruned_reading_equals_the_plain_reading(case, monkeypatch):
     )
     pruned = musicxml_to_lmx(xml)
     utf16 = musicxml_to_lmx(xml.replace('"UTF-8"', '"UTF-16"').encode("utf-16"))
-    monkeypatch.setattr("mt3_unified.vocab.lmx.prune_for_lmx", lambda data: None)
+    monkeypatch.setattr("mt3_unified.vocab.lmx.linearize.prune_for_lmx", lambda data: None)
     assert pruned == utf16 == musicxml_to_lmx(xml)
     assert pruned[1] != "G4"  # the first note was read, not skipped
 

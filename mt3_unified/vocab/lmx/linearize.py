@@ -1,4 +1,4 @@
-"""Linearized MusicXML (LMX, Mayer et al. ICDAR 2024): MusicXML parts to LMX token lists."""
+"""MusicXML parts to LMX token lists (linearization; `writer` goes the other way)."""
 
 from __future__ import annotations
 
@@ -9,10 +9,9 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from mt3_unified.errors import MusicXMLError
-from mt3_unified.vocab.lmx_durations import duration_to_types, infer_type
-from mt3_unified.vocab.lmx_musicxml import RepairReport, lmx_to_musicxml
-from mt3_unified.vocab.lmx_prune import PITCH_TAG, prune_for_lmx
-from mt3_unified.vocab.lmx_tokens import (
+from mt3_unified.vocab.lmx.durations import duration_to_types, infer_type
+from mt3_unified.vocab.lmx.prune import PITCH_TAG, prune_for_lmx
+from mt3_unified.vocab.lmx.tokens import (
     ACCIDENTAL_TOKENS,
     CLEF_TOKENS,
     KEY_TOKENS,
@@ -22,14 +21,12 @@ from mt3_unified.vocab.lmx_tokens import (
     TYPE_QUARTERS,
     VOICE_TOKENS,
 )
-from mt3_unified.vocab.xml_io import read_score
+from mt3_unified.vocab.lmx.xml_io import read_score
 
 __all__ = [
-    "LMX_TOKENS",
-    "RepairReport",
-    "duration_to_types",
+    "first_divisions",
+    "linearize_part",
     "list_parts",
-    "lmx_to_musicxml",
     "musicxml_to_lmx",
     "musicxml_to_lmx_parts",
 ]
@@ -71,14 +68,14 @@ def musicxml_to_lmx(source, part: str | int | None = None) -> list[str]:
         if len(parts) > 1:
             listing = ", ".join(f"{pid!r} ({pname})" for pid, pname in _part_list(root))
             raise MusicXMLError(name, f"the score has {len(parts)} parts; choose one: {listing}")
-        return linearize_part(parts[0], divisions=_first_divisions(root))
-    return linearize_part(_select_part(parts, part, name), divisions=_first_divisions(root))
+        return linearize_part(parts[0], divisions=first_divisions(root))
+    return linearize_part(_select_part(parts, part, name), divisions=first_divisions(root))
 
 
 def musicxml_to_lmx_parts(source) -> dict[str, list[str]]:
     """LMX tokens of every part, keyed by part id (or its index when the id is missing)."""
     root, _ = read_score(source, prune_for_lmx)
-    divisions = _first_divisions(root)
+    divisions = first_divisions(root)
     sequences: dict[str, list[str]] = {}
     for index, part in enumerate(root.findall("part")):
         key = part.get("id") or str(index)
@@ -111,7 +108,7 @@ def _select_part(parts: list[ET.Element], part: str | int, name) -> ET.Element:
     raise MusicXMLError(name, f"no part {part!r}; the score has parts {ids}")
 
 
-def _first_divisions(root: ET.Element) -> Fraction:
+def first_divisions(root: ET.Element) -> Fraction:
     """Divisions to assume when a part forgets to state its own."""
     text = root.findtext("part/measure/attributes/divisions")
     value = _to_fraction(text)
@@ -170,7 +167,7 @@ def _linearize_measure(measure: ET.Element, part: _PartState, tokens: list[str])
                         voice = stem = staff = None
             continue
         pitch = rest = grace = duration = note_voice = note_type = None
-        accidental = modification = note_stem = note_staff = beams = notations = None
+        accidental = modification = note_stem = note_staff = spanners = None
         chord, dots = False, 0
         for child in element:
             tag = child.tag
@@ -184,16 +181,12 @@ def _linearize_measure(measure: ET.Element, part: _PartState, tokens: list[str])
                 note_stem = child.text
             elif tag == "voice":
                 note_voice = child.text
-            elif tag == "beam":
-                if beams is None:
-                    beams = [child.text]
+            elif tag == "beam" or tag == "notations":
+                # One list for both, made only for the notes that have either.
+                if spanners is None:
+                    spanners = [child]
                 else:
-                    beams.append(child.text)
-            elif tag == "notations":
-                if notations is None:
-                    notations = [child]
-                else:
-                    notations.append(child)
+                    spanners.append(child)
             elif tag in _UNREAD_NOTE_CHILDREN:
                 continue
             elif tag == "dot":
@@ -273,13 +266,13 @@ def _linearize_measure(measure: ET.Element, part: _PartState, tokens: list[str])
             if note_staff in ("1", "2", "3") and note_staff != staff:
                 staff = note_staff
                 append(f"staff:{note_staff}")
-        if beams is not None:
-            for beam in beams:
-                token = _BEAMS.get(beam) or _BEAMS.get((beam or "").strip())
-                if token:
-                    append(token)
-        if notations is not None:
-            tokens.extend(_notation_tokens(notations))
+        if spanners is not None:
+            for child in spanners:
+                if child.tag == "beam":
+                    token = _BEAMS.get(child.text) or _BEAMS.get((child.text or "").strip())
+                    if token:
+                        append(token)
+            tokens.extend(_notation_tokens([n for n in spanners if n.tag == "notations"]))
 
 
 def _pitch_token(element: ET.Element) -> str:

@@ -1,6 +1,6 @@
 """The LMX token grammar for delinearization: tokens grouped into measures and notes, with repair.
 
-Internal to lmx_to_musicxml (see lmx_musicxml.py): what a malformed sequence gets wrong
+Internal to lmx_to_musicxml (see writer.py): what a malformed sequence gets wrong
 is dropped or fixed here and counted in a RepairReport.
 """
 
@@ -12,7 +12,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from fractions import Fraction
 
-from mt3_unified.vocab.lmx_tokens import (
+from mt3_unified.vocab.lmx.tokens import (
     CLEF_TOKENS,
     KEY_TOKENS,
     NOTE_PREFIX_TOKENS,

@@ -5,9 +5,8 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import TYPE_CHECKING
 
-from mt3_unified.vocab.lmx_grammar import (
+from mt3_unified.vocab.lmx.grammar import (
     ACCIDENTAL_ALTERS,
     ATTRIBUTE_ROOTS,
     Item,
@@ -16,10 +15,8 @@ from mt3_unified.vocab.lmx_grammar import (
     ratio_fraction,
     typed_quarters,
 )
-from mt3_unified.vocab.lmx_tokens import TYPE_QUARTERS
-
-if TYPE_CHECKING:
-    from mt3_unified.vocab.lmx_musicxml import PartWriter
+from mt3_unified.vocab.lmx.part_state import PartState
+from mt3_unified.vocab.lmx.tokens import TYPE_QUARTERS
 
 _SHARP_ORDER = "FCGDAEB"
 _LONGEST_STEMMED = TYPE_QUARTERS["half"]
@@ -47,9 +44,9 @@ class _VoiceSpanners:
 class MeasureWriter:
     """Turns one measure's items into a <measure>, tracking LMX's implicit state."""
 
-    def __init__(self, part: PartWriter, measure: ET.Element):
-        self.part = part
-        self.report = part.report
+    def __init__(self, state: PartState, measure: ET.Element):
+        self.state = state
+        self.report = state.report
         self.measure = measure
         self.voice: str | None = None
         self.stem: str | None = None
@@ -94,8 +91,8 @@ class MeasureWriter:
         self.attribute_rank = rank
         if item.root.startswith("key:"):
             self._misplaced(item.suffixes)
-            self.part.fifths = int(item.root.split(":")[2])
-            sub_element(sub_element(self.attributes, "key"), "fifths", str(self.part.fifths))
+            self.state.fifths = int(item.root.split(":")[2])
+            sub_element(sub_element(self.attributes, "key"), "fifths", str(self.state.fifths))
         elif item.root == "time":
             self._write_time(item)
         else:
@@ -103,7 +100,7 @@ class MeasureWriter:
             clef = sub_element(self.attributes, "clef")
             if staff:
                 clef.set("number", staff[6:])
-                self.part.staves = max(self.part.staves, int(staff[6:]))
+                self.state.staves = max(self.state.staves, int(staff[6:]))
             sub_element(clef, "sign", item.root[5])
             sub_element(clef, "line", item.root[6])
 
@@ -121,7 +118,7 @@ class MeasureWriter:
         time = sub_element(self.attributes, "time")
         sub_element(time, "beats", beats)
         sub_element(time, "beat-type", beat_type)
-        self.part.measure_quarters = Fraction(4 * int(beats), int(beat_type))
+        self.state.measure_quarters = Fraction(4 * int(beats), int(beat_type))
 
     def _misplaced(self, suffixes: list[str]) -> None:
         if suffixes:
@@ -148,7 +145,7 @@ class MeasureWriter:
             self.position += quarters
             self.end = max(self.end, self.position)
         element = sub_element(self.measure, tag)
-        self.part.duration(sub_element(element, "duration"), quarters)
+        self.state.duration(sub_element(element, "duration"), quarters)
         if tag == "forward" and self.voice:
             sub_element(element, "voice", self.voice)
         self.chord_base = None
@@ -178,7 +175,7 @@ class MeasureWriter:
         self._write_pitch_or_rest(note, kind, rest, item.root, suffixes)
         quarters = self._note_quarters(item.root, suffixes)
         if not grace:
-            self.part.duration(sub_element(note, "duration"), quarters)
+            self.state.duration(sub_element(note, "duration"), quarters)
             if not chord:
                 self.position += quarters
                 self.end = max(self.end, self.position)
@@ -234,20 +231,20 @@ class MeasureWriter:
         """Sounding alteration from the accidental, an earlier one in the bar, a tie or the key."""
         if suffixes.accidental:
             alter = ACCIDENTAL_ALTERS[suffixes.accidental]
-        elif "tied:stop" in suffixes.ordered and pitch in self.part.tie_alters:
-            alter = self.part.tie_alters[pitch]
+        elif "tied:stop" in suffixes.ordered and pitch in self.state.tie_alters:
+            alter = self.state.tie_alters[pitch]
         elif pitch in self.alters:
             alter = self.alters[pitch]
         else:
-            alter = _key_alter(self.part.fifths, pitch[0])
+            alter = _key_alter(self.state.fifths, pitch[0])
         self.alters[pitch] = alter
         if "tied:start" in suffixes.ordered:
-            self.part.tie_alters[pitch] = alter
+            self.state.tie_alters[pitch] = alter
         return alter
 
     def _note_quarters(self, root: str, suffixes: NoteSuffixes) -> Fraction:
         if root == "rest:measure":
-            return self.part.measure_quarters
+            return self.state.measure_quarters
         return typed_quarters(root, suffixes.dots, suffixes.ratio)
 
     def _write_stem_and_staff(self, note, root, rest, suffixes) -> None:
@@ -259,7 +256,7 @@ class MeasureWriter:
             sub_element(note, "stem", self.stem)
         if suffixes.staff:
             self.staff = suffixes.staff
-            self.part.staves = max(self.part.staves, int(self.staff))
+            self.state.staves = max(self.state.staves, int(self.staff))
         if self.staff:
             sub_element(note, "staff", self.staff)
 
@@ -271,7 +268,7 @@ class MeasureWriter:
         open_count = spanners.grace_beams if grace else spanners.beams
         group = spanners.grace_beam_notes if grace else spanners.beam_notes
         ends = beams.count("beam:end")
-        if ends > open_count and self.part.close_spanners:
+        if ends > open_count and self.state.close_spanners:
             self.report.add("unmatched_beam_end", ends - open_count)
             for _ in range(ends - open_count):
                 beams.remove("beam:end")
@@ -297,12 +294,12 @@ class MeasureWriter:
     def _write_notations(self, note, suffixes: NoteSuffixes, spanners, ties) -> None:
         notations = ET.Element("notations")
         if "tied:stop" in ties:  # close the earlier tie before this note opens its own
-            self.part.close_tie(note)
+            self.state.close_tie(note)
         for tie in ties:
             sub_element(notations, "tied", type=tie[5:])
         if "tied:start" in ties:
-            self.part.open_ties.append((note, notations))
-        slur_numbers = self.part.number_slurs(suffixes.slurs)
+            self.state.open_ties.append((note, notations))
+        slur_numbers = self.state.number_slurs(suffixes.slurs)
         tuplet_numbers = self._number_tuplets(suffixes.tuplets, spanners)
         for token in suffixes.ordered:
             if token.startswith("slur:"):
@@ -310,7 +307,7 @@ class MeasureWriter:
                 if number is not None:
                     slur = sub_element(notations, "slur", type=token[5:], number=str(number))
                     if token == "slur:start":
-                        self.part.slur_elements[number] = (notations, slur)
+                        self.state.slur_elements[number] = (notations, slur)
             elif token.startswith("tuplet:"):
                 number = tuplet_numbers.pop(0)
                 if number is not None:
@@ -320,7 +317,7 @@ class MeasureWriter:
             note.append(notations)
 
     def _number_tuplets(self, tokens: list[str], spanners: _VoiceSpanners) -> list[int | None]:
-        return number_spanners(tokens, spanners.tuplets, self.part, "tuplet")
+        return self.state.number_spanners(tokens, spanners.tuplets, "tuplet")
 
     def _write_ornaments(self, notations: ET.Element, suffixes: NoteSuffixes) -> None:
         flags = suffixes.flags
@@ -342,7 +339,7 @@ class MeasureWriter:
 
     def _check_length(self) -> None:
         """Overfull bars stay as they are (music21 and verovio read them); say so."""
-        if self.end > self.part.measure_quarters:
+        if self.end > self.state.measure_quarters:
             self.report.notice("overfull_measure")
 
     def _close_spanners(self) -> None:
@@ -352,12 +349,12 @@ class MeasureWriter:
                 (spanners.beams, spanners.beam_notes),
                 (spanners.grace_beams, spanners.grace_beam_notes),
             ):
-                if open_count and group and not self.part.close_spanners:
+                if open_count and group and not self.state.close_spanners:
                     self.report.notice("unclosed_beam")
                 elif open_count and group:
                     self.report.add("unclosed_beam")
                     _end_beams(group[-1])
-            if spanners.tuplets and not self.part.close_spanners:
+            if spanners.tuplets and not self.state.close_spanners:
                 self.report.notice("unclosed_tuplet", len(spanners.tuplets))
             elif spanners.tuplets and spanners.last_note is not None:
                 self.report.add("unclosed_tuplet", len(spanners.tuplets))
@@ -375,31 +372,6 @@ def _end_beams(note: ET.Element) -> None:
             beam.text = "end"
         elif beam.text == "begin":
             note.remove(beam)
-
-
-def number_spanners(tokens, open_numbers: list[int], part, name) -> list[int | None]:
-    """MusicXML numbers for start/stop tokens in order; None drops an unmatched stop."""
-    numbers: list[int | None] = []
-    for token in tokens:
-        if token.endswith(":start"):
-            numbers.append(_lowest_free(open_numbers))
-            open_numbers.append(numbers[-1])
-        elif open_numbers:
-            numbers.append(open_numbers.pop())
-        elif part.close_spanners:
-            part.report.add(f"unmatched_{name}_stop")
-            numbers.append(None)
-        else:
-            part.report.notice(f"unmatched_{name}_stop")
-            numbers.append(1)
-    return numbers
-
-
-def _lowest_free(numbers: list[int]) -> int:
-    number = 1
-    while number in numbers:
-        number += 1
-    return number
 
 
 def _key_alter(fifths: int, step: str) -> int:
