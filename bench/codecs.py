@@ -25,7 +25,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from mt3_unified.codecs.audio import AudioCodec, AudioCodecConfig
-from mt3_unified.codecs.bake import apply_decode, apply_encode
+from mt3_unified.codecs.host_encoders import apply_decode, apply_encode
 from mt3_unified.codecs.rqvae import RQVAE, RQVAEConfig
 from mt3_unified.codecs.rvq import RVQConfig, prng_key
 
@@ -70,12 +70,22 @@ def matmul_ceiling(n: int = 2048) -> float:
 
 def time_round_trip(model, variables, inputs, repeats: int):
     """(encode seconds, encode FLOPs, decode seconds, decode FLOPs) of a codec's
-    `encode` and `decode` methods, each compiled once (the functions bake.py runs)."""
+    `encode` and `decode` methods, each compiled once (the functions the host-side encoders run)."""
     encode, enc_flops = compiled(apply_encode, model, variables, inputs)
     enc_s, codes = timed(encode, variables, inputs, repeats=repeats)
     decode, dec_flops = compiled(apply_decode, model, variables, codes)
     dec_s, _ = timed(decode, variables, codes, repeats=repeats)
     return enc_s, enc_flops, dec_s, dec_flops
+
+
+def measure_codec(model, inputs, init_inputs, ceiling: float, repeats: int):
+    """(parameter count, [(what, seconds, FLOPs, fraction of the matmul ceiling)]) of a
+    codec's encode and decode on ``inputs``; its variables are initialized on ``init_inputs``."""
+    variables = nn.meta.unbox(jax.jit(model.init)(prng_key(0), jnp.asarray(init_inputs)))
+    enc_s, enc_flops, dec_s, dec_flops = time_round_trip(model, variables, inputs, repeats)
+    params = sum(x.size for x in jax.tree.leaves(variables["params"]))
+    timings = (("encode", enc_s, enc_flops), ("decode", dec_s, dec_flops))
+    return params, [(what, secs, flops, flops / secs / ceiling) for what, secs, flops in timings]
 
 
 def bench_audio(
@@ -88,16 +98,13 @@ def bench_audio(
     audio = (0.1 * np.random.default_rng(0).standard_normal((1, int(seconds * rate)))).astype(
         np.float32
     )
-    variables = nn.meta.unbox(jax.jit(model.init)(prng_key(0), jnp.asarray(audio[:, :4096])))
-    enc_s, enc_flops, dec_s, dec_flops = time_round_trip(model, variables, audio, repeats)
+    params, rows = measure_codec(model, audio, audio[:, :4096], ceiling, repeats)
     # The first call warms librosa's caches; keep the best like `timed`.
     mel_s, _ = best_time(
         lambda: librosa.feature.melspectrogram(y=audio[0], sr=rate, n_fft=2048, hop_length=512),
         4,
     )
-    params = sum(x.size for x in jax.tree.leaves(variables["params"]))
-    for what, secs, flops in (("encode", enc_s, enc_flops), ("decode", dec_s, dec_flops)):
-        util = flops / secs / ceiling
+    for what, secs, _, util in rows:
         print(
             f"audio {name:5s} {what}: {seconds / secs:8.1f}x real time "
             f"({params / 1e6:.2f}M params, {seconds:.0f} s at {rate} Hz, hop {config.hop}); "
@@ -110,11 +117,8 @@ def bench_image(
 ) -> None:
     model = RQVAE(config)
     images = np.random.default_rng(0).random((batch, config.height, width), np.float32)
-    variables = nn.meta.unbox(jax.jit(model.init)(prng_key(0), jnp.asarray(images[:1, :, :64])))
-    enc_s, enc_flops, dec_s, dec_flops = time_round_trip(model, variables, images, repeats)
-    params = sum(x.size for x in jax.tree.leaves(variables["params"]))
-    for what, secs, flops in (("encode", enc_s, enc_flops), ("decode", dec_s, dec_flops)):
-        util = flops / secs / ceiling
+    params, rows = measure_codec(model, images, images[:1, :, :64], ceiling, repeats)
+    for what, secs, flops, util in rows:
         print(
             f"image {name:5s} {what}: {batch / secs:8.2f} systems/s "
             f"({params / 1e6:.2f}M params, {config.height}x{width} px, batch {batch}, "

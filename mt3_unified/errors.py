@@ -38,6 +38,10 @@ class CheckpointMismatchError(Mt3UnifiedError, ValueError):
     """A checkpoint whose parameters do not fit the config that tries to resume from it."""
 
 
+class CodebookMismatchError(Mt3UnifiedError, ValueError):
+    """A vocabulary whose codebooks differ from those of the codecs that baked the codes."""
+
+
 def describe_source(source) -> str:
     """A short, human-readable name for a path, bytes or text source."""
     if source is None:

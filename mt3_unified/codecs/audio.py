@@ -8,17 +8,18 @@ import math
 from typing import Any
 
 import flax.linen as nn
+import gin
 import jax.numpy as jnp
 import numpy as np
 
+from mt3_unified.codecs.autoencoder import RVQAutoencoder
 from mt3_unified.codecs.inputs import CodecInputError
-from mt3_unified.codecs.rvq import ResidualVQ, RVQConfig
+from mt3_unified.codecs.rvq import RVQConfig
 
 Array = Any
 
+# DAC's quantizer: the paper's codebook shape (RVQConfig's defaults) in 8-d cosine lookup.
 DAC_RVQ = RVQConfig(
-    num_codebooks=4,
-    codebook_size=1024,
     code_dim=8,
     l2_normalize=True,
     learning="loss",
@@ -26,6 +27,7 @@ DAC_RVQ = RVQConfig(
 )
 
 
+@gin.configurable
 @dataclasses.dataclass(frozen=True)
 class AudioCodecConfig:
     """Sizes and losses of the audio codec; the defaults are the paper's 44.1 kHz DAC shape."""
@@ -116,15 +118,15 @@ class AudioDecoder(nn.Module):
         return jnp.tanh(out(Snake()(x)))[..., 0]
 
 
-class AudioCodec(nn.Module):
-    """Encodes [B, T] mono audio into codes [B, ceil(T / hop), K] and decodes them back."""
+class AudioCodec(RVQAutoencoder):
+    """Encodes [B, T] mono audio into codes [B, ceil(T / hop), K] and decodes them back.
+
+    `encode`: audio [B, T] -> codes [B, ceil(T / hop), K] (int32).
+    """
 
     config: AudioCodecConfig
-
-    def setup(self):
-        self.encoder = AudioEncoder(self.config)
-        self.decoder = AudioDecoder(self.config)
-        self.quantizer = ResidualVQ(self.config.rvq, dim=self.config.latent_dim)
+    encoder_class = AudioEncoder
+    decoder_class = AudioDecoder
 
     def _latents(self, audio: Array) -> Array:
         t = audio.shape[1]
@@ -133,11 +135,6 @@ class AudioCodec(nn.Module):
         # Zero padding to whole hops is silence, the obvious neutral content.
         audio = jnp.pad(audio, ((0, 0), (0, -t % self.config.hop)))
         return self.encoder(audio[..., None])
-
-    def encode(self, audio: Array, num_codebooks: int | None = None) -> Array:
-        """Audio [B, T] -> codes [B, ceil(T / hop), K] (int32)."""
-        _, codes, _ = self.quantizer(self._latents(audio), num_codebooks=num_codebooks)
-        return codes.astype(jnp.int32)
 
     def decode(self, codes: Array, length: int | None = None) -> Array:
         """Codes [B, frames, n] -> audio [B, length or frames * hop]."""

@@ -83,10 +83,43 @@ def fixed_crops(
     return [np.stack(crops[i : i + batch_size]) for i in range(0, len(crops), batch_size)]
 
 
-def load_corpus(name: str, split: str, data_dir: str | None = None) -> Iterator[dict]:
-    """Examples of a TFDS corpus split as numpy dicts (e.g. ``synthetic_scores``)."""
+def load_corpus(
+    name: str, split: str, data_dir: str | None = None, *, image_bytes: bool = False
+) -> Iterator[dict]:
+    """Examples of a built TFDS corpus split as numpy dicts (e.g. ``synthetic_scores/tiny``).
+
+    With ``image_bytes`` the images stay PNG bytes, so that a caller can skip one
+    that does not decode instead of failing the whole split.
+    """
     import tensorflow_datasets as tfds
 
     import mt3_unified.corpus  # noqa: F401  (registers the project's builders)
 
-    yield from tfds.as_numpy(tfds.load(name, split=split, data_dir=data_dir))
+    builder = tfds.builder(name, data_dir=data_dir)
+    decoders = None
+    if image_bytes and IMAGE_FEATURE in builder.info.features:
+        decoders = {IMAGE_FEATURE: tfds.decode.SkipDecoding()}
+    yield from tfds.as_numpy(builder.as_dataset(split=split, decoders=decoders))
+
+
+def split_names(name: str, data_dir: str | None = None) -> list[str]:
+    """The splits of a built TFDS corpus."""
+    import tensorflow_datasets as tfds
+
+    import mt3_unified.corpus  # noqa: F401  (registers the project's builders)
+
+    return sorted(tfds.builder(name, data_dir=data_dir).info.splits)
+
+
+def example_name(example: dict, index: int) -> str:
+    """How messages name a corpus example: ``piece#system``, its ``id``, or its position."""
+
+    def text(value):
+        return value.decode() if isinstance(value, bytes) else str(value)
+
+    if "piece_id" in example:
+        system = example.get("system_index")
+        return text(example["piece_id"]) + ("" if system is None else f"#{int(system)}")
+    if "id" in example:
+        return text(example["id"])
+    return f"example {index}"

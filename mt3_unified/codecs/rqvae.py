@@ -14,14 +14,17 @@ import dataclasses
 from typing import Any
 
 import flax.linen as nn
+import gin
 import jax.numpy as jnp
 
+from mt3_unified.codecs.autoencoder import RVQAutoencoder
 from mt3_unified.codecs.inputs import CodecInputError
-from mt3_unified.codecs.rvq import ResidualVQ, RVQConfig
+from mt3_unified.codecs.rvq import RVQConfig
 
 Array = Any
 
 
+@gin.configurable
 @dataclasses.dataclass(frozen=True)
 class RQVAEConfig:
     """Sizes of the image codec; the defaults are the paper's (16x down, 4 x 1024 codes)."""
@@ -29,7 +32,7 @@ class RQVAEConfig:
     channels: tuple[int, ...] = (64, 128, 256, 256)  # one per 2x downsampling stage
     res_blocks: int = 2
     latent_dim: int = 256
-    rvq: RVQConfig = RVQConfig(num_codebooks=4, codebook_size=1024, dead_code_threshold=0.01)
+    rvq: RVQConfig = RVQConfig(dead_code_threshold=0.01)
     height: int = 416  # the height systems are resized to before encoding
     # Scores are ~92% white paper, so plain pixel MSE is met best early on by a
     # gray blur. The loss weighs each pixel by 1 + ink_weight * (1 - pixel), i.e.
@@ -111,25 +114,20 @@ def frames_to_codes(frames: Array, rows: int) -> Array:
     return jnp.swapaxes(frames.reshape(b, t // rows, rows, k), 1, 2)
 
 
-class RQVAE(nn.Module):
-    """Encodes [B, H, W] grayscale images in [0, 1] into code grids and decodes them back."""
+class RQVAE(RVQAutoencoder):
+    """Encodes [B, H, W] grayscale images in [0, 1] into code grids and decodes them back.
+
+    `encode`: images [B, H, W] -> codes [B, ceil(H/f), ceil(W/f), K] (int32).
+    """
 
     config: RQVAEConfig
-
-    def setup(self):
-        self.encoder = ImageEncoder(self.config)
-        self.decoder = ImageDecoder(self.config)
-        self.quantizer = ResidualVQ(self.config.rvq, dim=self.config.latent_dim)
+    encoder_class = ImageEncoder
+    decoder_class = ImageDecoder
 
     def _latents(self, images: Array) -> Array:
         x = pad_to_multiple(images, self.config.factor)
         x = 1.0 - x if self.config.ink_space else x * 2.0 - 1.0
         return self.encoder(x[..., None])
-
-    def encode(self, images: Array, num_codebooks: int | None = None) -> Array:
-        """Images [B, H, W] -> codes [B, ceil(H/f), ceil(W/f), K] (int32)."""
-        _, codes, _ = self.quantizer(self._latents(images), num_codebooks=num_codebooks)
-        return codes.astype(jnp.int32)
 
     def decode(self, codes: Array, height: int | None = None, width: int | None = None) -> Array:
         """Codes [B, h, w, n] -> images [B, height, width] in [0, 1] (cropped from h*f x w*f)."""

@@ -6,8 +6,11 @@ import dataclasses
 from typing import Any
 
 import flax.linen as nn
+import gin
 import jax
 import jax.numpy as jnp
+
+from mt3_unified.vocab.layout import DEFAULT_CODEBOOK_SIZE, DEFAULT_CODEBOOKS
 
 Array = Any
 
@@ -21,12 +24,13 @@ def prng_key(seed: int) -> Array:
     return jax.random.key(seed, impl=PRNG_IMPL)
 
 
+@gin.configurable
 @dataclasses.dataclass(frozen=True)
 class RVQConfig:
     """How a ResidualVQ quantizes; the defaults are the paper's 4 x 1024 codebooks."""
 
-    num_codebooks: int = 4
-    codebook_size: int = 1024
+    num_codebooks: int = DEFAULT_CODEBOOKS
+    codebook_size: int = DEFAULT_CODEBOOK_SIZE
     # Dimension of the lookup space; None quantizes the input space itself. DAC
     # projects to 8 dimensions, which keeps codes from collapsing.
     code_dim: int | None = None

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import os
 from collections.abc import Callable, Iterator
 
 import flax.linen as nn
@@ -13,25 +12,15 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
-import orbax.checkpoint as ocp
 
 from mt3_unified.codecs import data as codec_data
-from mt3_unified.codecs.audio import AudioCodec, AudioCodecConfig, WaveDiscriminator, audio_loss
-from mt3_unified.codecs.rqvae import RQVAE, RQVAEConfig, image_loss
-from mt3_unified.codecs.rvq import RVQConfig, perplexity, prng_key, restart_dead_codes
-from mt3_unified.errors import CheckpointMismatchError
-
-for _cls in (RVQConfig, RQVAEConfig, AudioCodecConfig):
-    gin.external_configurable(_cls, module="codecs")
-
-
-def build_codec(config) -> tuple[nn.Module, Callable]:
-    """The codec module and its loss function for an RQVAEConfig or AudioCodecConfig."""
-    if isinstance(config, RQVAEConfig):
-        return RQVAE(config), image_loss
-    if isinstance(config, AudioCodecConfig):
-        return AudioCodec(config), audio_loss
-    raise TypeError(f"not a codec config: {type(config).__name__}")
+from mt3_unified.codecs.audio import WaveDiscriminator
+from mt3_unified.codecs.loading import build_codec, save_codec_config
+from mt3_unified.codecs.rqvae import RQVAEConfig
+from mt3_unified.codecs.rvq import perplexity, prng_key, restart_dead_codes
+from mt3_unified.runtime.checkpoints import checkpoint_manager, restore_latest, save_checkpoint
+from mt3_unified.runtime.optimizers import adamw_warmup_cosine
+from mt3_unified.runtime.summaries import SummaryWriter
 
 
 def init_variables(model: nn.Module, example: np.ndarray, seed: int = 0) -> dict:
@@ -65,13 +54,6 @@ def corpus_data(
     fill = 1.0 if image else 0.0
     train = codec_data.random_crops(items("train"), batch_size, crop, fill, seed)
     return train, codec_data.fixed_crops(items(validation_split), batch_size, crop, fill)
-
-
-def _optimizer(learning_rate: float, steps: int, warmup: int) -> optax.GradientTransformation:
-    schedule = optax.warmup_cosine_decay_schedule(
-        0.0, learning_rate, max(warmup, 1), max(steps, warmup + 1), learning_rate * 0.1
-    )
-    return optax.chain(optax.clip_by_global_norm(1.0), optax.adamw(schedule, b2=0.99))
 
 
 def _adversarial(disc: nn.Module, disc_params, fake, real):
@@ -118,46 +100,6 @@ def evaluate(model: nn.Module, loss_fn: Callable, variables: dict, batches) -> d
     return metrics
 
 
-class _Summaries:
-    """TensorBoard scalars under workdir/{train,validation} (tf.summary; imported lazily)."""
-
-    def __init__(self, workdir: str | None):
-        self.writers = {}
-        if workdir:
-            import tensorflow as tf
-
-            self.tf = tf
-            for name in ("train", "validation"):
-                self.writers[name] = tf.summary.create_file_writer(os.path.join(workdir, name))
-
-    def write(self, split: str, step: int, metrics: dict) -> None:
-        if split not in self.writers:
-            return
-        tf = self.tf
-        # tf.summary.scalar needs the tensorboard package; the low-level write with
-        # the scalars plugin's metadata gives the same event files without it.
-        metadata = tf.compat.v1.SummaryMetadata(
-            plugin_data=tf.compat.v1.SummaryMetadata.PluginData(plugin_name="scalars")
-        )
-        with self.writers[split].as_default():
-            for name, value in metrics.items():
-                tf.summary.write(name, tf.constant(float(value)), step=step, metadata=metadata)
-        self.writers[split].flush()
-
-
-def _resume(manager, state, workdir):
-    """The latest checkpoint restored into `state`'s structure, or a clear error if it
-    was written by another config (Orbax's own message lists every missing array)."""
-    try:
-        return manager.restore(manager.latest_step(), args=ocp.args.StandardRestore(state))
-    except ValueError as err:
-        raise CheckpointMismatchError(
-            f"{workdir}: its checkpoint (step {manager.latest_step()}) does not fit this codec "
-            "config (trained with another gin file or bindings?); train into a fresh --workdir "
-            f"or delete {os.path.join(workdir, 'checkpoints')}"
-        ) from err
-
-
 @gin.configurable
 def train_codec(
     workdir: str | None,
@@ -182,7 +124,7 @@ def train_codec(
     train_batches, validation = data if data is not None else corpus_data(config)
     first_batch = next(train_batches)
     variables = init_variables(model, first_batch, seed)
-    tx = _optimizer(learning_rate, steps, warmup_steps)
+    tx = adamw_warmup_cosine(learning_rate, steps, warmup_steps)
     state = {
         "params": variables["params"],
         "vq": variables["vq"],
@@ -198,13 +140,12 @@ def train_codec(
 
     manager = None
     if workdir:
-        manager = ocp.CheckpointManager(
-            os.path.abspath(os.path.join(workdir, "checkpoints")),
-            options=ocp.CheckpointManagerOptions(max_to_keep=2, create=True),
-        )
+        manager = checkpoint_manager(workdir)
         if manager.latest_step() is not None:
-            state = _resume(manager, state, workdir)
+            state = restore_latest(manager, state, workdir)
             logging.info("resumed from step %d", int(state["step"]))
+        # Loading reads the config from here, never from gin (see codecs/loading.py).
+        save_codec_config(workdir, config, gin.config_str())
 
     @jax.jit
     def train_step(state, batch, key):
@@ -233,7 +174,7 @@ def train_codec(
 
     threshold = config.rvq.dead_code_threshold
     restart = jax.jit(lambda v: restart_dead_codes(v, threshold))
-    summaries = _Summaries(workdir)
+    summaries = SummaryWriter(workdir)
 
     def variables_of(state):
         return {"params": state["params"], "vq": state["vq"]}
@@ -261,7 +202,7 @@ def train_codec(
         if eval_every and done % eval_every == 0 and done != steps:
             run_eval(done)
         if manager and (done % checkpoint_every == 0 or done == steps):
-            manager.save(done, args=ocp.args.StandardSave(state))
+            save_checkpoint(manager, done, state)
     if manager:
         manager.wait_until_finished()
     last = run_eval(steps)
@@ -271,16 +212,3 @@ def train_codec(
 def configured_codec():
     """The codec config that the parsed gin files bind to the macro CODEC."""
     return gin.query_parameter("%CODEC").scoped_configurable_fn()
-
-
-@gin.configurable
-def load_codec(workdir: str, config=gin.REQUIRED, step: int | None = None):
-    """(model, variables) of a codec trained in ``workdir`` (latest checkpoint unless ``step``)."""
-    model, _ = build_codec(config)
-    manager = ocp.CheckpointManager(os.path.abspath(os.path.join(workdir, "checkpoints")))
-    step = manager.latest_step() if step is None else step
-    if step is None:
-        raise FileNotFoundError(f"no codec checkpoint under {workdir}/checkpoints")
-    state = manager.restore(step, args=ocp.args.StandardRestore())
-    variables = {"params": state["params"], "vq": state["vq"]}
-    return model, jax.tree.map(jnp.asarray, variables)

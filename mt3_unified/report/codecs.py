@@ -47,12 +47,12 @@ def codec_report(
     import jax.numpy as jnp
 
     from mt3_unified.codecs.audio import mel_distance, si_snr
-    from mt3_unified.codecs.bake import corpus_examples, example_name
+    from mt3_unified.codecs.data import example_name, load_corpus
     from mt3_unified.codecs.inputs import CodecInputError
 
     report = HtmlReport(f"codecs on {corpus} / {split}")
     psnrs, flat_psnrs, mels, snrs, skipped, sections = [], [], [], [], [], []
-    for i, example in enumerate(corpus_examples(corpus, split, data_dir)):
+    for i, example in enumerate(load_corpus(corpus, split, data_dir, image_bytes=True)):
         name = example_name(example, i)
         section = {"name": name}
         try:

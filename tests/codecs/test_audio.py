@@ -17,6 +17,7 @@ from mt3_unified.codecs.audio import (
 )
 from mt3_unified.codecs.inputs import CodecInputError
 from mt3_unified.codecs.rvq import RVQConfig, prng_key
+from tests.codecs.helpers import assert_fresh_compile_gives_same_codes
 
 TINY = AudioCodecConfig(
     sample_rate=16000, strides=(2, 4), encoder_dim=4, decoder_dim=16, latent_dim=8,
@@ -65,11 +66,8 @@ def test_encode_decode_shapes_for_odd_lengths(length):
 def test_same_input_and_params_give_same_codes():
     model, variables = _model_and_variables()
     audio = 0.1 * jax.random.normal(prng_key(2), (2, 101))
-    a = _round_trip(101)(variables, audio)[0]
-    # A separately compiled function, as another process loading the checkpoint would use.
-    encode = jax.jit(lambda v, x: model.apply(v, x, method=AudioCodec.encode))
-    b = encode(jax.tree.map(np.asarray, variables), np.asarray(audio))
-    np.testing.assert_array_equal(a, b)
+    codes = _round_trip(101)(variables, audio)[0]
+    assert_fresh_compile_gives_same_codes(model, variables, audio, codes)
 
 
 def test_empty_audio_is_refused():

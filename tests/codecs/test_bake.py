@@ -7,17 +7,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from mt3_unified.codecs.audio import AudioCodec
-from mt3_unified.codecs.bake import (
-    AudioEncoder,
-    BakeConfig,
-    ImageEncoder,
-    bake_examples,
-    bucket_size,
-    read_baked,
-    shift_audio,
-    shift_image,
-    write_tfrecord,
-)
+from mt3_unified.codecs.bake import BakeConfig, bake_examples, shift_audio, shift_image
+from mt3_unified.codecs.baked import read_baked, write_tfrecord
+from mt3_unified.codecs.host_encoders import AudioCodeEncoder, ImageCodeEncoder, bucket_size
 from mt3_unified.codecs.rqvae import RQVAE
 from mt3_unified.codecs.rvq import prng_key
 from tests.codecs.test_audio import TINY as AUDIO_TINY
@@ -32,8 +24,8 @@ def _encoders():
     image_vars = jax.jit(image_model.init)(prng_key(0), jnp.ones((1, 48, 16)))
     audio_vars = jax.jit(audio_model.init)(prng_key(0), jnp.zeros((1, 64)))
     return (
-        ImageEncoder(image_model, nn.meta.unbox(image_vars), bucket=64),
-        AudioEncoder(audio_model, nn.meta.unbox(audio_vars), bucket=512),
+        ImageCodeEncoder(image_model, nn.meta.unbox(image_vars), bucket=64),
+        AudioCodeEncoder(audio_model, nn.meta.unbox(audio_vars), bucket=512),
     )
 
 

@@ -18,7 +18,10 @@ import pytest
 
 from mt3_unified import cli
 from mt3_unified.codecs import main as codec_main
-from mt3_unified.codecs.bake import BakeConfig, corpus_examples, load_encoders, read_baked
+from mt3_unified.codecs.bake import BakeConfig
+from mt3_unified.codecs.baked import read_baked
+from mt3_unified.codecs.data import load_corpus
+from mt3_unified.codecs.loading import load_encoders
 from tests.corpus.conftest import needs_fluidsynth
 
 GIN_DIR = Path(__file__).resolve().parents[2] / "gin" / "codecs"
@@ -35,7 +38,7 @@ def _train(gin_file: str, workdir: Path, data_dir: Path) -> dict:
     try:
         return codec_main.main(
             [
-                f"--gin_file={gin_file}",
+                f"--gin-file={gin_file}",
                 f"--workdir={workdir}",
                 "--gin.train_codec.steps=2",
                 f"--gin.corpus_data.data_dir='{data_dir}'",
@@ -72,11 +75,9 @@ def trained(tmp_path_factory):
 
 def _codec_args(data_dir, image_dir, audio_dir) -> list[str]:
     return [
-        f"--data_dir={data_dir}",
-        f"--image_gin={IMAGE_GIN}",
-        f"--image_workdir={image_dir}",
-        f"--audio_gin={AUDIO_GIN}",
-        f"--audio_workdir={audio_dir}",
+        f"--data-dir={data_dir}",
+        f"--image-workdir={image_dir}",
+        f"--audio-workdir={audio_dir}",
     ]
 
 
@@ -89,7 +90,7 @@ def test_bake_the_tiny_corpus_with_trained_codecs(trained, tmp_path, capsys):
     summary, _ = _bake(
         capsys,
         *_codec_args(data_dir, image_dir, audio_dir),
-        f"--output_dir={out}",
+        f"--output-dir={out}",
         f"--report={report}",
     )
     config = BakeConfig()
@@ -114,7 +115,7 @@ def test_bake_the_tiny_corpus_with_trained_codecs(trained, tmp_path, capsys):
     page = report.read_text()
     assert page.count("<img ") == 6 and page.count("<audio ") == 6  # 3 x (original, decoded)
 
-    image_encoder, audio_encoder = load_encoders(IMAGE_GIN, image_dir, AUDIO_GIN, audio_dir)
+    image_encoder, audio_encoder = load_encoders(image_dir, audio_dir)
     by_system = defaultdict(dict)
     for split in sizes:
         for baked in read_baked(str(out / f"{split}.tfrecord")):
@@ -149,7 +150,7 @@ def test_bake_the_tiny_corpus_with_trained_codecs(trained, tmp_path, capsys):
 
     # The same checkpoint and input give the same codes (a fresh load, encoded again),
     # and the codes decode to an image / audio of the encoded size.
-    for example in corpus_examples(CORPUS, "validation", str(data_dir)):
+    for example in load_corpus(CORPUS, "validation", str(data_dir), image_bytes=True):
         key = ("validation", example["piece_id"], int(example["system_index"]))
         baked = by_system[key][0]
         image = image_encoder.prepare(example["image"], "validation example")
@@ -192,7 +193,7 @@ def test_bake_skips_an_undecodable_image_naming_it_and_keeps_the_rest(trained, t
 
     out = tmp_path / "baked"
     args = _codec_args(broken, image_dir, audio_dir)
-    summary, err = _bake(capsys, *args, "--split=test", f"--output_dir={out}")
+    summary, err = _bake(capsys, *args, "--split=test", f"--output-dir={out}")
     assert f"bake: skipped test/{name}: cannot read the image" in err
     assert summary["test"]["examples"] == 4 and summary["test"]["skipped"] == 1
     assert summary["test"]["baked"] == 3 * len(BakeConfig().image_shifts)

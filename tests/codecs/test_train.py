@@ -7,8 +7,10 @@ import numpy as np
 import pytest
 
 from mt3_unified.codecs import data as codec_data
-from mt3_unified.codecs.bake import BakeConfig, ImageEncoder, bake_examples
-from mt3_unified.codecs.train import configured_codec, load_codec, train_codec
+from mt3_unified.codecs.bake import BakeConfig, bake_examples
+from mt3_unified.codecs.host_encoders import ImageCodeEncoder
+from mt3_unified.codecs.loading import load_codec
+from mt3_unified.codecs.train import configured_codec, train_codec
 from mt3_unified.errors import CheckpointMismatchError
 from tests.codecs.scores import render_audio, render_systems
 
@@ -56,17 +58,17 @@ def test_tiny_image_codec_learns_uses_its_codes_and_resumes(tmp_path):
     assert again["first"] is None
     np.testing.assert_allclose(again["last"]["reconstruction_loss"], last["reconstruction_loss"])
     model, variables = load_codec(workdir)
-    encoder = ImageEncoder(model, variables)
+    encoder = ImageCodeEncoder(model, variables)
     example = {"id": "bwv10.7/0", "image": held_out[0]}
     baked = list(
         bake_examples([example], encoder, config=BakeConfig(image_shifts=((0, 0), (0, 4))))
     )
-    again = list(bake_examples([example], ImageEncoder(*load_codec(workdir))))[0]
+    again = list(bake_examples([example], ImageCodeEncoder(*load_codec(workdir))))[0]
     np.testing.assert_array_equal(baked[0]["image_codes"], again["image_codes"])
     assert baked[0]["image_grid_rows"] == config.height // config.factor
 
     # A workdir trained with another config is refused by name, not restored half-way.
-    gin.bind_parameter("codecs.RQVAEConfig.channels", (8, 16))
+    gin.bind_parameter("RQVAEConfig.channels", (8, 16))
     with pytest.raises(CheckpointMismatchError, match="rqvae: its checkpoint"):
         train_codec(workdir, data=data)
     gin.clear_config()

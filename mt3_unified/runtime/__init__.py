@@ -1,0 +1,1 @@
+"""What every trainer shares: Orbax checkpoints, TensorBoard summaries and the optimizer."""

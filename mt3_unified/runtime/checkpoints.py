@@ -1,0 +1,55 @@
+"""The one Orbax CheckpointManager factory (``<workdir>/checkpoints``) and its restore paths."""
+
+from __future__ import annotations
+
+import os
+
+import orbax.checkpoint as ocp
+
+from mt3_unified.errors import CheckpointMismatchError
+
+CHECKPOINT_DIR = "checkpoints"
+
+
+def checkpoint_dir(workdir: str) -> str:
+    """Where a run's checkpoints live: an absolute path, as Orbax requires."""
+    return os.path.abspath(os.path.join(workdir, CHECKPOINT_DIR))
+
+
+def checkpoint_manager(workdir: str, max_to_keep: int | None = 2) -> ocp.CheckpointManager:
+    """A manager of ``<workdir>/checkpoints`` that creates the folder and keeps the newest few."""
+    options = ocp.CheckpointManagerOptions(max_to_keep=max_to_keep, create=True)
+    return ocp.CheckpointManager(checkpoint_dir(workdir), options=options)
+
+
+def save_checkpoint(manager: ocp.CheckpointManager, step: int, state) -> None:
+    """Saves a pytree ``state`` (0-d arrays, not numpy scalars: Orbax cannot restore those)."""
+    manager.save(step, args=ocp.args.StandardSave(state))
+
+
+def restore_latest(manager: ocp.CheckpointManager, state, workdir: str):
+    """The latest checkpoint restored into ``state``'s structure, or ``state`` itself if none.
+
+    A checkpoint written by another config raises CheckpointMismatchError naming
+    the workdir (Orbax's own message lists every missing array instead).
+    """
+    step = manager.latest_step()
+    if step is None:
+        return state
+    try:
+        return manager.restore(step, args=ocp.args.StandardRestore(state))
+    except ValueError as err:
+        raise CheckpointMismatchError(
+            f"{workdir}: its checkpoint (step {step}) does not fit this config (trained with "
+            "another gin file or bindings?); train into a fresh --workdir or delete "
+            f"{checkpoint_dir(workdir)}"
+        ) from err
+
+
+def restore_saved(workdir: str, step: int | None = None) -> tuple[int, dict]:
+    """(step, state) of a saved checkpoint as it was written (the latest unless ``step``)."""
+    manager = ocp.CheckpointManager(checkpoint_dir(workdir))
+    step = manager.latest_step() if step is None else step
+    if step is None:
+        raise FileNotFoundError(f"no checkpoint under {checkpoint_dir(workdir)}")
+    return step, manager.restore(step, args=ocp.args.StandardRestore())
