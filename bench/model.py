@@ -24,8 +24,7 @@ import optax
 
 from mt3_unified.hostmalloc import reexec_with_retaining_malloc
 from mt3_unified.model.config import ModelConfig
-from mt3_unified.model.decoding import output_window_of
-from mt3_unified.model.model import UnifiedModel
+from mt3_unified.model.model import UnifiedModel, gin_model
 from mt3_unified.model.network import UnifiedTransformer
 from mt3_unified.vocab.layout import EOS_ID, MODALITIES, PAD_ID, TASKS, VocabularyLayout
 
@@ -37,19 +36,21 @@ import timing  # noqa: E402  (bench/ is a folder of scripts, put on the path abo
 HF_DIMS = dict(d_model=512, layers=6, heads=8, d_ff=2048)
 
 
-def load_config(size: str, **overrides) -> ModelConfig:
+def load_model(size: str, **overrides) -> UnifiedModel:
+    """The model gin/models/<size>.gin builds (its config and loss settings, the default
+    vocabulary), with ModelConfig fields overridden."""
+    bindings = [f"ModelConfig.{name} = {value!r}" for name, value in overrides.items()]
     gin.clear_config()
-    gin.parse_config_file(str(ROOT / "gin" / "models" / f"{size}.gin"))
-    config = ModelConfig()
+    model = gin_model([f"gin/models/{size}.gin"], bindings)
     gin.clear_config()
-    return dataclasses.replace(config, **overrides)
+    return model
 
 
 def hf_matched_config(**overrides) -> ModelConfig:
     """Our model at the HF T5 comparison's dimensions and with its plain ReLU MLP (T5 v1.0).
 
-    The same activation keeps the comparison about the implementations; GELU's
-    tanh cost our step ~0.1 s more (6.54 vs 6.44 s, quiet, same run).
+    The same activation keeps the comparison about the implementations (GELU's
+    tanh costs our step a little more; BENCHMARKS.md).
     """
     d, layers, heads, d_ff = (HF_DIMS[k] for k in ("d_model", "layers", "heads", "d_ff"))
     config = ModelConfig(
@@ -120,7 +121,7 @@ def model_flops(cfg: ModelConfig, columns: list[int], b: int, l_in: int, l_out: 
 
 def symbolic_batch(model, b, l_in, l_out, src="lmx", tgt="midi", seed=0):
     rng = np.random.default_rng(seed)
-    vocab, k = model.vocab, model.k_max
+    vocab, k = model.vocabulary, model.k_max
 
     def frames(modality, length):
         out = np.zeros((b, length, k), np.int32)
@@ -241,12 +242,10 @@ def no_eos(model):
 MEMORY_SCHEDULER = {"xla_cpu_scheduler_type": "CPU_SCHEDULER_TYPE_MEMORY_OPTIMIZED"}
 
 
-def memory_report(
-    vocab, remat: bool, scheduler=None, b=1, src="midi", tgt="audio", l_in=1400, l_out=1750
-):
+def memory_report(remat: bool, scheduler=None, b=1, src="midi", tgt="audio", l_in=1400, l_out=1750):
     """memory_analysis of one paper-config training step (params and optimizer state donated,
     as a trainer does), compiled with the given XLA compiler options, never run."""
-    paper = UnifiedModel(load_config("paper", remat=remat), vocab)
+    paper = load_model("paper", remat=remat)
     batch = jax.eval_shape(lambda: symbolic_batch(paper, b, l_in, l_out, src=src, tgt=tgt))
     params = jax.eval_shape(paper.init, jax.random.key(0))
     opt, step = train_step_fn(paper, modalities=(tgt,))
@@ -268,7 +267,7 @@ def main():
     # A small-config step takes about a minute on a shared 2-core machine: one warm-up, then
     # the best of `train_repeat` timed steps.
     train_repeat = args.train_repeat
-    vocab = VocabularyLayout()  # the default layout of unified_vocabulary()
+    vocab = VocabularyLayout()  # the default layout, which the model gin files use too
     vocab_size = vocab.vocab_size
     print(f"devices: {jax.devices()}; load average {os.getloadavg()}")
     # Both models run in this process, so both get the same malloc (see hostmalloc).
@@ -284,7 +283,7 @@ def main():
     # (a) training-step throughput of the small config against the matmul ceiling.
     b, l_in, l_out = (2, 128, 64) if quick else (8, 512, 256)
     if "a" in args.sections:
-        small = UnifiedModel(load_config("small"), vocab)
+        small = load_model("small")
         batch = symbolic_batch(small, b, l_in, l_out, src="midi", tgt="lmx")
         # The task's target modality, static, as a trainer of one task passes it.
         xla_flops, sec = bench_train(small, batch, ("lmx",), repeat=train_repeat)
@@ -300,13 +299,13 @@ def main():
         )
 
     # (b) cached greedy decoding against recomputing the prefix (tiny config, batch 8).
-    tiny = no_eos(UnifiedModel(load_config("tiny", max_target_len=1024), vocab))
+    tiny = no_eos(load_model("tiny", max_target_len=1024))
     params = tiny.init(jax.random.key(0))
     if "b" in args.sections:
         for length in (32, 64) if quick else (256, 1024):
             batch = symbolic_batch(tiny, 8, 256, length, src="lmx", tgt="midi")
             cached = best_time(lambda: tiny.predict_batch(params, batch, max_length=length), 1)  # noqa: B023
-            run = uncached_greedy_fn(tiny, length, output_window_of(tiny, batch["target_modality"]))
+            run = uncached_greedy_fn(tiny, length, tiny.decoding_window(batch["target_modality"]))
             full = best_time(lambda: run(params, batch), 1)  # noqa: B023
             print(
                 f"(b) tiny greedy b8 lmx->midi L={length}: cached {cached:.2f} s "
@@ -343,8 +342,8 @@ def main():
         # The two steps take turns, so that both see the same spells of load,
         # after two untimed rounds each: sharing one heap, the two frameworks'
         # step buffers settle in the retaining malloc only over the first few
-        # steps (ours measured 8.5, 6.8, 6.8, 5.9, 5.9 s in five rounds; HF
-        # 6.3, 6.6, 6.2, 6.2, 6.2 s). A training run lives in the steady state.
+        # steps (BENCHMARKS.md has the rounds). A training run lives in the
+        # steady state.
         step_seconds = timing.best_times_interleaved(steps, train_repeat, warmup_rounds=2)
         our_step = step_seconds["ours"]
         dec_model = no_eos(UnifiedModel(hf_matched_config(), vocab))
@@ -372,7 +371,7 @@ def main():
     if not quick and "d" in args.sections:
         for scheduler in (None, MEMORY_SCHEDULER):
             for remat in (False, True):
-                mem, n = memory_report(vocab, remat, scheduler)
+                mem, n = memory_report(remat, scheduler)
                 total = (
                     mem.temp_size_in_bytes
                     + mem.argument_size_in_bytes

@@ -43,7 +43,7 @@ import jax.numpy as jnp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from model import (  # noqa: E402
-    load_config,
+    load_model,
     matmul_flops,
     model_flops,
     output_columns,
@@ -52,8 +52,6 @@ from model import (  # noqa: E402
 )
 
 from mt3_unified.model.config import ATTENTIONS  # noqa: E402
-from mt3_unified.model.model import UnifiedModel  # noqa: E402
-from mt3_unified.vocab.layout import VocabularyLayout  # noqa: E402
 
 # Dense bf16 peak FLOP/s by device kind, from the vendors' datasheets (no sparsity).
 DATASHEET_BF16_PEAK = {
@@ -110,14 +108,14 @@ def datasheet_peak(device) -> float | None:
 
 
 def run_variant(
-    variant: Variant, vocab, size: str, lengths, steps: int, trace_dir: str | None = None
+    variant: Variant, size: str, lengths, steps: int, trace_dir: str | None = None
 ) -> dict:
     """Compile and time one variant (then profile two steps into trace_dir); its figures."""
     src, tgt = variant.task.split("_to_")
     overrides = dict(dtype="bfloat16", remat=variant.remat, attention=variant.attention)
     if not variant.dropout:
         overrides["dropout_rate"] = 0.0
-    model = UnifiedModel(load_config(size, **overrides), vocab)
+    model = load_model(size, **overrides)
     l_in, l_out = lengths
     batch = jax.device_put(symbolic_batch(model, variant.batch, l_in, l_out, src=src, tgt=tgt))
     columns = output_columns(model, tgt)
@@ -170,7 +168,7 @@ def run_variant(
     }
 
 
-def attention_agreement(vocab, attention: str) -> dict[str, float]:
+def attention_agreement(attention: str) -> dict[str, float]:
     """Relative L2 error of bf16 loss gradients against float32 matmul attention (small
     config; one symbolic and one RVQ batch, worst of the two) for the matmul path and
     `attention`: a fused kernel must be as accurate before its speed means anything."""
@@ -178,7 +176,7 @@ def attention_agreement(vocab, attention: str) -> dict[str, float]:
     for src, tgt in (("lmx", "midi"), ("midi", "audio")):
 
         def grads(dtype, impl):
-            model = UnifiedModel(load_config("small", dtype=dtype, attention=impl), vocab)
+            model = load_model("small", dtype=dtype, attention=impl)
             batch = symbolic_batch(model, 4, 256, 128, src=src, tgt=tgt)  # noqa: B023
             _, g = jax.jit(model.loss_and_grad)(model.init(jax.random.key(0)), batch)
             return jnp.concatenate([x.ravel() for x in jax.tree.leaves(g)])
@@ -216,9 +214,8 @@ def main():
     peak = args.peak_tflops * 1e12 if args.peak_tflops else datasheet_peak(device)
     peak_text = f"{peak / 1e12:.1f} TFLOP/s" if peak else "unknown (give --peak-tflops)"
     print(f"bf16 matmul here: {ceiling / 1e12:.1f} TFLOP/s; datasheet peak {peak_text}", flush=True)
-    vocab = VocabularyLayout()
     if args.check:
-        errors = attention_agreement(vocab, args.check)
+        errors = attention_agreement(args.check)
         print(
             "bf16 gradients vs float32 matmul attention (small config, rel L2): "
             + ", ".join(f"{impl} {err:.2e}" for impl, err in errors.items())
@@ -231,7 +228,7 @@ def main():
         try:
             steps = 2 if args.quick else args.steps
             trace = args.trace if not results else None
-            r = run_variant(variant, vocab, size, lengths, steps, trace)
+            r = run_variant(variant, size, lengths, steps, trace)
         except Exception as err:  # noqa: BLE001 (report an OOM or a refused shape and go on)
             print(f"{text}: failed: {type(err).__name__}: {str(err)[:300]}", flush=True)
             continue

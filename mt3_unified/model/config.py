@@ -17,8 +17,9 @@ ATTENTIONS = ("matmul", "jax", "cudnn")
 class ModelConfig:
     """Everything the network's shape depends on except the vocabulary.
 
-    The vocabulary (size, codebooks per modality, logit masks) is passed to the
-    model separately so one config serves any codebook layout.
+    The vocabulary (size, codebooks per modality, logit masks) and the loss's
+    settings are UnifiedModel's own arguments, so one config serves any
+    codebook layout and any loss.
     """
 
     emb_dim: int = 512
@@ -47,10 +48,6 @@ class ModelConfig:
     # projected with a linear layer; 0 features switches the path off.
     continuous_input_dim: int = 0
     continuous_modalities: tuple[str, ...] = ()
-    label_smoothing: float = 0.0
-    z_loss: float = 1e-4
-    # One weight per task in vocab.unified.TASKS order; () means all 1.
-    task_weights: tuple[float, ...] = ()
 
     def __post_init__(self):
         if self.norm not in NORMS:

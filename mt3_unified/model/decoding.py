@@ -1,21 +1,64 @@
-"""Cached autoregressive decoding: greedy, temperature/top-k/top-p sampling, beam search.
+"""Cached decoding of frames: greedy, temperature/top-k/top-p sampling and beam search.
 
-The encoder runs once; each decoder step reads one frame through per-layer KV
-caches (cross-attention keys/values are computed once, too), then the depth
-decoder chooses the frame's K codes one after another. Examples stop at their
-own EOS; their later frames are PAD.
+Decoding knows the network only through the step functions a model builds for
+one batch (`Steps`, from UnifiedModel.decoding_steps), as T5X's decoding takes
+a `tokens_to_logits` callable and a cache: `frame_step` runs the decoder over
+one frame through its KV cache, and `slot_logits` runs the depth decoder and
+the output layer for one depth slot of that frame. The K codes of a frame are
+chosen one slot after another; examples stop at their own EOS and their later
+frames are PAD. Each function also returns the model's log-likelihood of
+what it decoded (temperature and filters shape the choice, not the score).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
+from collections.abc import Callable
+from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from mt3_unified.model.layers import NEG_INF
-from mt3_unified.vocab.layout import EOS_ID, MODALITIES, PAD_ID, SYMBOLIC_MODALITIES
+from mt3_unified.model.primitives import NEG_INF
+from mt3_unified.vocab.layout import EOS_ID, PAD_ID
+
+Array = Any
+
+
+@dataclasses.dataclass(frozen=True)
+class DecodingSettings:
+    """How predict_batch decodes: greedy (temperature 0), sampling, or beam search
+    (num_beams > 1, symbolic targets only, the best beam returned); max_length None
+    means ModelConfig.max_target_len."""
+
+    max_length: int | None = None
+    temperature: float = 0.0
+    top_k: int = 0
+    top_p: float = 1.0
+    num_beams: int = 1
+    length_penalty: float = 0.6
+
+
+@dataclasses.dataclass(frozen=True)
+class Steps:
+    """What decoding needs of a model for one batch of B rows.
+
+    frame_step(frame [B, 1, K], cache) -> (hidden [B, 1, D], new cache).
+    slot_logits(hidden, codes [B, 1, k + 1], k) -> float32 logits [B, N] of slot
+    k over the ids columns[k] (the codes below slot k are the frame's so far).
+    cache: the decoder's state before the first frame; every leaf with axes
+    holds one row per example along its first axis (beam search reorders
+    them), a 0-d leaf (a position) is shared.
+    """
+
+    frame_step: Callable[[Array, Any], tuple[Array, Any]]
+    slot_logits: Callable[[Array, Array, int], Array]
+    columns: np.ndarray  # [S, N] static ids; S = the slots any example may fill
+    num_codebooks: Array  # [B] slots each example's frames fill
+    first_frame: Array  # [B, 1, K] BOS frames
+    cache: Any
 
 
 def sample_logits(rng, logits, temperature=0.0, top_k=0, top_p=1.0):
@@ -36,169 +79,100 @@ def sample_logits(rng, logits, temperature=0.0, top_k=0, top_p=1.0):
     return jax.random.categorical(rng, logits, axis=-1).astype(jnp.int32)
 
 
-def _choose_frame(model, params, hidden, target_modality, rng, sampler, window):
-    """The K codes [B, 1, K] of one frame, slot after slot through the depth decoder.
+def _choose_frame(steps: Steps, hidden, rng, sampler):
+    """(codes [B, 1, K], their log-likelihood [B]) of one frame, slot after slot.
 
     Slot k runs the (causal) depth decoder over the first k + 1 positions only,
     and is skipped altogether when no example of the batch fills it (symbolic
     targets, or frames that start with EOS): a symbolic batch pays for one
-    depth position and one output projection per frame, not K of each. Each
-    slot's logits cover only the ids of `window` (model.output_window), the
-    only ones the batch's target modalities may emit.
+    depth position and one output projection per frame, not K of each.
     """
-    k_max = model.k_max
-    num_books = jnp.asarray(model.num_codebooks)[target_modality]
+    k_max = steps.first_frame.shape[-1]
     codes = jnp.zeros((hidden.shape[0], 1, k_max), jnp.int32)
+    score = jnp.zeros((hidden.shape[0],), jnp.float32)
 
-    def choose(codes, k):
-        logits = model.module.apply(
-            {"params": params},
-            hidden,
-            codes[..., : k + 1],
-            target_modality,
-            k,
-            columns=window.columns[: k + 1],
-            method="depth_logits",
-        )[:, 0]
+    def choose(state, k):
+        codes, score = state
+        logits = steps.slot_logits(hidden, codes[..., : k + 1], k)
         index = sampler(jax.random.fold_in(rng, k), logits)
-        token = jnp.asarray(window.columns[k])[index]
+        token = jnp.asarray(steps.columns[k])[index]
+        log_p = jnp.take_along_axis(jax.nn.log_softmax(logits), index[:, None], axis=-1)[:, 0]
         # Symbolic frames use slot 0 only; a frame that starts with EOS holds nothing else.
-        keep = (k < num_books) & ((k == 0) | (codes[:, 0, 0] != EOS_ID))
-        return codes.at[:, 0, k].set(jnp.where(keep, token, PAD_ID))
+        keep = (k < steps.num_codebooks) & ((k == 0) | (codes[:, 0, 0] != EOS_ID))
+        codes = codes.at[:, 0, k].set(jnp.where(keep, token, PAD_ID))
+        return codes, score + jnp.where(keep, log_p, 0.0)
 
-    for k in range(window.slots):
-        if k == 0:
-            codes = choose(codes, 0)
-            continue
-        needed = jnp.any((k < num_books) & (codes[:, 0, 0] != EOS_ID))
-        codes = jax.lax.cond(needed, functools.partial(choose, k=k), lambda c: c, codes)
-    return codes
-
-
-def output_window_of(model, target_modality):
-    """The output window of a batch's target modalities (all of them when traced)."""
-    if isinstance(target_modality, jax.core.Tracer):
-        return model.output_window(range(len(MODALITIES)))
-    return model.output_window(np.unique(np.asarray(target_modality)))
+    state = choose((codes, score), 0)
+    for k in range(1, len(steps.columns)):
+        needed = jnp.any((k < steps.num_codebooks) & (state[0][:, 0, 0] != EOS_ID))
+        state = jax.lax.cond(needed, functools.partial(choose, k=k), lambda s: s, state)
+    return state
 
 
-def _start(model, params, batch, max_length):
-    tm = jnp.asarray(batch["target_modality"])
-    encoded, mask = model.module.apply(
-        {"params": params},
-        batch["encoder_input_tokens"],
-        batch["encoder_input_modality"],
-        tm,
-        batch.get("encoder_continuous_inputs"),
-        method="encode",
-    )
-    cache = model.module.apply({"params": params}, encoded, mask, max_length, method="init_cache")
-    bos = jnp.zeros((tm.shape[0], 1, model.k_max), jnp.int32)
-    bos = bos.at[:, 0, 0].set(jnp.asarray(model.bos_ids)[tm])
-    return tm, cache, bos
-
-
-def decode(
-    model,
-    params,
-    batch,
-    rng=None,
-    max_length=None,
-    temperature=0.0,
-    top_k=0,
-    top_p=1.0,
-    num_beams=1,
-    length_penalty=0.6,
-):
-    """Decoded frames [B, max_length, K]: greedy (temperature 0), sampling, or beam search.
-
-    Beam search (num_beams > 1) is for symbolic targets only and returns the best beam.
-    """
-    inputs = (
-        "encoder_input_tokens",
-        "encoder_input_modality",
-        "target_modality",
-        "encoder_continuous_inputs",
-    )
-    window = output_window_of(model, batch["target_modality"])
-    batch = {k: jnp.asarray(batch[k]) for k in inputs if k in batch}
-    max_length = max_length or model.config.max_target_len
-    if max_length > model.config.max_target_len:
-        raise ValueError(f"max_length {max_length} exceeds max_target_len")
-    if num_beams > 1:
-        return beam_search(model, params, batch, max_length, num_beams, length_penalty, window)
-    rng = jax.random.key(0) if rng is None else rng
-    return _sample_loop(model, params, batch, rng, max_length, temperature, top_k, top_p, window)
-
-
-@functools.partial(jax.jit, static_argnums=(0, 4, 5, 6, 7, 8))
-def _sample_loop(model, params, batch, rng, max_length, temperature, top_k, top_p, window):
+def sample(steps: Steps, rng, max_length: int, temperature=0.0, top_k=0, top_p=1.0):
+    """(frames [B, max_length, K], log-likelihoods [B]): greedy when temperature is 0,
+    else a temperature/top-k/top-p sample."""
     sampler = lambda r, logits: sample_logits(r, logits, temperature, top_k, top_p)
-    tm, cache, frame = _start(model, params, batch, max_length)
-    batch_size = tm.shape[0]
-    out = jnp.zeros((batch_size, max_length, model.k_max), jnp.int32)
+    frame = steps.first_frame
+    batch_size, _, k_max = frame.shape
+    out = jnp.zeros((batch_size, max_length, k_max), jnp.int32)
     done = jnp.zeros((batch_size,), bool)
+    scores = jnp.zeros((batch_size,), jnp.float32)
 
     def cond(state):
-        i, _, _, _, done = state
+        i, *_, done, _ = state
         return (i < max_length) & ~jnp.all(done)
 
     def body(state):
-        i, frame, cache, out, done = state
-        hidden, cache = model.module.apply(
-            {"params": params}, frame, tm, cache, method="decode_step"
-        )
-        rng_i = jax.random.fold_in(rng, i)
-        codes = _choose_frame(model, params, hidden, tm, rng_i, sampler, window)
+        i, frame, cache, out, done, scores = state
+        hidden, cache = steps.frame_step(frame, cache)
+        codes, log_p = _choose_frame(steps, hidden, jax.random.fold_in(rng, i), sampler)
         codes = jnp.where(done[:, None, None], PAD_ID, codes)
+        scores = scores + jnp.where(done, 0.0, log_p)
         out = jax.lax.dynamic_update_slice_in_dim(out, codes, i, axis=1)
-        return i + 1, codes, cache, out, done | (codes[:, 0, 0] == EOS_ID)
+        return i + 1, codes, cache, out, done | (codes[:, 0, 0] == EOS_ID), scores
 
-    state = (jnp.zeros((), jnp.int32), frame, cache, out, done)
-    return jax.lax.while_loop(cond, body, state)[3]
-
-
-def beam_search(model, params, batch, max_length, num_beams, length_penalty=0.6, window=None):
-    """Best-of-beams frames [B, max_length, K] for symbolic targets (slot 0 only)."""
-    tm = np.asarray(batch["target_modality"])
-    if any(MODALITIES[m] not in SYMBOLIC_MODALITIES for m in tm):
-        raise ValueError("beam search decodes symbolic targets only (lmx, midi)")
-    window = window or output_window_of(model, tm)
-    return _beam_loop(model, params, batch, max_length, num_beams, length_penalty, window)
+    state = (jnp.zeros((), jnp.int32), frame, steps.cache, out, done, scores)
+    _, _, _, out, _, scores = jax.lax.while_loop(cond, body, state)
+    return out, scores
 
 
-@functools.partial(jax.jit, static_argnums=(0, 3, 4, 5, 6))
-def _beam_loop(model, params, batch, max_length, beams, alpha, window):
-    expand = lambda x: jnp.repeat(x, beams, axis=0)
-    batch = {k: expand(jnp.asarray(v)) for k, v in batch.items()}
-    tm, cache, frame = _start(model, params, batch, max_length)
-    b = tm.shape[0] // beams
-    columns = window.columns[:1]  # symbolic targets: slot 0's ids
+def beam_search(steps: Steps, max_length: int, num_beams: int, length_penalty=0.6):
+    """(best-of-beams frames [B, max_length, K], their log-likelihoods [B]) for symbolic
+    targets (slot 0 only).
+
+    `steps` serve B * num_beams rows, each example's beams side by side (the
+    model repeats its inputs). Finished beams compete on their log-likelihood
+    divided by ((5 + length) / 6) ** length_penalty; the score returned is the
+    plain log-likelihood.
+    """
+    beams = num_beams
+    frame = steps.first_frame
+    b = frame.shape[0] // beams
+    columns = steps.columns[:1]  # symbolic targets: slot 0's ids
     vocab = columns.shape[-1]
-    penalty = lambda n: ((5.0 + n) / 6.0) ** alpha
+    penalty = lambda n: ((5.0 + n) / 6.0) ** length_penalty
     seqs = jnp.zeros((b, beams, max_length), jnp.int32)
     live_lp = jnp.tile(jnp.array([0.0] + [NEG_INF] * (beams - 1)), (b, 1))
-    fin_seqs, fin_scores = seqs, jnp.full((b, beams), NEG_INF)
+    fin_seqs, fin_scores, fin_lp = seqs, jnp.full((b, beams), NEG_INF), jnp.zeros((b, beams))
 
     def gather(x, idx):  # x [b*beams, ...] reordered by beam indices idx [b, beams]
+        if not x.ndim:
+            return x
         x = x.reshape(b, beams, *x.shape[1:])
         x = jnp.take_along_axis(x, idx.reshape(b, beams, *([1] * (x.ndim - 2))), axis=1)
         return x.reshape(b * beams, *x.shape[2:])
 
     def cond(state):
-        i, _, _, _, live_lp, _, fin_scores = state
+        i, _, _, _, live_lp, _, fin_scores, _ = state
         best_live = live_lp.max(axis=1) / penalty(max_length)
         return (i < max_length) & ~jnp.all(best_live < fin_scores.min(axis=1))
 
     def body(state):
-        i, frame, cache, seqs, live_lp, fin_seqs, fin_scores = state
-        hidden, cache = model.module.apply(
-            {"params": params}, frame, tm, cache, method="decode_step"
-        )
+        i, frame, cache, seqs, live_lp, fin_seqs, fin_scores, fin_lp = state
+        hidden, cache = steps.frame_step(frame, cache)
         codes = jnp.zeros((b * beams, 1, 1), jnp.int32)  # slot 0 reads no earlier code
-        logits = model.module.apply(
-            {"params": params}, hidden, codes, tm, 0, columns=columns, method="depth_logits"
-        )[:, 0]
+        logits = steps.slot_logits(hidden, codes, 0)
         cand = live_lp[..., None] + jax.nn.log_softmax(logits).reshape(b, beams, vocab)
         top_lp, top_idx = jax.lax.top_k(cand.reshape(b, beams * vocab), 2 * beams)
         beam_idx, token = top_idx // vocab, jnp.asarray(columns[0])[top_idx % vocab]
@@ -210,27 +184,26 @@ def _beam_loop(model, params, batch, max_length, beams, alpha, window):
         all_scores = jnp.concatenate(
             [fin_scores, jnp.where(is_eos, top_lp / penalty(i + 1.0), NEG_INF)], axis=1
         )
+        all_lp = jnp.concatenate([fin_lp, top_lp], axis=1)
         fin_scores, keep = jax.lax.top_k(all_scores, beams)
         fin_seqs = jnp.take_along_axis(all_fin, keep[..., None], axis=1)
+        fin_lp = jnp.take_along_axis(all_lp, keep, axis=1)
         live_lp, keep = jax.lax.top_k(jnp.where(is_eos, NEG_INF, top_lp), beams)
         seqs = jnp.take_along_axis(cand_seqs, keep[..., None], axis=1)
         src = jnp.take_along_axis(beam_idx, keep, axis=1)
-        cache = {
-            **cache,
-            "self": [
-                {**c, "k": gather(c["k"], src), "v": gather(c["v"], src)} for c in cache["self"]
-            ],
-        }
+        cache = jax.tree.map(lambda x: gather(x, src), cache)
         frame = jnp.zeros_like(frame).at[:, 0, 0].set(seqs[:, :, i].reshape(-1))
-        return i + 1, frame, cache, seqs, live_lp, fin_seqs, fin_scores
+        return i + 1, frame, cache, seqs, live_lp, fin_seqs, fin_scores, fin_lp
 
-    state = (jnp.zeros((), jnp.int32), frame, cache, seqs, live_lp, fin_seqs, fin_scores)
-    _, _, _, seqs, live_lp, fin_seqs, fin_scores = jax.lax.while_loop(cond, body, state)
+    start = jnp.zeros((), jnp.int32)
+    state = (start, frame, steps.cache, seqs, live_lp, fin_seqs, fin_scores, fin_lp)
+    _, _, _, seqs, live_lp, fin_seqs, fin_scores, fin_lp = jax.lax.while_loop(cond, body, state)
     # An example with no finished beam falls back to its best live beam.
     has_fin = fin_scores[:, 0] > NEG_INF / 2
     best = jnp.where(has_fin[:, None], fin_seqs[:, 0], seqs[:, 0])
+    score = jnp.where(has_fin, fin_lp[:, 0], live_lp[:, 0])
     # Everything after the first EOS becomes PAD.
     after = jnp.cumsum(jnp.cumsum(best == EOS_ID, axis=1), axis=1) > 1
     best = jnp.where(after, PAD_ID, best)
-    out = jnp.zeros((b, max_length, model.k_max), jnp.int32)
-    return out.at[:, :, 0].set(best)
+    out = jnp.zeros((b, max_length, frame.shape[-1]), jnp.int32)
+    return out.at[:, :, 0].set(best), score

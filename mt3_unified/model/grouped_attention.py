@@ -57,11 +57,9 @@ def _backward(repeats, residuals, dy):
         dv = jax.lax.dot_general(weights, dy, _AT_B).astype(v.dtype)
         return dq, dk, dv, jnp.zeros_like(bias)
     # On the CPU, dK and dV (which contract over the query rows) as dots with a
-    # transposed operand run at about half the speed of a plain product (~67
-    # against ~150 GFLOP/s at T5-small sizes), and XLA folds every rewrite back
-    # into that form unless an optimization barrier keeps explicit transposes.
-    # One encoder layer's attention at b8, 8 heads, 512 x 512 (forward and
-    # backward): ~150 -> ~126 ms.
+    # transposed operand run at about half the speed of a plain product, and
+    # XLA folds every rewrite back into that form unless an optimization
+    # barrier keeps explicit transposes (timings in BENCHMARKS.md, "Model").
     weights_t, d_logits_t = jax.lax.optimization_barrier(
         (jnp.swapaxes(weights, 2, 3), jnp.swapaxes(d_logits, 2, 3))
     )

@@ -18,9 +18,10 @@ def softmax_statistics(logits, targets, valid):
 
     Math runs in float32 whatever the logits' dtype. The point is the backward
     pass: autodiff of the same formulas keeps a float32 copy of the logits (or
-    of their exponentials) for it, 2.2 GB in the paper config's bf16 training
-    step; here the residual is the logits as they came and the gradient is
-    one elementwise pass that writes the logits' dtype.
+    of their exponentials) for it, the largest tensor of a bf16 training step
+    (BENCHMARKS.md gives the paper step's size); here the residual is the
+    logits as they came and the gradient is one elementwise pass that writes
+    the logits' dtype.
     """
     return _statistics(logits, targets, valid)
 

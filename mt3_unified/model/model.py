@@ -1,62 +1,91 @@
 """The T5X-style model API of the unified transformer: loss_fn, score_batch, predict_batch.
 
-Batch convention (the SeqIO side produces exactly these features):
+The features a batch holds are declared in `model/features.py` (MODEL_FEATURES,
+which the SeqIO side writes): input and output frames [B, L, K], modality and
+task indices [B] and loss weights. A batch may mix modalities: logit masks and
+positional tables are gathered per example.
 
-    encoder_input_tokens    int32 [B, L_in, K]   input frames; K = the vocabulary's
-                            largest codebook count; symbolic inputs fill slot 0 and
-                            leave PAD (0) in the other slots; PAD frames are padding
-    encoder_input_modality  int32 [B]            index into MODALITIES
-    target_modality         int32 [B]            index into MODALITIES
-    task                    int32 [B]            index into TASKS (per-task weights, metrics)
-    decoder_target_tokens   int32 [B, L_out, K]  output frames, slot use as above; the
-                            last real frame is the EOS frame [EOS, PAD, ...]
-    decoder_input_tokens    int32 [B, L_out, K]  targets shifted right by one frame; the
-                            first frame is the BOS frame [<to:target>, PAD, ...], the
-                            target-modality token of VocabularyLayout.target_id
-    decoder_loss_weights    float [B, L_out, K]  1 on real target slots, 0 elsewhere
-    encoder_continuous_inputs  float [B, L_in, F]  only when ModelConfig.continuous_input_dim
+gin builds the model as T5X's configs do (`gin/models/base.gin`):
 
-A batch may mix modalities: logit masks and positional tables are gathered per example.
+    MODEL = @UnifiedModel()
+    UnifiedModel.config = @ModelConfig()
+    UnifiedModel.label_smoothing = 0.1
+    VocabularyConfig.audio_codebooks = 4    # the vocabulary's layout
+
+and `gin_model(gin_files, bindings)` parses such files and returns MODEL.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
+from collections.abc import Mapping, Sequence
 
 import flax.linen as nn
+import gin
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from mt3_unified.errors import Mt3UnifiedError
 from mt3_unified.model import decoding
 from mt3_unified.model.config import ModelConfig
+from mt3_unified.model.features import (
+    MODEL_FEATURES,
+    BatchError,
+    check_features,
+    check_indices,
+    required_features,
+)
 from mt3_unified.model.losses import softmax_statistics
 from mt3_unified.model.network import UnifiedTransformer
 from mt3_unified.model.output_window import OutputWindow, output_window, restrict_masks
-from mt3_unified.vocab.layout import MODALITIES, PAD_ID, TASKS, VocabularyLayout
+from mt3_unified.runtime.gin_config import parse_gin
+from mt3_unified.vocab.layout import (
+    MODALITIES,
+    PAD_ID,
+    SYMBOLIC_MODALITIES,
+    TASKS,
+    VocabularyLayout,
+)
 
-INT_FEATURES = ("encoder_input_modality", "target_modality", "task")
-FRAME_FEATURES = ("encoder_input_tokens", "decoder_target_tokens", "decoder_input_tokens")
+# Features the network reads; the others (task, loss weights) only the loss does.
+NETWORK_FEATURES = tuple(n for n, spec in MODEL_FEATURES.items() if spec.network)
+# What decoding reads: the network's inputs without the targets.
+DECODING_FEATURES = tuple(n for n in NETWORK_FEATURES if not MODEL_FEATURES[n].target)
 
 
-class BatchError(Mt3UnifiedError, ValueError):
-    """A batch whose features do not fit the model's config."""
-
-
+@gin.configurable
 class UnifiedModel:
-    """Binds a ModelConfig to a vocabulary and exposes the functions a trainer jits."""
+    """Binds a ModelConfig to a vocabulary and the loss's settings, and exposes the functions
+    a trainer jits.
 
-    def __init__(self, config: ModelConfig, vocab: VocabularyLayout):
+    `vocabulary` defaults to the layout of VocabularyConfig() as gin binds it
+    (whose codebooks must be those of the codecs that baked the corpus).
+    `label_smoothing` spreads that much of each target's mass over the ids its
+    modality may emit in its slot; `z_loss` weighs log(Z)^2 (PaLM's
+    auxiliary loss); `task_weights` maps task names (vocab.layout.TASKS) to
+    the weight of their tokens in the loss, 1 for a task it leaves out.
+    """
+
+    def __init__(
+        self,
+        config: ModelConfig,
+        vocabulary: VocabularyLayout | None = None,
+        label_smoothing: float = 0.0,
+        z_loss: float = 1e-4,
+        task_weights: Mapping[str, float] | None = None,
+    ):
+        vocabulary = VocabularyLayout() if vocabulary is None else vocabulary
         self.config = config
-        self.vocab = vocab
-        self.logit_masks = np.stack([vocab.modality_masks[m] for m in MODALITIES])
-        self.num_codebooks = np.array([vocab.num_codebooks(m) for m in MODALITIES], np.int32)
+        self.vocabulary = vocabulary
+        self.label_smoothing = label_smoothing
+        self.z_loss = z_loss
+        self.task_weights = _every_task_weight(task_weights or {})
+        self._task_weight_vector = np.array(list(self.task_weights.values()), np.float32)
+        self.logit_masks = np.stack([vocabulary.modality_masks[m] for m in MODALITIES])
+        self.num_codebooks = np.array([vocabulary.num_codebooks(m) for m in MODALITIES], np.int32)
         self.k_max = self.logit_masks.shape[1]
-        self.bos_ids = np.array([vocab.target_id(m) for m in MODALITIES], np.int32)
-        if config.task_weights and len(config.task_weights) != len(TASKS):
-            raise ValueError(f"task_weights needs {len(TASKS)} entries (TASKS order)")
-        self.task_weights = np.array(config.task_weights or [1.0] * len(TASKS), np.float32)
+        self.bos_ids = np.array([vocabulary.target_id(m) for m in MODALITIES], np.int32)
         # Modalities whose frames use slots beyond the first (image and audio RVQ codes).
         self.uses_more_slots = self.logit_masks[:, 1:].any(axis=(1, 2))
         self._windows: dict[tuple[int, ...], OutputWindow] = {}
@@ -66,17 +95,18 @@ class UnifiedModel:
     # ------------------------------------------------------------- params
     def dummy_batch(self, batch_size=1, input_len=8, target_len=8) -> dict:
         """An all-PAD batch of the right shapes and dtypes (for init and shape inference)."""
-        k, f = self.k_max, self.config.continuous_input_dim
-        batch = {
-            "encoder_input_tokens": np.zeros((batch_size, input_len, k), np.int32),
-            "decoder_target_tokens": np.zeros((batch_size, target_len, k), np.int32),
-            "decoder_input_tokens": np.zeros((batch_size, target_len, k), np.int32),
-            "decoder_loss_weights": np.zeros((batch_size, target_len, k), np.float32),
-            **{name: np.zeros((batch_size,), np.int32) for name in INT_FEATURES},
+        sizes = {
+            "batch": batch_size,
+            "input_length": input_len,
+            "target_length": target_len,
+            **self._axis_sizes(),
         }
-        if f:
-            batch["encoder_continuous_inputs"] = np.zeros((batch_size, input_len, f), np.float32)
-        return batch
+        names = required_features(targets=True, continuous=bool(self.config.continuous_input_dim))
+        specs = {name: MODEL_FEATURES[name] for name in names}
+        return {name: np.zeros([sizes[a] for a in s.axes], s.dtype) for name, s in specs.items()}
+
+    def _axis_sizes(self) -> dict[str, int]:
+        return {"slot": self.k_max, "continuous": self.config.continuous_input_dim}
 
     def _init_boxed(self, rng):
         return self.module.init(rng, **_network_inputs(self.dummy_batch()))["params"]
@@ -97,51 +127,19 @@ class UnifiedModel:
     def validate_batch(self, batch: dict, targets: bool = True) -> None:
         """Raises BatchError naming the feature and the expectation; runs before tracing.
 
-        Shapes and dtypes are checked always (also on tracers, so a jitted
-        caller fails while tracing, before compiling); values (modality ranges,
-        targets inside their modality's ids) are checked when they are concrete.
+        Names, shapes and dtypes are checked against MODEL_FEATURES always
+        (also on tracers, so a jitted caller fails while tracing, before
+        compiling); values (modality and task indices, targets inside their
+        modality's ids) are checked when they are concrete.
         """
-        cfg, k = self.config, self.k_max
-        names = list(INT_FEATURES) + ["encoder_input_tokens"]
-        if targets:
-            names += ["decoder_target_tokens", "decoder_input_tokens", "decoder_loss_weights"]
-        if cfg.continuous_input_dim:
-            names.append("encoder_continuous_inputs")
-        for name in names:
-            if name not in batch:
-                raise BatchError(f"batch lacks feature {name!r}; expected {names}")
-        b = batch["encoder_input_tokens"].shape[0] if batch["encoder_input_tokens"].ndim else 0
-        l_in = cfg.max_input_len
-        l_out = cfg.max_target_len
-        expect = {n: (("B",), "int") for n in INT_FEATURES}
-        expect["encoder_input_tokens"] = (("B", f"<={l_in}", k), "int")
-        if targets:
-            tgt_len = batch["decoder_target_tokens"].shape[1:2] or (None,)
-            for n in ("decoder_target_tokens", "decoder_input_tokens", "decoder_loss_weights"):
-                kind = "float" if n == "decoder_loss_weights" else "int"
-                expect[n] = (
-                    ("B", f"<={l_out}" if n == "decoder_target_tokens" else tgt_len[0], k),
-                    kind,
-                )
-        if cfg.continuous_input_dim:
-            in_len = batch["encoder_input_tokens"].shape[1:2] or (None,)
-            expect["encoder_continuous_inputs"] = (
-                ("B", in_len[0], cfg.continuous_input_dim),
-                "float",
-            )
-        for name, (dims, kind) in expect.items():
-            _check_feature(name, batch[name], dims, kind, b)
-        values = {n: batch[n] for n in INT_FEATURES}
-        if any(isinstance(v, jax.core.Tracer) for v in values.values()):
+        cfg = self.config
+        names = required_features(targets, continuous=bool(cfg.continuous_input_dim))
+        limits = {"input_length": cfg.max_input_len, "target_length": cfg.max_target_len}
+        check_features(batch, names, self._axis_sizes(), limits)
+        indices = [n for n in names if MODEL_FEATURES[n].indexes]
+        if any(isinstance(batch[n], jax.core.Tracer) for n in indices):
             return
-        for name, limit in (
-            ("encoder_input_modality", len(MODALITIES)),
-            ("target_modality", len(MODALITIES)),
-            ("task", len(TASKS)),
-        ):
-            v = np.asarray(batch[name])
-            if v.size and (v.min() < 0 or v.max() >= limit):
-                raise BatchError(f"{name} must index {limit} entries, got values {np.unique(v)}")
+        check_indices(batch, indices)
         if targets and not isinstance(batch["decoder_target_tokens"], jax.core.Tracer):
             self._check_target_ids(batch)
 
@@ -259,16 +257,16 @@ class UnifiedModel:
         logits = self._apply(params, batch, rng, columns=window.columns)  # [B, L, S, N]
         targets, weights = _window_targets(batch, window)
         masks = None
-        if cfg.label_smoothing:
+        if self.label_smoothing:
             window_masks = restrict_masks(self.logit_masks, window.columns)  # [M, S, N]
             masks = jnp.asarray(window_masks)[batch["target_modality"]][:, None]
         log_z, target_logit, valid_sum = softmax_statistics(logits, targets, masks)
         nll = log_z - target_logit
         loss = nll
-        if cfg.label_smoothing:
-            loss = _smoothed_loss(nll, log_z, valid_sum, masks.sum(-1), cfg.label_smoothing)
-        z_loss = cfg.z_loss * jnp.square(log_z)
-        task_w = jnp.asarray(self.task_weights)[batch["task"]][:, None, None]
+        if self.label_smoothing:
+            loss = _smoothed_loss(nll, log_z, valid_sum, masks.sum(-1), self.label_smoothing)
+        z_loss = self.z_loss * jnp.square(log_z)
+        task_w = jnp.asarray(self._task_weight_vector)[batch["task"]][:, None, None]
         num_tokens = jnp.maximum(weights.sum(), 1.0)
         total = jnp.sum((loss + z_loss) * weights * task_w) / num_tokens
         correct = (jnp.argmax(logits, axis=-1) == targets).astype(jnp.float32)
@@ -302,22 +300,99 @@ class UnifiedModel:
         return jnp.sum((target_logit - log_z) * weights, axis=(1, 2))
 
     # --------------------------------------------------------- inference
-    def predict_batch(self, params, batch, rng=None, **decode_args):
-        """Decoded frames [B, L, K] (EOS frame, then PAD); see decoding.decode for the args."""
+    def predict_batch(self, params, batch, rng=None, **settings):
+        """Decoded frames [B, L, K] (EOS frame, then PAD); `settings` are
+        decoding.DecodingSettings' fields (max_length, temperature, top_k, top_p,
+        num_beams, length_penalty)."""
+        return self.predict_batch_with_aux(params, batch, rng, **settings)[0]
+
+    def predict_batch_with_aux(self, params, batch, rng=None, **settings):
+        """(decoded frames [B, L, K], {"scores": [B]}): the scores are the model's
+        log-likelihood of each example's decoded frames, what score_batch gives them
+        as targets (temperature and filters shape the choice, not the score)."""
         self.validate_batch(batch, targets=False)
-        return decoding.decode(self, params, batch, rng, **decode_args)
+        settings = decoding.DecodingSettings(**settings)
+        max_length = settings.max_length or self.config.max_target_len
+        if max_length > self.config.max_target_len:
+            raise ValueError(f"max_length {max_length} exceeds max_target_len")
+        if settings.num_beams > 1:
+            targets = {MODALITIES[m] for m in np.asarray(batch["target_modality"])}
+            if not targets <= set(SYMBOLIC_MODALITIES):
+                raise ValueError("beam search decodes symbolic targets only (lmx, midi)")
+        settings = dataclasses.replace(settings, max_length=max_length)
+        inputs = {n: jnp.asarray(batch[n]) for n in DECODING_FEATURES if n in batch}
+        rng = jax.random.key(0) if rng is None else rng
+        window = self.decoding_window(batch["target_modality"])
+        frames, scores = self._decode(params, inputs, rng, window, settings)
+        return frames, {"scores": scores}
+
+    @functools.partial(jax.jit, static_argnums=(0, 4, 5))
+    def _decode(self, params, inputs, rng, window, settings):
+        beams = settings.num_beams
+        if beams > 1:  # each example's beams side by side
+            inputs = {name: jnp.repeat(value, beams, axis=0) for name, value in inputs.items()}
+        steps = self.decoding_steps(params, inputs, settings.max_length, window)
+        if beams > 1:
+            return decoding.beam_search(steps, settings.max_length, beams, settings.length_penalty)
+        return decoding.sample(
+            steps, rng, settings.max_length, settings.temperature, settings.top_k, settings.top_p
+        )
+
+    def decoding_window(self, target_modality) -> OutputWindow:
+        """The output window decoding a batch's target modalities uses (all of them when
+        traced)."""
+        if isinstance(target_modality, jax.core.Tracer):
+            return self.output_window(range(len(MODALITIES)))
+        return self.output_window(np.unique(np.asarray(target_modality)))
+
+    def decoding_steps(self, params, batch, max_length: int, window=None) -> decoding.Steps:
+        """The step functions and initial state decoding needs for `batch`'s inputs (see
+        decoding.Steps); the encoder runs here, once, and so do the cross-attention keys
+        and values, which the step functions close over. Logits cover `window`'s ids
+        (default: decoding_window's)."""
+        apply = functools.partial(self.module.apply, {"params": params})
+        tm = jnp.asarray(batch["target_modality"])
+        window = window or self.decoding_window(batch["target_modality"])
+        encoded, mask = apply(
+            batch["encoder_input_tokens"],
+            batch["encoder_input_modality"],
+            tm,
+            batch.get("encoder_continuous_inputs"),
+            method="encode",
+        )
+        cache = apply(encoded, mask, max_length, method="init_cache")
+        fixed = {name: cache[name] for name in ("cross", "cross_mask")}
+
+        def frame_step(frame, self_cache):
+            hidden, cache = apply(frame, tm, {**fixed, "self": self_cache}, method="decode_step")
+            return hidden, cache["self"]
+
+        def slot_logits(hidden, codes, slot):
+            columns = window.columns[: slot + 1]
+            logits = apply(hidden, codes, tm, slot, columns=columns, method="depth_logits")
+            return logits[:, 0]
+
+        first = jnp.zeros((tm.shape[0], 1, self.k_max), jnp.int32)
+        return decoding.Steps(
+            frame_step=frame_step,
+            slot_logits=slot_logits,
+            columns=window.columns,
+            num_codebooks=jnp.asarray(self.num_codebooks)[tm],
+            first_frame=first.at[:, 0, 0].set(jnp.asarray(self.bos_ids)[tm]),
+            cache=cache["self"],
+        )
 
 
 def _network_inputs(batch: dict) -> dict:
-    names = (
-        "encoder_input_tokens",
-        "encoder_input_modality",
-        "target_modality",
-        "decoder_input_tokens",
-        "decoder_target_tokens",
-        "encoder_continuous_inputs",
-    )
-    return {n: batch[n] for n in names if n in batch}
+    return {name: batch[name] for name in NETWORK_FEATURES if name in batch}
+
+
+def _every_task_weight(task_weights: Mapping[str, float]) -> dict[str, float]:
+    """{task: weight} for every task in TASKS order, 1 where `task_weights` names none."""
+    unknown = sorted(set(task_weights) - set(TASKS))
+    if unknown:
+        raise ValueError(f"task_weights names unknown tasks {unknown}; the tasks are {TASKS}")
+    return {task: float(task_weights.get(task, 1.0)) for task in TASKS}
 
 
 def _window_targets(batch, window):
@@ -345,29 +420,22 @@ def _smoothed_loss(nll, log_z, valid_sum, num_valid, eps):
     return (1.0 - eps) * nll - eps * mean_valid - entropy
 
 
-def _check_feature(name, value, dims, kind, batch_size):
-    shape = tuple(getattr(value, "shape", ()))
-    dtype = getattr(value, "dtype", None)
-    want = "[" + ", ".join(str(d) for d in dims) + "]"
-    ok = len(shape) == len(dims)
-    for got, d in zip(shape, dims, strict=False):
-        if d == "B":
-            ok &= got == batch_size
-        elif isinstance(d, str) and d.startswith("<="):
-            ok &= 0 < got <= int(d[2:])
-        elif d is not None:
-            ok &= got == d
-    if not ok:
-        raise BatchError(f"feature {name!r} has shape {shape}; expected {want} (B = {batch_size})")
-    family = jnp.integer if kind == "int" else jnp.floating
-    if dtype is None or not jnp.issubdtype(dtype, family):
-        raise BatchError(f"feature {name!r} has dtype {dtype}; expected an {kind} dtype")
+def gin_model(gin_files: Sequence[str], bindings: Sequence[str] = ()) -> UnifiedModel:
+    """The UnifiedModel gin's MODEL macro builds after parsing `gin_files` and `bindings`.
+
+    Files and their includes are found as given or under the repository's root
+    (e.g. "gin/models/tiny.gin"), whatever the working directory. Parsing adds to
+    the process's gin config, as a T5X entry point's does; clear it first for a
+    config of these files alone.
+    """
+    parse_gin(gin_files, bindings)
+    return gin.query_parameter("%MODEL").scoped_configurable_fn()
 
 
 @functools.cache
-def count_params(config: ModelConfig, vocab: VocabularyLayout) -> int:
+def count_params(config: ModelConfig, vocabulary: VocabularyLayout) -> int:
     """Number of parameters of a config with a vocabulary (no memory is allocated)."""
-    return UnifiedModel(config, vocab).num_params()
+    return UnifiedModel(config, vocabulary).num_params()
 
 
-__all__ = ["BatchError", "UnifiedModel", "count_params", "PAD_ID"]
+__all__ = ["BatchError", "UnifiedModel", "count_params", "gin_model", "PAD_ID"]

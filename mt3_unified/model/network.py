@@ -6,19 +6,18 @@ import flax.linen as nn
 import jax.numpy as jnp
 import numpy as np
 
+from mt3_unified.model.attention import AttentionMask
 from mt3_unified.model.config import ModelConfig
-from mt3_unified.model.layers import (
+from mt3_unified.model.layers import DecoderLayer, EncoderLayer
+from mt3_unified.model.output_window import restrict_masks
+from mt3_unified.model.primitives import (
     NEG_INF,
-    AttentionMask,
-    DecoderLayer,
-    EncoderLayer,
     Norm,
     OutputLayer,
     constrain,
     dense_init,
     param_with_axes,
 )
-from mt3_unified.model.output_window import restrict_masks
 from mt3_unified.vocab.layout import MODALITIES, PAD_ID
 
 
@@ -173,8 +172,8 @@ class UnifiedTransformer(nn.Module):
         if as_float32:
             logits = logits.astype(jnp.float32)
         # An additive mask, as attention's: its gradient is the incoming one
-        # as is, where a select would cost the paper step another pass over
-        # its 1.1 GB of bf16 logit gradients (the loss's gradient there is 0).
+        # as is, where a select would cost another pass over the logits'
+        # gradients, the largest tensor of a step (the loss's gradient there is 0).
         bias = jnp.where(jnp.asarray(masks)[target_modality], 0.0, NEG_INF)  # [B, K', N]
         logits = logits + bias[:, None].astype(logits.dtype)
         if slot is not None:
@@ -196,9 +195,9 @@ class UnifiedTransformer(nn.Module):
         in the activation dtype.
 
         The loss reads them in float32 inside its own kernels: in bfloat16 a
-        float32 copy of the paper step's [8, 1750, 4, 9984] logits would be
-        2.2 GB written and read again, for values the bfloat16 output layer
-        already rounded. `slots` (static; default all K) is how many
+        float32 copy of the logits (the largest tensor of a step) would be
+        written and read again for values the bfloat16 output layer already
+        rounded. `slots` (static; default all K) is how many
         depth-decoder slots to run.
         A batch of symbolic targets fills slot 0 only, so its caller passes 1
         and saves (K-1)/K of the depth decoder and the output layer; the slots

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 
 import numpy as np
@@ -33,8 +34,9 @@ TINY = ModelConfig(
     depth_mlp_dim=64,
     max_input_len=16,
     max_target_len=16,
-    z_loss=1e-4,
 )
+# UnifiedModel's own arguments; tiny_model passes them there, the rest to ModelConfig.
+LOSS_SETTINGS = ("label_smoothing", "z_loss")
 
 
 @functools.cache
@@ -44,9 +46,8 @@ def vocab() -> UnifiedVocabulary:
 
 @functools.cache
 def tiny_model(**overrides) -> UnifiedModel:
-    import dataclasses
-
-    return UnifiedModel(dataclasses.replace(TINY, **overrides), vocab())
+    loss = {name: overrides.pop(name) for name in LOSS_SETTINGS if name in overrides}
+    return UnifiedModel(dataclasses.replace(TINY, **overrides), vocab(), **loss)
 
 
 def random_frames(rng, modality: str, length: int, real: int, k_max: int, eos: bool) -> np.ndarray:

@@ -142,7 +142,8 @@ def test_beam_search_for_symbolic_targets(model, params, batch, greedy):
     beams = np.asarray(model.predict_batch(params, symbolic, max_length=10, num_beams=3))
     _check_frames(beams, symbolic["target_modality"])
     # One beam is greedy search (up to the length penalty, which cannot reorder one beam).
-    one = np.asarray(decoding.beam_search(model, params, symbolic, 10, 1, 0.6))
+    steps = model.decoding_steps(params, symbolic, max_length=10)
+    one = np.asarray(decoding.beam_search(steps, 10, num_beams=1, length_penalty=0.6)[0])
     np.testing.assert_array_equal(one, greedy[:2])
     with pytest.raises(ValueError, match="symbolic"):
         model.predict_batch(params, batch, max_length=10, num_beams=2)
@@ -154,7 +155,32 @@ def test_a_batch_decodes_the_same_in_any_window(model, params, batch, greedy):
     # the mixed batch, whose window holds every modality's ids and K slots.
     lmx = int(np.flatnonzero(batch["target_modality"] == MODALITIES.index("lmx"))[0])
     alone = {k: v[lmx : lmx + 1] for k, v in batch.items()}
-    assert decoding.output_window_of(model, alone["target_modality"]).slots == 1
-    assert decoding.output_window_of(model, batch["target_modality"]).slots == model.k_max
+    assert model.decoding_window(alone["target_modality"]).slots == 1
+    assert model.decoding_window(batch["target_modality"]).slots == model.k_max
     decoded = np.asarray(model.predict_batch(params, alone, max_length=10))
     np.testing.assert_array_equal(decoded, greedy[lmx : lmx + 1])
+
+
+def _decoded_as_targets(batch, decoded):
+    """_teacher_batch with loss weight on every decoded code (PAD is never decoded)."""
+    return dict(
+        _teacher_batch(batch, decoded), decoder_loss_weights=(decoded != PAD_ID).astype(np.float32)
+    )
+
+
+def test_aux_scores_are_score_batch_of_the_decoded_frames(model, params, batch, greedy):
+    # Symbolic (slot 0) and RVQ (every codebook) targets alike, greedy and sampled:
+    # the scores are the model's log-likelihood of what was decoded.
+    for settings in ({}, {"temperature": 1.5}):
+        decoded, aux = model.predict_batch_with_aux(params, batch, max_length=10, **settings)
+        if not settings:
+            np.testing.assert_array_equal(decoded, greedy)
+        expected = model.score_batch(params, _decoded_as_targets(batch, np.asarray(decoded)))
+        np.testing.assert_allclose(aux["scores"], expected, rtol=1e-5, atol=1e-5)
+
+
+def test_beam_search_scores_are_score_batch_of_the_best_beam(model, params, batch):
+    symbolic = {k: v[:2] for k, v in batch.items()}
+    decoded, aux = model.predict_batch_with_aux(params, symbolic, max_length=10, num_beams=3)
+    expected = model.score_batch(params, _decoded_as_targets(symbolic, np.asarray(decoded)))
+    np.testing.assert_allclose(aux["scores"], expected, rtol=1e-5, atol=1e-5)

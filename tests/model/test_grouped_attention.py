@@ -5,8 +5,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from mt3_unified.model.attention import causal_bias, padding_bias
 from mt3_unified.model.grouped_attention import grouped_attention
-from mt3_unified.model.layers import causal_bias, padding_bias
 
 
 def reference(q, k, v, bias, repeats):

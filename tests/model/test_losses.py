@@ -1,16 +1,14 @@
 """softmax_statistics: values on a hand-made case, its gradient against autodiff, the
 label-smoothed loss against the KL divergence it stands for."""
 
-import dataclasses
-
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from mt3_unified.model.layers import NEG_INF
 from mt3_unified.model.losses import _statistics, softmax_statistics
 from mt3_unified.model.model import UnifiedModel
+from mt3_unified.model.primitives import NEG_INF
 from tests.model.helpers import ALL_PAIRS, TINY, make_batch, vocab
 
 
@@ -52,7 +50,7 @@ def test_label_smoothed_loss_is_the_kl_to_the_smoothed_target(params):
     # eps spread over the target modality's valid ids only, the label keeping
     # 1 - eps on top: the loss is KL(soft target || model), weighted per token.
     eps = 0.1
-    model = UnifiedModel(dataclasses.replace(TINY, label_smoothing=eps, z_loss=0.0), vocab())
+    model = UnifiedModel(TINY, vocab(), label_smoothing=eps, z_loss=0.0)
     batch = make_batch(ALL_PAIRS)
     loss, _ = jax.jit(model.loss_fn)(params, batch)
     log_p = np.asarray(jax.nn.log_softmax(jax.jit(model.logits)(params, batch), axis=-1))

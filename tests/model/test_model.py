@@ -3,16 +3,14 @@
 import dataclasses
 import functools
 
-import gin
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
 
-from mt3_unified.model.config import ModelConfig
-from mt3_unified.model.layers import NEG_INF
 from mt3_unified.model.model import BatchError, UnifiedModel
+from mt3_unified.model.primitives import NEG_INF
 from mt3_unified.vocab.unified import MODALITIES, PAD_ID, TASKS
 from tests.model.helpers import ALL_PAIRS, TINY, make_batch, tiny_model, vocab
 
@@ -76,14 +74,21 @@ def test_loss_metrics_per_task(model, params, batch):
         assert metrics[f"{task}/num_tokens"] > 0
         assert np.isfinite(metrics[f"{task}/loss"])
     # Zeroing a task's weight removes exactly its share from the loss.
-    weights = [0.0 if t == "image_to_lmx" else 1.0 for t in TASKS]
-    model0 = UnifiedModel(dataclasses.replace(TINY, task_weights=tuple(weights)), vocab())
+    model0 = UnifiedModel(TINY, vocab(), task_weights={"image_to_lmx": 0.0})
     loss0, _ = jax.jit(model0.loss_fn)(params, batch)
     assert loss0 < loss
 
 
+def test_task_weights_are_named_and_a_task_left_out_weighs_one():
+    model = UnifiedModel(TINY, vocab(), task_weights={"lmx_to_midi": 0.5})
+    assert model.task_weights["lmx_to_midi"] == 0.5
+    assert {w for t, w in model.task_weights.items() if t != "lmx_to_midi"} == {1.0}
+    with pytest.raises(ValueError, match=r"unknown tasks \['score_to_lmx'\].*image_to_lmx"):
+        UnifiedModel(TINY, vocab(), task_weights={"score_to_lmx": 2.0})
+
+
 def test_label_smoothing_keeps_a_finite_nonnegative_loss(params, batch):
-    smooth = UnifiedModel(dataclasses.replace(TINY, label_smoothing=0.1, z_loss=0.0), vocab())
+    smooth = UnifiedModel(TINY, vocab(), label_smoothing=0.1, z_loss=0.0)
     loss, metrics = jax.jit(smooth.loss_fn)(params, batch)
     assert np.isfinite(loss) and loss > 0
 
@@ -178,23 +183,6 @@ def test_tiny_model_overfits_one_batch_of_every_task():
         assert metrics[f"{task}/accuracy"] == 1.0, task
 
 
-@pytest.mark.parametrize("size", ["tiny", "small", "base", "paper"])
-def test_gin_model_configs_parse(size):
-    from pathlib import Path
-
-    root = Path(__file__).resolve().parents[2]
-    gin.clear_config()
-    gin.parse_config_file(str(root / "gin" / "models" / f"{size}.gin"))
-    config = ModelConfig()
-    gin.clear_config()
-    assert config.emb_dim > 0
-    if size == "paper":
-        assert (config.num_encoder_layers, config.num_decoder_layers) == (12, 12)
-        assert (config.emb_dim, config.num_heads, config.mlp_dim) == (1024, 16, 4096)
-        assert (config.depth_layers, config.depth_heads) == (1, 8)
-    assert len(MODALITIES) == 4
-
-
 def _symbolic_rows(batch):
     symbolic = [MODALITIES.index(m) for m in ("lmx", "midi")]
     rows = np.flatnonzero(np.isin(batch["target_modality"], symbolic))
@@ -219,22 +207,22 @@ def test_symbolic_only_batches_take_the_short_path_with_the_same_logits(
 
 def _full_vocabulary_loss(model, params, batch):
     """The loss written plainly over all V ids and K slots of model.logits (test reference)."""
-    cfg = model.config
+    eps = model.label_smoothing
     log_p = jax.nn.log_softmax(model.logits(params, batch), axis=-1)  # [B, L, K, V]
     log_z = jax.nn.logsumexp(model.logits(params, batch), axis=-1)
     targets = batch["decoder_target_tokens"]
     nll = -jnp.take_along_axis(log_p, targets[..., None], axis=-1)[..., 0]
     loss = nll
-    if cfg.label_smoothing:  # KL to 1-eps on the label plus eps spread over the valid ids
+    if eps:  # KL to 1-eps on the label plus eps spread over the valid ids
         valid = model.logit_masks[batch["target_modality"]][:, None]  # [B, 1, K, V]
         n = np.maximum(valid.sum(-1), 1)
-        soft = np.where(valid, cfg.label_smoothing / n[..., None], 0.0)
-        soft = soft + (1 - cfg.label_smoothing) * jax.nn.one_hot(targets, log_p.shape[-1])
+        soft = np.where(valid, eps / n[..., None], 0.0)
+        soft = soft + (1 - eps) * jax.nn.one_hot(targets, log_p.shape[-1])
         safe = np.where(soft > 0, soft, 1.0)
         loss = jnp.sum(soft * (np.log(safe) - jnp.where(valid, log_p, 0.0)), axis=-1)
     weights = batch["decoder_loss_weights"]
-    task_w = model.task_weights[batch["task"]][:, None, None]
-    per_token = (loss + cfg.z_loss * jnp.square(log_z)) * weights * task_w
+    task_w = np.array([model.task_weights[t] for t in TASKS])[batch["task"]][:, None, None]
+    per_token = (loss + model.z_loss * jnp.square(log_z)) * weights * task_w
     return jnp.sum(per_token) / max(weights.sum(), 1.0), jnp.sum(nll * weights) / weights.sum()
 
 
