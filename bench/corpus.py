@@ -32,7 +32,7 @@ def main(argv=None) -> dict:
     parser.add_argument("--every", type=int, default=100, help="take every N-th source")
     parser.add_argument("--start", type=int, default=0, help="first source of the sample")
     parser.add_argument("--workers", type=int, default=1)
-    parser.add_argument("--data_dir", default=None, help="default: a temporary folder")
+    parser.add_argument("--data-dir", default=None, help="default: a temporary folder")
     parser.add_argument("--no-write", action="store_true", help="time the cache step only")
     parser.add_argument(
         "--write-workers", type=int, default=None, help="the write's processes (default: --workers)"

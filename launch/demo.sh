@@ -25,7 +25,7 @@ mkdir -p runs
 codec_dir() { echo "runs/codecs_${CONFIG}/${1}_tiny-$(sha256sum "gin/codecs/${1}_tiny.gin" | cut -c1-8)"; }
 for codec in rqvae audio; do
   echo "== training the tiny ${codec} codec on synthetic_scores/${CONFIG}"
-  .venv/bin/python -m mt3_unified.codecs.main --gin_file="gin/codecs/${codec}_tiny.gin" \
+  .venv/bin/mt3u train-codec --gin-file="gin/codecs/${codec}_tiny.gin" \
     --workdir="$(codec_dir "$codec")" \
     "${STEPS_FLAG[@]}" \
     --gin.corpus_data.corpus="'synthetic_scores/${CONFIG}'" \
@@ -34,7 +34,6 @@ for codec in rqvae audio; do
 done
 echo "== baking synthetic_scores/${CONFIG} into codes (validation metrics below)"
 .venv/bin/mt3u bake --corpus "synthetic_scores/${CONFIG}" --data-dir "$DATA_DIR" \
-  --image_gin gin/codecs/rqvae_tiny.gin --image_workdir "$(codec_dir rqvae)" \
-  --audio_gin gin/codecs/audio_tiny.gin --audio_workdir "$(codec_dir audio)" \
-  --output_dir "${DATA_DIR}/baked/synthetic_scores_${CONFIG}" \
+  --image-workdir "$(codec_dir rqvae)" --audio-workdir "$(codec_dir audio)" \
+  --output-dir "${DATA_DIR}/baked/synthetic_scores_${CONFIG}" \
   --report "outputs/codecs_${CONFIG}.html"

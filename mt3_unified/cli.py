@@ -8,27 +8,50 @@ import os
 import sys
 import warnings
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from mt3_unified.errors import Mt3UnifiedError
 from mt3_unified.hostmalloc import reexec_with_retaining_malloc
+from mt3_unified.runtime.gin_config import GinArgumentParser
+from mt3_unified.vocab.layout import DEFAULT_CODEBOOK_SIZE, DEFAULT_CODEBOOKS
 
 # TensorFlow's C++ start-up chatter hides the command's own output.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # note_seq imports pydub, which warns about ffmpeg; nothing here decodes audio with it.
 warnings.filterwarnings("ignore", message="Couldn't find ffmpeg")
 
+
+@dataclass(frozen=True)
+class Command:
+    """A subcommand: what adds its flags to its parser, what runs it, its help line."""
+
+    add_arguments: Callable[[argparse.ArgumentParser], None]
+    run: Callable[[argparse.Namespace], int]
+    help: str
+    # Runs XLA on the host: as a program it re-executes with a malloc that keeps its
+    # memory between steps (see mt3_unified.hostmalloc).
+    runs_xla: bool = False
+
+
 # Subcommands import their modules lazily so that `mt3u --help` stays instant
 # (TensorFlow and JAX take seconds to import).
-COMMANDS: dict[str, tuple[Callable[[argparse.ArgumentParser], None], Callable]] = {}
+COMMANDS: dict[str, Command] = {}
 
 
-def command(name: str, help_text: str):
-    """Register `add_arguments` (decorated) and `run_<name>` for a subcommand."""
+def command(
+    name: str,
+    help_text: str,
+    add_arguments: Callable[[argparse.ArgumentParser], None],
+    *,
+    runs_xla: bool = False,
+):
+    """Register the decorated function as subcommand ``name``'s runner, with the function
+    that adds the subcommand's flags."""
 
-    def register(add_arguments):
-        COMMANDS[name] = (add_arguments, help_text)
-        return add_arguments
+    def register(run: Callable[[argparse.Namespace], int]):
+        COMMANDS[name] = Command(add_arguments, run, help_text, runs_xla)
+        return run
 
     return register
 
@@ -38,13 +61,13 @@ def _read_lines(path: Path) -> list[str]:
 
 
 # --------------------------------------------------------------------- lmx
-@command("lmx", "linearize a MusicXML score (.musicxml, .xml, .mxl) into LMX tokens")
 def _lmx_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("score", type=Path)
     p.add_argument("--part", help="part id (e.g. P1) or 0-based index; required for multi-part")
     p.add_argument("-o", "--output", type=Path, help="write the tokens here instead of stdout")
 
 
+@command("lmx", "linearize a MusicXML score (.musicxml, .xml, .mxl) into LMX tokens", _lmx_args)
 def run_lmx(args) -> int:
     from mt3_unified.vocab.lmx import musicxml_to_lmx
 
@@ -55,12 +78,16 @@ def run_lmx(args) -> int:
 
 
 # ---------------------------------------------------------------- musicxml
-@command("musicxml", "turn LMX tokens (a text file) back into MusicXML, repairing what it must")
 def _musicxml_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("lmx_file", type=Path)
     p.add_argument("-o", "--output", type=Path, help="write the MusicXML here instead of stdout")
 
 
+@command(
+    "musicxml",
+    "turn LMX tokens (a text file) back into MusicXML, repairing what it must",
+    _musicxml_args,
+)
 def run_musicxml(args) -> int:
     from mt3_unified.vocab.lmx import lmx_to_musicxml
 
@@ -72,35 +99,38 @@ def run_musicxml(args) -> int:
 
 
 # -------------------------------------------------------------- midi events
-@command("midi-events", "encode a MIDI file into segments of MT3-style event tokens")
 def _midi_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("midi", type=Path)
     p.add_argument("--segment-seconds", type=float, default=None)
     p.add_argument("-o", "--output", type=Path, help="write one segment per line here")
 
 
+@command("midi-events", "encode a MIDI file into segments of MT3-style event tokens", _midi_args)
 def run_midi_events(args) -> int:
     import dataclasses
 
     from mt3_unified.vocab import midi_events
+    from mt3_unified.vocab.midi_io import load_midi
 
     config = midi_events.MidiEventConfig()
     if args.segment_seconds:
         config = dataclasses.replace(config, segment_seconds=args.segment_seconds)
     codec = midi_events.EventCodec(config)
     names = codec.token_strings()
-    segments = midi_events.encode_note_sequence(midi_events.load_midi(args.midi), config)
+    segments = midi_events.encode_note_sequence(load_midi(args.midi), config)
     _emit("\n".join(" ".join(names[i] for i in seg) for seg in segments), args.output)
     return 0
 
 
 # ---------------------------------------------------------------------- ser
-@command("ser", "symbol error rate between reference and predicted LMX files, matched by name")
 def _ser_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("references", type=Path, help="folder of <name>.lmx files")
     p.add_argument("predictions", type=Path, help="folder of <name>.lmx files")
 
 
+@command(
+    "ser", "symbol error rate between reference and predicted LMX files, matched by name", _ser_args
+)
 def run_ser(args) -> int:
     from mt3_unified.metrics.ser import ser_metrics
 
@@ -118,12 +148,16 @@ def run_ser(args) -> int:
 
 
 # --------------------------------------------------------------- note f1
-@command("note-f1", "note onset and onset+offset F1 of a transcription against a reference MIDI")
 def _f1_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("reference", type=Path)
     p.add_argument("estimate", type=Path)
 
 
+@command(
+    "note-f1",
+    "note onset and onset+offset F1 of a transcription against a reference MIDI",
+    _f1_args,
+)
 def run_note_f1(args) -> int:
     from mt3_unified.metrics.transcription import transcription_metrics
 
@@ -132,13 +166,13 @@ def run_note_f1(args) -> int:
 
 
 # -------------------------------------------------------------------- vocab
-@command("vocab", "print the unified vocabulary's id layout")
 def _vocab_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--image-codebooks", type=int, default=4)
-    p.add_argument("--audio-codebooks", type=int, default=4)
-    p.add_argument("--codebook-size", type=int, default=1024)
+    p.add_argument("--image-codebooks", type=int, default=DEFAULT_CODEBOOKS)
+    p.add_argument("--audio-codebooks", type=int, default=DEFAULT_CODEBOOKS)
+    p.add_argument("--codebook-size", type=int, default=DEFAULT_CODEBOOK_SIZE)
 
 
+@command("vocab", "print the unified vocabulary's id layout", _vocab_args)
 def run_vocab(args) -> int:
     from mt3_unified.vocab.unified import UnifiedVocabulary, VocabularyConfig, describe_layout
 
@@ -153,9 +187,6 @@ def run_vocab(args) -> int:
 
 
 # -------------------------------------------------------------------- build
-@command(
-    "build", "build a paired corpus as a TFDS dataset (resumable; skips bad items with reasons)"
-)
 def _build_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("corpus", choices=["synthetic"], help="which corpus builder")
     p.add_argument("--config", default="tiny", help="tiny (tests, demos), full, or paper")
@@ -165,6 +196,11 @@ def _build_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--beam", action="store_true", help="run as an Apache Beam pipeline")
 
 
+@command(
+    "build",
+    "build a paired corpus as a TFDS dataset (resumable; skips bad items with reasons)",
+    _build_args,
+)
 def run_build(args) -> int:
     import contextlib
 
@@ -184,16 +220,15 @@ def run_build(args) -> int:
 
 
 # --------------------------------------------------------------------- bake
-@command("bake", "encode a corpus's splits into RVQ codes with trained codecs (+ shift variants)")
 def _bake_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--corpus", default="synthetic_scores/tiny", help="TFDS name[/config]")
     p.add_argument("--split", default="all", help="a split, comma-separated splits, or all")
-    p.add_argument("--data_dir", "--data-dir", default=None, help="the corpus's TFDS data dir")
-    p.add_argument("--image_gin", help="gin file of the image codec (e.g. rqvae_tiny.gin)")
-    p.add_argument("--image_workdir", help="the image codec's training workdir")
-    p.add_argument("--audio_gin", help="gin file of the audio codec (e.g. audio_tiny.gin)")
-    p.add_argument("--audio_workdir", help="the audio codec's training workdir")
-    p.add_argument("--output_dir", "--output-dir", help="write <split>.tfrecord, skipped.tsv here")
+    p.add_argument("--data-dir", default=None, help="the corpus's TFDS data dir")
+    p.add_argument("--image-workdir", help="the image codec's `mt3u train-codec` workdir")
+    p.add_argument("--audio-workdir", help="the audio codec's `mt3u train-codec` workdir")
+    p.add_argument(
+        "--output-dir", help="write <split>.tfrecord, skipped.tsv, features.json, codecs.json here"
+    )
     p.add_argument("--output", help="the TFRecord file to write (one split only)")
     p.add_argument(
         "--report", type=Path, help="also write an HTML page of originals vs decoded codes"
@@ -201,16 +236,21 @@ def _bake_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--report-split", default="validation", help="the split the report shows")
 
 
+@command(
+    "bake",
+    "encode a corpus's splits into RVQ codes with trained codecs (+ shift variants)",
+    _bake_args,
+    runs_xla=True,
+)
 def run_bake(args) -> int:
     import contextlib
 
-    from mt3_unified.codecs.bake import bake_corpus, load_encoders
+    from mt3_unified.codecs.bake import bake_corpus
+    from mt3_unified.codecs.loading import load_encoders
 
     # TFDS and TensorFlow print progress to stdout; keep stdout for the JSON summary.
     with contextlib.redirect_stdout(sys.stderr):
-        encoders = load_encoders(
-            args.image_gin, args.image_workdir, args.audio_gin, args.audio_workdir
-        )
+        encoders = load_encoders(args.image_workdir, args.audio_workdir)
         splits = None if args.split == "all" else [s for s in args.split.split(",") if s]
         summary = bake_corpus(
             args.corpus,
@@ -230,8 +270,27 @@ def run_bake(args) -> int:
     return 0
 
 
+# -------------------------------------------------------------- train-codec
+def _train_codec_args(p: argparse.ArgumentParser) -> None:
+    from mt3_unified.codecs.main import add_arguments
+
+    add_arguments(p)
+
+
+@command(
+    "train-codec",
+    "train an image or audio codec from gin files (resumes from the workdir's checkpoints)",
+    _train_codec_args,
+    runs_xla=True,
+)
+def run_train_codec(args) -> int:
+    from mt3_unified.codecs.main import run_train_codec as train
+
+    train(args)
+    return 0
+
+
 # ------------------------------------------------------------------- report
-@command("report", "write an HTML report (today: of a built corpus)")
 def _report_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("what", choices=["corpus"])
     p.add_argument("--config", default="tiny")
@@ -240,6 +299,7 @@ def _report_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("-o", "--output", type=Path, default=None)
 
 
+@command("report", "write an HTML report (today: of a built corpus)", _report_args)
 def run_report(args) -> int:
     from mt3_unified.report.corpus import corpus_report
 
@@ -263,25 +323,22 @@ def _usage(message: str) -> Mt3UnifiedError:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="mt3u", description=__doc__)
+    # T5X-style --gin.NAME=VALUE flags reach the commands that take gin bindings.
+    parser = GinArgumentParser(prog="mt3u", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    for name, (add_arguments, help_text) in COMMANDS.items():
-        add_arguments(sub.add_parser(name, help=help_text, description=help_text))
+    for name, registered in COMMANDS.items():
+        parser_of_command = sub.add_parser(name, help=registered.help, description=registered.help)
+        registered.add_arguments(parser_of_command)
     return parser
-
-
-# Commands that run XLA on the host: as programs they re-execute with a malloc
-# that keeps its memory between steps (see mt3_unified.hostmalloc).
-XLA_COMMANDS = frozenset({"bake"})
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if argv is None and args.command in XLA_COMMANDS:
+    selected = COMMANDS[args.command]
+    if argv is None and selected.runs_xla:
         reexec_with_retaining_malloc()
-    runner = globals()[f"run_{args.command.replace('-', '_')}"]
     try:
-        return runner(args)
+        return selected.run(args)
     except (Mt3UnifiedError, OSError) as error:
         # Expected failures (bad files, missing folders) get one clear line, not a traceback.
         print(f"mt3u {args.command}: {error}", file=sys.stderr)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -13,7 +14,7 @@ from mt3_unified.corpus.reduce import ScoreNote
 
 @dataclass(frozen=True)
 class PerformanceConfig:
-    """How far a performance strays from the metronome; all zeros plays it straight."""
+    """How far a performance strays from the metronome; `straight()` plays the score as written."""
 
     tempo_spread: float = 0.12  # the piece's tempo: score tempo x exp(N(0, spread))
     tempo_drift: float = 0.04  # per-measure step of the log-tempo random walk
@@ -31,6 +32,30 @@ class PerformanceConfig:
     grace_seconds: float = 0.06
     program: int = 0  # General MIDI acoustic grand piano
     time_grid: float = 0.001  # times are rounded to this; the MIDI file keeps them exactly
+
+    def straight(self, velocity: int = 80) -> PerformanceConfig:
+        """This config with every human touch off: the score's tempo, one velocity, no
+        jitter, each note held for its full written length."""
+        return dataclasses.replace(
+            self,
+            velocity_range=(velocity, velocity),
+            legato_range=(1.0, 1.0),
+            **dict.fromkeys(_HUMAN_TOUCHES, 0.0),
+        )
+
+
+# The PerformanceConfig fields whose zero plays the score as written.
+_HUMAN_TOUCHES = (
+    "tempo_spread",
+    "tempo_drift",
+    "final_ritardando",
+    "phrase_depth",
+    "downbeat_accent",
+    "beat_accent",
+    "velocity_noise",
+    "onset_jitter",
+    "chord_spread",
+)
 
 
 @dataclass

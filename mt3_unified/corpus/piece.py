@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from mt3_unified.corpus.errors import SkipError
+from mt3_unified.corpus.notes import note_arrays
 from mt3_unified.corpus.perform import PerformanceConfig, PerformedNote, perform
 from mt3_unified.corpus.reduce import first_qpm, load_score, reduce_score
 from mt3_unified.corpus.render import (
@@ -73,15 +74,11 @@ def piece_seed(seed: int, piece_id: str) -> int:
     return int.from_bytes(digest[:8], "little")
 
 
-def notes_array(notes: list[PerformedNote]) -> dict[str, np.ndarray]:
-    return {
-        "pitch": np.asarray([n.pitch for n in notes], np.int32),
-        "onset": np.asarray([n.onset for n in notes], np.float32),
-        "offset": np.asarray([n.offset for n in notes], np.float32),
-        "velocity": np.asarray([n.velocity for n in notes], np.int32),
-        "program": np.asarray([n.program for n in notes], np.int32),
-        "is_drum": np.asarray([n.is_drum for n in notes], bool),
-    }
+def _note_arrays_of(notes: list[PerformedNote]) -> dict[str, np.ndarray]:
+    """The `notes` feature of performed notes, in their order."""
+    return note_arrays(
+        (n.onset, n.offset, n.pitch, n.velocity, n.program, n.is_drum) for n in notes
+    )
 
 
 def build_piece(path: str | os.PathLike, piece_id: str, config: PieceConfig) -> PieceResult:
@@ -137,7 +134,7 @@ def build_piece(path: str | os.PathLike, piece_id: str, config: PieceConfig) -> 
         piece_lmx = " ".join(system_lmx(slicer, 0, len(offsets), path))
     with clock("audio"):
         audio = _render_segments(segments, config)
-    piece_notes = notes_array(performance.notes)
+    piece_notes = _note_arrays_of(performance.notes)
     piece = {
         "piece_id": piece_id,
         "source": os.fspath(path),
@@ -184,7 +181,7 @@ def _system(layout, slicer, measure_offsets, performance, config, source, clock)
         "measure_end": layout.end,
         "image": png,
         "lmx": " ".join(tokens),
-        "notes": notes_array(notes),
+        "notes": _note_arrays_of(notes),
         "sample_rate": config.sample_rate,
         "start_time": np.float32(t_start),
         "duration": np.float32(duration),

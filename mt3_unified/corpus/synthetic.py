@@ -1,4 +1,4 @@
-"""The synthetic paired corpus from music21's scores: configs, splits and a resumable cache."""
+"""The synthetic paired corpus from music21's scores: configs, their pieces, a resumable cache."""
 
 from __future__ import annotations
 
@@ -16,10 +16,10 @@ from pathlib import Path
 
 from mt3_unified.corpus.errors import SkipError
 from mt3_unified.corpus.piece import PieceConfig, PieceResult, build_piece
+from mt3_unified.corpus.splits import split_by_hash
 from mt3_unified.corpus.systems import LayoutConfig
 
 SOURCE_EXTENSIONS = (".mxl", ".xml", ".musicxml", ".krn")
-SPLITS = ("train", "validation", "test")
 # Short Bach chorales for the tiny config, picked so that every split gets a piece.
 TINY_CANDIDATES = tuple(
     f"bach/{name}.mxl" for name in ("bwv66.6", "bwv26.6", "bwv153.1", "bwv86.6", "bwv110.7")
@@ -65,12 +65,6 @@ def music21_corpus_dir() -> Path:
     return Path(common.getCorpusFilePath())
 
 
-def split_of(piece_id: str) -> str:
-    """train/validation/test (80/10/10) by a hash of the piece's path: never by system."""
-    bucket = int.from_bytes(hashlib.sha256(piece_id.encode()).digest()[:4], "big") % 100
-    return "train" if bucket < 80 else "validation" if bucket < 90 else "test"
-
-
 def list_sources(config: SyntheticConfig, root: Path | None = None) -> list[tuple[str, Path]]:
     """(piece id, path) of the config's pieces; the id is the path inside music21's corpus."""
     root = root or music21_corpus_dir()
@@ -78,7 +72,7 @@ def list_sources(config: SyntheticConfig, root: Path | None = None) -> list[tupl
         wanted = {"train": 2, "validation": 1, "test": 1}
         chosen = []
         for piece_id in TINY_CANDIDATES:
-            split = split_of(piece_id)
+            split = split_by_hash(piece_id)
             if wanted[split] and (root / piece_id).exists():
                 wanted[split] -= 1
                 chosen.append(piece_id)

@@ -161,10 +161,10 @@ class MeasureSlicer:
     def lmx(self, start: int, end: int) -> list[str]:
         """LMX tokens of the slice [start, end): the same as linearizing ``slice``'s bytes,
         without writing and re-reading them (the whole score is read for LMX once)."""
-        from mt3_unified.vocab.lmx import _first_divisions, linearize_part
+        from mt3_unified.vocab.lmx import first_divisions, linearize_part
 
         root = self._tree(True).slice(start, end)
-        return linearize_part(root.find("part"), divisions=_first_divisions(root))
+        return linearize_part(root.find("part"), divisions=first_divisions(root))
 
 
 class _Tree:
@@ -174,8 +174,7 @@ class _Tree:
     def __init__(self, musicxml: bytes | str, for_lmx: bool):
         if for_lmx:
             from mt3_unified.errors import MusicXMLError
-            from mt3_unified.vocab.lmx_prune import prune_for_lmx
-            from mt3_unified.vocab.xml_io import read_score
+            from mt3_unified.vocab.lmx import prune_for_lmx, read_score
 
             try:
                 self.root, _ = read_score(

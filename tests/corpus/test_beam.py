@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import tensorflow_datasets as tfds
 
-from mt3_unified.corpus import synthetic
+from mt3_unified.corpus.splits import SPLITS
 
 from .conftest import needs_fluidsynth
 
@@ -16,7 +16,7 @@ pytestmark = needs_fluidsynth
 def _examples(data_dir, name: str) -> dict:
     builder = tfds.builder(f"synthetic_scores/{name}", data_dir=str(data_dir))
     out = {}
-    for split in synthetic.SPLITS:
+    for split in SPLITS:
         for ex in tfds.as_numpy(builder.as_dataset(split=split)):
             key = (split, ex["piece_id"], int(ex.get("system_index", -1)))
             out[key] = ex

@@ -9,6 +9,7 @@ import numpy as np
 import tensorflow_datasets as tfds
 
 from mt3_unified.corpus import synthetic
+from mt3_unified.corpus.splits import SPLITS, split_by_hash
 
 from .conftest import needs_fluidsynth
 
@@ -19,15 +20,15 @@ def test_tiny_build_has_every_split_and_the_documented_features(tiny_build):
     data_dir, summary = tiny_build
     assert summary["pieces"] == 4 and summary["pieces_skipped"] == 0
     builder = tfds.builder("synthetic_scores/tiny", data_dir=str(data_dir))
-    assert set(builder.info.splits) == set(synthetic.SPLITS)
+    assert set(builder.info.splits) == set(SPLITS)
     pieces_by_split = {}
     systems = 0
-    for split in synthetic.SPLITS:
+    for split in SPLITS:
         for ex in tfds.as_numpy(builder.as_dataset(split=split)):
             systems += 1
             piece = ex["piece_id"].decode()
             pieces_by_split.setdefault(split, set()).add(piece)
-            assert synthetic.split_of(piece) == split
+            assert split_by_hash(piece) == split
             assert ex["image"].shape[0] == 128 and ex["image"].shape[2] == 1
             assert ex["audio"].dtype == np.int16 and ex["sample_rate"] == 16000
             tokens = ex["lmx"].decode().split()
@@ -41,9 +42,7 @@ def test_tiny_build_has_every_split_and_the_documented_features(tiny_build):
 def test_tiny_pieces_config_keeps_whole_pieces(tiny_build):
     data_dir, _ = tiny_build
     builder = tfds.builder("synthetic_scores/tiny_pieces", data_dir=str(data_dir))
-    examples = [
-        ex for split in synthetic.SPLITS for ex in tfds.as_numpy(builder.as_dataset(split=split))
-    ]
+    examples = [ex for split in SPLITS for ex in tfds.as_numpy(builder.as_dataset(split=split))]
     assert len(examples) == 4
     for ex in examples:
         assert ex["lmx"].decode().split().count("measure") == ex["num_measures"]
@@ -80,7 +79,7 @@ def test_audio_is_stored_as_raw_int16_bytes_and_reads_back_exactly(tiny_build):
             "tensor": {"dtype": "int16", "encoding": "bytes", "shape": {"dimensions": ["-1"]}},
         }
         compared = 0
-        for split in synthetic.SPLITS:
+        for split in SPLITS:
             for ex in tfds.as_numpy(builder.as_dataset(split=split)):
                 result = cached[ex["piece_id"].decode()]
                 if name == "tiny":

@@ -7,19 +7,7 @@ import numpy as np
 from mt3_unified.corpus.perform import PerformanceConfig, perform
 from mt3_unified.corpus.reduce import ScoreNote
 
-STRAIGHT = PerformanceConfig(
-    tempo_spread=0.0,
-    tempo_drift=0.0,
-    final_ritardando=0.0,
-    velocity_range=(80, 80),
-    phrase_depth=0.0,
-    downbeat_accent=0.0,
-    beat_accent=0.0,
-    velocity_noise=0.0,
-    onset_jitter=0.0,
-    chord_spread=0.0,
-    legato_range=(1.0, 1.0),
-)
+STRAIGHT = PerformanceConfig().straight(velocity=80)
 
 
 def _scale(measures: int = 16):

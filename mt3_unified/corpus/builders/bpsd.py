@@ -41,7 +41,7 @@ class Bpsd(tfds.core.GeneratorBasedBuilder):
     """
 
     VERSION = tfds.core.Version("1.1.0")
-    RELEASE_NOTES = {"1.0.0": "First release.", "1.1.0": common.AUDIO_BYTES_NOTE}
+    RELEASE_NOTES = common.release_notes("1.1.0")
     MANUAL_DOWNLOAD_INSTRUCTIONS = "Unpack the BPSD release so that:\n" + LAYOUT
     BUILDER_CONFIGS = [
         BpsdConfig(name="performances", description="whole performances, 16 kHz"),

@@ -1,18 +1,17 @@
-"""What the local-file builders share: layout checks, features, audio/MIDI/image readers, splits."""
+"""What the local-file builders share: layout checks, configs, features, file readers."""
 
 from __future__ import annotations
 
-import hashlib
 import io
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import tensorflow_datasets as tfds
 
 from mt3_unified.corpus.errors import DatasetLayoutError
-
-SPLITS = ("train", "validation", "test")
+from mt3_unified.corpus.notes import NOTE_DTYPES, note_arrays
 
 
 def find_root(manual_dir, candidates: tuple[str, ...], marker: str, dataset: str, layout: str):
@@ -34,25 +33,24 @@ def require(path: Path, dataset: str, what: str) -> Path:
     return path
 
 
-def hash_split(key: str, validation: int = 10, test: int = 10) -> str:
-    """A split by a hash of an id (percentages), for datasets that define no split."""
-    bucket = int.from_bytes(hashlib.sha256(key.encode()).digest()[:4], "big") % 100
-    if bucket < test:
-        return "test"
-    return "validation" if bucket < test + validation else "train"
+@dataclass
+class SampleRateConfig(tfds.core.BuilderConfig):
+    """A config of a performance dataset in which only the audio's sample rate varies."""
+
+    sample_rate: int = 16000
+
+
+def sample_rate_configs() -> list[SampleRateConfig]:
+    """The 16 kHz and 44.1 kHz configs of the performance datasets (MAESTRO, MusicNet-EM)."""
+    return [
+        SampleRateConfig(name="16k", description="audio at 16 kHz", sample_rate=16000),
+        SampleRateConfig(name="44k", description="audio at 44.1 kHz", sample_rate=44100),
+    ]
 
 
 def notes_feature() -> tfds.features.Sequence:
-    return tfds.features.Sequence(
-        {
-            "pitch": np.int32,
-            "onset": np.float32,
-            "offset": np.float32,
-            "velocity": np.int32,
-            "program": np.int32,
-            "is_drum": np.bool_,
-        }
-    )
+    """The `notes` feature: one sequence per field of corpus.notes.NOTE_DTYPES."""
+    return tfds.features.Sequence(dict(NOTE_DTYPES))
 
 
 def audio_feature(sample_rate: int) -> tfds.features.Tensor:
@@ -67,11 +65,22 @@ def audio_feature(sample_rate: int) -> tfds.features.Tensor:
     )
 
 
-# The release note of the builders whose `audio` feature moved to audio_feature()'s.
-AUDIO_BYTES_NOTE = (
-    "`audio` is an int16 Tensor stored as raw bytes (was an Audio feature of int64 "
-    "varints): the same samples, faster to write and read, smaller files."
-)
+# The versions of the builders that store audio (synthetic_scores, maestro_v3,
+# musicnet_em, bpsd, ytsv): their histories are one, each builder is at some version of it.
+_AUDIO_BUILDER_HISTORY = {
+    "1.0.0": "First release.",
+    "1.1.0": "`audio` is an int16 Tensor stored as raw bytes (was an Audio feature of int64 "
+    "varints): the same samples, faster to write and read, smaller files.",
+    "1.2.0": "Examples without a split of their own are split by "
+    "corpus.splits.split_by_hash, the synthetic corpus's bucket order (train, then "
+    "validation, then test): some recordings changed split.",
+}
+
+
+def release_notes(version: str) -> dict[str, str]:
+    """The RELEASE_NOTES of an audio builder at ``version`` of their shared history."""
+    last = tfds.core.Version(version)
+    return {v: note for v, note in _AUDIO_BUILDER_HISTORY.items() if tfds.core.Version(v) <= last}
 
 
 def image_feature(height: int) -> tfds.features.Image:
@@ -95,16 +104,13 @@ def read_audio(path, sample_rate: int, start: float = 0.0, end: float | None = N
 
 
 def notes_from_rows(rows) -> dict[str, np.ndarray]:
-    """Note arrays from (onset, offset, pitch, velocity, program, is_drum) tuples, sorted."""
-    rows = sorted(rows, key=lambda r: (r[0], r[2]))
-    columns = list(zip(*rows, strict=True)) if rows else [()] * 6
-    dtypes = (np.float32, np.float32, np.int32, np.int32, np.int32, bool)
-    names = ("onset", "offset", "pitch", "velocity", "program", "is_drum")
-    return {n: np.asarray(c, d) for n, c, d in zip(names, columns, dtypes, strict=True)}
+    """Note arrays from (onset, offset, pitch, velocity, program, is_drum) rows, sorted by
+    onset, then pitch (annotation files need not list notes in order)."""
+    return note_arrays(sorted(rows, key=lambda row: (row[0], row[2])))
 
 
 def notes_from_midi(path, apply_sustain: bool = True) -> dict[str, np.ndarray]:
-    from mt3_unified.vocab.midi_events import load_midi
+    from mt3_unified.vocab.midi_io import load_midi
 
     ns = load_midi(os.fspath(path), apply_sustain=apply_sustain)
     return notes_from_rows(

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import csv
-from dataclasses import dataclass
 
 import numpy as np
 import tensorflow_datasets as tfds
 
 from mt3_unified.corpus.builders import common
+from mt3_unified.corpus.splits import SPLITS
 
 LAYOUT = """\
 <manual_dir>/maestro-v3.0.0/           (or the CSV directly in <manual_dir>)
@@ -18,21 +18,13 @@ LAYOUT = """\
 """
 
 
-@dataclass
-class MaestroConfig(tfds.core.BuilderConfig):
-    sample_rate: int = 16000
-
-
 class MaestroV3(tfds.core.GeneratorBasedBuilder):
     """MAESTRO v3 (Hawthorne et al.): whole piano performances, sustain pedal applied to notes."""
 
     VERSION = tfds.core.Version("1.1.0")
-    RELEASE_NOTES = {"1.0.0": "First release.", "1.1.0": common.AUDIO_BYTES_NOTE}
+    RELEASE_NOTES = common.release_notes("1.1.0")
     MANUAL_DOWNLOAD_INSTRUCTIONS = "Unpack maestro-v3.0.0.zip so that:\n" + LAYOUT
-    BUILDER_CONFIGS = [
-        MaestroConfig(name="16k", description="audio at 16 kHz", sample_rate=16000),
-        MaestroConfig(name="44k", description="audio at 44.1 kHz", sample_rate=44100),
-    ]
+    BUILDER_CONFIGS = common.sample_rate_configs()
 
     def _info(self):
         sr = self.builder_config.sample_rate
@@ -67,7 +59,7 @@ class MaestroV3(tfds.core.GeneratorBasedBuilder):
             )
         return {
             split: self._generate_examples(root, [r for r in rows if r["split"] == split])
-            for split in common.SPLITS
+            for split in SPLITS
             if any(r["split"] == split for r in rows)
         }
 

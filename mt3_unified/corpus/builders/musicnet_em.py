@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
 import numpy as np
 import tensorflow_datasets as tfds
 
 from mt3_unified.corpus.builders import common
+from mt3_unified.corpus.splits import SPLITS, split_by_hash
 
 LAYOUT = """\
 <manual_dir>/musicnet/train_data/<id>.wav   <manual_dir>/musicnet/test_data/<id>.wav
@@ -18,11 +18,6 @@ LAYOUT = """\
 _ID = re.compile(r"^(\d+)")
 
 
-@dataclass
-class MusicnetEmConfig(tfds.core.BuilderConfig):
-    sample_rate: int = 16000
-
-
 class MusicnetEm(tfds.core.GeneratorBasedBuilder):
     """MusicNet audio with the EM-aligned labels of Maman & Bermano (ICML 2022).
 
@@ -30,13 +25,10 @@ class MusicnetEm(tfds.core.GeneratorBasedBuilder):
     validation by a hash of the recording id.
     """
 
-    VERSION = tfds.core.Version("1.1.0")
-    RELEASE_NOTES = {"1.0.0": "First release.", "1.1.0": common.AUDIO_BYTES_NOTE}
+    VERSION = tfds.core.Version("1.2.0")
+    RELEASE_NOTES = common.release_notes("1.2.0")
     MANUAL_DOWNLOAD_INSTRUCTIONS = "Place MusicNet and the MusicNet-EM labels so that:\n" + LAYOUT
-    BUILDER_CONFIGS = [
-        MusicnetEmConfig(name="16k", description="audio at 16 kHz", sample_rate=16000),
-        MusicnetEmConfig(name="44k", description="audio at 44.1 kHz", sample_rate=44100),
-    ]
+    BUILDER_CONFIGS = common.sample_rate_configs()
 
     def _info(self):
         return self.dataset_info_from_configs(
@@ -63,11 +55,11 @@ class MusicnetEm(tfds.core.GeneratorBasedBuilder):
                 labels.setdefault(match.group(1), path)
         if not labels:
             raise common.DatasetLayoutError(labels_dir, "MusicNet-EM: no <id>*.mid labels")
-        pairs: dict[str, list] = {split: [] for split in common.SPLITS}
+        pairs: dict[str, list] = {split: [] for split in SPLITS}
         for folder, test in (("train_data", False), ("test_data", True)):
             for wav in sorted((root / "musicnet" / folder).glob("*.wav")):
                 if wav.stem in labels:
-                    split = "test" if test else common.hash_split(wav.stem, validation=10, test=0)
+                    split = "test" if test else split_by_hash(wav.stem, validation=10, test=0)
                     pairs[split].append((wav.stem, wav, labels[wav.stem]))
         return {s: self._generate_examples(p) for s, p in pairs.items() if p}
 

@@ -15,15 +15,7 @@ from mt3_unified.corpus import synthetic
 from mt3_unified.corpus.builders import common
 from mt3_unified.corpus.errors import SkipError
 from mt3_unified.corpus.piece import PieceResult, build_piece
-
-_NOTE_FEATURES = {
-    "pitch": np.int32,
-    "onset": np.float32,  # seconds from the start of the system (or piece)
-    "offset": np.float32,
-    "velocity": np.int32,
-    "program": np.int32,
-    "is_drum": np.bool_,
-}
+from mt3_unified.corpus.splits import SPLITS, split_by_hash
 
 
 @dataclass
@@ -58,10 +50,7 @@ class SyntheticScores(tfds.core.GeneratorBasedBuilder):
     """
 
     VERSION = tfds.core.Version("1.1.0")
-    RELEASE_NOTES = {
-        "1.0.0": "First release.",
-        "1.1.0": common.AUDIO_BYTES_NOTE,
-    }
+    RELEASE_NOTES = common.release_notes("1.1.0")
     BUILDER_CONFIGS = _configs()
     DEFAULT_CONFIG_NAME = "tiny"
 
@@ -82,7 +71,7 @@ class SyntheticScores(tfds.core.GeneratorBasedBuilder):
             "piece_id": tfds.features.Text(),
             "source": tfds.features.Text(),
             "lmx": tfds.features.Text(doc="LMX tokens joined by single spaces"),
-            "notes": tfds.features.Sequence(_NOTE_FEATURES),
+            "notes": common.notes_feature(),  # times from the start of the system (or piece)
             "audio": common.audio_feature(piece.sample_rate),  # int16 samples as raw bytes
             "sample_rate": np.int32,
         }
@@ -92,9 +81,7 @@ class SyntheticScores(tfds.core.GeneratorBasedBuilder):
                     "system_index": np.int32,
                     "measure_start": np.int32,  # measures [start, end) of the piece
                     "measure_end": np.int32,
-                    "image": tfds.features.Image(
-                        shape=(piece.image_height, None, 1), encoding_format="png"
-                    ),
+                    "image": common.image_feature(piece.image_height),
                     "start_time": np.float32,  # the system's start in the piece's audio
                     "duration": np.float32,  # audio holds duration + tail_seconds
                 }
@@ -124,8 +111,8 @@ class SyntheticScores(tfds.core.GeneratorBasedBuilder):
             usable = synthetic.usable_pieces(self._corpus, self._data_dir_root, sources, level)
             sources = [s for s in sources if s[0] in usable]
         splits = {}
-        for split in synthetic.SPLITS:
-            chosen = [s for s in sources if synthetic.split_of(s[0]) == split]
+        for split in SPLITS:
+            chosen = [s for s in sources if split_by_hash(s[0]) == split]
             if chosen:
                 splits[split] = self._generate_examples(chosen)
         return splits

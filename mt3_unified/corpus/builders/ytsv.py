@@ -9,6 +9,7 @@ import numpy as np
 import tensorflow_datasets as tfds
 
 from mt3_unified.corpus.builders import common
+from mt3_unified.corpus.splits import SPLITS, split_by_hash
 
 LAYOUT = """\
 <manual_dir>/ytsv/metadata.csv   one row a system, columns:
@@ -35,8 +36,8 @@ class Ytsv(tfds.core.GeneratorBasedBuilder):
     (`use_beam=True`): rows are independent, one video's audio is read per row.
     """
 
-    VERSION = tfds.core.Version("1.1.0")
-    RELEASE_NOTES = {"1.0.0": "First release.", "1.1.0": common.AUDIO_BYTES_NOTE}
+    VERSION = tfds.core.Version("1.2.0")
+    RELEASE_NOTES = common.release_notes("1.2.0")
     MANUAL_DOWNLOAD_INSTRUCTIONS = "Lay out the YTSV files so that:\n" + LAYOUT
     BUILDER_CONFIGS = [
         YtsvConfig(name="416px_16k", description="416 px images, 16 kHz audio"),
@@ -76,9 +77,9 @@ class Ytsv(tfds.core.GeneratorBasedBuilder):
                 root / "metadata.csv",
                 f"YTSV: columns {sorted(missing)} missing; expected\n{LAYOUT}",
             )
-        by_split: dict[str, list] = {split: [] for split in common.SPLITS}
+        by_split: dict[str, list] = {split: [] for split in SPLITS}
         for row in rows:
-            split = row.get("split") or common.hash_split(row["video_id"])
+            split = row.get("split") or split_by_hash(row["video_id"])
             by_split[split].append((str(root), dict(row)))
         return {s: self._generate_examples(r) for s, r in by_split.items() if r}
 
