@@ -79,10 +79,14 @@ class UnifiedVocabulary(VocabularyLayout, seqio.Vocabulary):
 
     @functools.cached_property
     def _tf_tables(self):
-        keys = tf.constant(self._names)
-        values = tf.range(len(self._names), dtype=tf.int32)
-        init = tf.lookup.KeyValueTensorInitializer(keys, values)
-        return tf.lookup.StaticHashTable(init, default_value=UNK_ID), keys
+        # Made eagerly even when first asked for inside a traced function (a
+        # dataset.map): a table made in that graph would be cached here and fail
+        # in every later pipeline.
+        with tf.init_scope():
+            keys = tf.constant(self._names)
+            values = tf.range(len(self._names), dtype=tf.int32)
+            init = tf.lookup.KeyValueTensorInitializer(keys, values)
+            return tf.lookup.StaticHashTable(init, default_value=UNK_ID), keys
 
     def _encode_tf(self, s: tf.Tensor) -> tf.Tensor:
         table, _ = self._tf_tables

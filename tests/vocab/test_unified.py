@@ -12,6 +12,7 @@ from mt3_unified.vocab.midi_events import MidiEventConfig
 from mt3_unified.vocab.unified import (
     EOS_ID,
     MODALITIES,
+    SEP_ID,
     UNK_ID,
     UnifiedVocabulary,
     VocabularyConfig,
@@ -147,3 +148,11 @@ def test_gin_bindings_reach_the_default_vocabulary():
     finally:
         gin.clear_config()
     assert unified_vocabulary().num_codebooks("image") == DEFAULT_CODEBOOKS
+
+
+def test_tf_lookups_first_made_inside_a_dataset_map_serve_later_pipelines():
+    vocab = UnifiedVocabulary()
+    words = tf.data.Dataset.from_tensors(tf.constant("<sep> </s>"))
+    first = list(words.map(vocab.encode_tf).as_numpy_iterator())
+    second = list(words.map(vocab.encode_tf).as_numpy_iterator())
+    assert [list(x) for x in first] == [list(x) for x in second] == [[SEP_ID, EOS_ID]]
