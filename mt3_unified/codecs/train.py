@@ -187,6 +187,10 @@ def train_codec(
 
     start = int(state["step"])
     first = run_eval(start) if start == 0 else None
+    # The batches a resumed run skips: step 0 took `first_batch`, step s > 0 the iterator's
+    # s-th next batch, so a resumed run sees the batches an uninterrupted one would have.
+    for _ in range(start - 1):
+        next(train_batches)
     base_key = prng_key(seed)
     metrics = {}
     for step in range(start, steps):

@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import gin
+import jax
 import numpy as np
 import pytest
 
@@ -93,3 +94,37 @@ def test_tiny_audio_codec_learns_and_uses_its_codes(tmp_path):
     # (at DAC's weight 1 this was -20.8 dB after the same 200 steps).
     assert last["si_snr"] > 0.0
     gin.clear_config()
+
+
+class _InterruptedError(Exception):
+    """Stands for a kill: the run stops in the middle of a step's batch."""
+
+
+def _dies_after(batches, count: int):
+    for i, batch in enumerate(batches):
+        if i == count:
+            raise _InterruptedError
+        yield batch
+
+
+def test_an_interrupted_codec_run_resumes_to_the_same_parameters(tmp_path):
+    config = _gin_config("rqvae_tiny.gin")
+    rng = np.random.default_rng(0)
+    images = [rng.uniform(size=(config.height, 96)).astype(np.float32) for _ in range(4)]
+    settings = dict(steps=6, eval_every=0, checkpoint_every=2, warmup_steps=2)
+
+    def data(stop_at=None):
+        crops = codec_data.random_crops(images, 2, 32, fill=1.0, seed=3)
+        batches = crops if stop_at is None else _dies_after(crops, stop_at)
+        return batches, codec_data.fixed_crops(images[:2], 2, 32, fill=1.0)
+
+    whole = train_codec(str(tmp_path / "whole"), data=data(), **settings)
+    resumed_dir = str(tmp_path / "resumed")
+    with pytest.raises(_InterruptedError):  # during step 4, after the step-2 and step-4 saves began
+        train_codec(resumed_dir, data=data(stop_at=5), **settings)
+    resumed = train_codec(resumed_dir, data=data(), **settings)
+    assert resumed["first"] is None
+    for a, b in zip(
+        jax.tree.leaves(whole["variables"]), jax.tree.leaves(resumed["variables"]), strict=True
+    ):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
