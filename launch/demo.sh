@@ -35,5 +35,5 @@ done
 echo "== baking synthetic_scores/${CONFIG} into codes (validation metrics below)"
 .venv/bin/mt3u bake --corpus "synthetic_scores/${CONFIG}" --data-dir "$DATA_DIR" \
   --image-workdir "$(codec_dir rqvae)" --audio-workdir "$(codec_dir audio)" \
-  --output-dir "${DATA_DIR}/baked/synthetic_scores_${CONFIG}" \
+  --output-dir "${DATA_DIR}/baked/synthetic_scores/${CONFIG}" \
   --report "outputs/codecs_${CONFIG}.html"

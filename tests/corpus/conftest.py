@@ -1,4 +1,4 @@
-"""Shared fixtures: one tiny build and one chorale's examples, made once per test session."""
+"""Corpus fixtures: one chorale's examples, made once a session (tiny_build: tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -28,13 +28,3 @@ def chorale_path():
 def chorale(chorale_path):
     """bwv66.6 built with the tiny settings: 10 measures, 3 systems."""
     return build_piece(chorale_path, "bach/bwv66.6.mxl", TINY_PIECE_CONFIG)
-
-
-@pytest.fixture(scope="session")
-def tiny_build(tmp_path_factory):
-    """synthetic_scores/tiny and tiny_pieces built into a temporary data_dir."""
-    from mt3_unified.corpus.builders.synthetic_scores import build_synthetic
-
-    data_dir = tmp_path_factory.mktemp("tfds")
-    summary = build_synthetic("tiny", data_dir, num_workers=1, progress=False)
-    return data_dir, summary

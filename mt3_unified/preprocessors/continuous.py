@@ -1,0 +1,101 @@
+"""Continuous inputs instead of codes, where a config asks: log-mel frames of audio, patches of
+images.
+
+`add_continuous_inputs` adds `continuous_inputs` float32 [L, D]; `frames.to_frames`
+(with `continuous_input=True`) then gives `inputs` frames that only mark the L
+frames present, and the model projects the features (ModelConfig's
+`continuous_input_dim` must be D, `continuous_modalities` must list the
+modality). One model taking both mel frames and patches needs one D:
+`feature_dim` zero-pads the features to it. Pure TF (tf.signal): runs after the
+cache point, after segmenting, so that windows of audio are cut first.
+"""
+
+from __future__ import annotations
+
+import tensorflow as tf
+
+from mt3_unified.preprocessors.frames import CONTINUOUS
+
+
+def log_mel_frames(
+    audio: tf.Tensor, *, sample_rate: int, frame_rate: float, num_mel_bins: int, fft_size: int
+) -> tf.Tensor:
+    """float32 [ceil(samples / hop), num_mel_bins] log-mel frames, hop = sample_rate / frame_rate
+    (rounded to samples); window `fft_size` samples, the last frame padded with silence."""
+    hop = int(round(sample_rate / frame_rate))
+    stft = tf.signal.stft(
+        tf.cast(audio, tf.float32), frame_length=fft_size, frame_step=hop, pad_end=True
+    )
+    frames = (tf.size(audio) + hop - 1) // hop  # pad_end adds frames past the last hop
+    power = tf.abs(stft[:frames])
+    mel = tf.signal.linear_to_mel_weight_matrix(
+        num_mel_bins, fft_size // 2 + 1, sample_rate, 20.0, sample_rate / 2
+    )
+    return tf.math.log(tf.matmul(power, mel) + 1e-6)
+
+
+def image_patches(image: tf.Tensor, *, image_height: int, patch_size: int) -> tf.Tensor:
+    """float32 [columns * rows, patch_size**2] patches of a gray image resized to `image_height`
+    (aspect kept, width padded with white to whole patches), column by column left to right,
+    top to bottom within a column (the image codes' order)."""
+    if image_height % patch_size:
+        raise ValueError(f"image_height {image_height} is not a multiple of {patch_size}")
+    shape = tf.shape(image)
+    width = tf.cast(tf.math.ceil(shape[1] * image_height / tf.maximum(shape[0], 1)), tf.int32)
+    resized = tf.image.resize(image[:, :, None], [image_height, width])[:, :, 0]
+    columns = (width + patch_size - 1) // patch_size
+    resized = tf.pad(resized, [[0, 0], [0, columns * patch_size - width]], constant_values=1.0)
+    rows = image_height // patch_size
+    grid = tf.reshape(resized, [rows, patch_size, columns, patch_size])
+    grid = tf.transpose(grid, [2, 0, 1, 3])  # columns, rows, patch rows, patch columns
+    return tf.reshape(grid, [columns * rows, patch_size * patch_size])
+
+
+def add_continuous_inputs(
+    dataset: tf.data.Dataset,
+    *,
+    modality: str,
+    sample_rate: int = 16000,
+    frame_rate: float = 100.0,
+    num_mel_bins: int = 128,
+    fft_size: int = 1024,
+    image_height: int = 64,
+    patch_size: int = 8,
+    feature_dim: int | None = None,
+) -> tf.data.Dataset:
+    """Adds `continuous_inputs` float32 [L, D] of the example's `audio` (log-mel, D =
+    num_mel_bins) or `image` (patches, D = patch_size**2); empty material gives L = 0
+    (validation drops it). Audio must come at `sample_rate`."""
+    if modality == "audio":
+        features = lambda ex: log_mel_frames(
+            ex["audio"],
+            sample_rate=sample_rate,
+            frame_rate=frame_rate,
+            num_mel_bins=num_mel_bins,
+            fft_size=fft_size,
+        )
+        dim = num_mel_bins
+    elif modality == "image":
+
+        def features(ex):
+            empty = tf.equal(tf.size(ex["image"]), 0)
+            return tf.cond(
+                empty,
+                lambda: tf.zeros([0, patch_size * patch_size]),
+                lambda: image_patches(
+                    ex["image"], image_height=image_height, patch_size=patch_size
+                ),
+            )
+
+        dim = patch_size * patch_size
+    else:
+        raise ValueError(f"continuous inputs are audio or image, not {modality!r}")
+    if feature_dim is not None and feature_dim < dim:
+        raise ValueError(f"feature_dim {feature_dim} is below the {modality} features' {dim}")
+    pad = 0 if feature_dim is None else feature_dim - dim
+
+    def add(example):
+        values = tf.ensure_shape(features(example), [None, dim])
+        return {**example, CONTINUOUS: tf.pad(values, [[0, 0], [0, pad]])}
+
+    return dataset.map(add, num_parallel_calls=tf.data.AUTOTUNE)

@@ -1,0 +1,368 @@
+"""Where tasks read their examples: a TFDS corpus or a baked one, both yielding raw examples.
+
+Every source yields `preprocessors.raw.RAW_FEATURES` and nothing else, so one
+preprocessor chain serves them all. A TFDS source fills what its corpus holds
+(pixels, samples, LMX, notes); a baked source fills codes and what the bake
+passed on (LMX, notes, piece ids). Paths come from gin (`DataPaths`) and are
+read when a dataset is made, never at import, so registering a task needs no data.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import os
+from collections.abc import Mapping, Sequence
+
+import gin
+import numpy as np
+import seqio
+import tensorflow as tf
+
+from mt3_unified.codecs import baked as baked_format
+from mt3_unified.codecs.inputs import CodecInputError, image_to_array
+from mt3_unified.codecs.vocabulary_check import check_vocabulary
+from mt3_unified.corpus.notes import NOTE_DTYPES
+from mt3_unified.errors import Mt3UnifiedError
+from mt3_unified.preprocessors.raw import NOTE_PREFIX, RAW_FEATURES, empty_raw_example
+from mt3_unified.vocab.unified import CODE_MODALITIES, VocabularyConfig
+
+DEFAULT_SPLITS = ("train", "validation", "test")
+# Corpus features that name the unit's piece or recording, in order of preference.
+PIECE_ID_FEATURES = ("piece_id", "id", "video_id", "sample_id")
+# The project's TFDS builders; importing a module registers its builder with TFDS.
+BUILDER_MODULES = ("synthetic_scores", "olimpic", "maestro", "musicnet_em", "bpsd", "ytsv")
+
+
+class SourceError(Mt3UnifiedError, ValueError):
+    """A source that cannot be read: a missing baked directory, an unknown split."""
+
+
+@gin.configurable
+@dataclasses.dataclass(frozen=True)
+class DataPaths:
+    """Where built TFDS corpora (``data_dir``) and baked code records (``baked_dir``) live.
+
+    A baked corpus named ``synthetic_scores/tiny`` is read from
+    ``<baked_dir>/synthetic_scores/tiny/<split>.tfrecord``.
+    """
+
+    data_dir: str = "data"
+    baked_dir: str = "data/baked"
+
+
+@dataclasses.dataclass(frozen=True)
+class Corpus:
+    """A corpus tasks read: its TFDS name, its splits, and the name of its bake."""
+
+    tfds_name: str  # "synthetic_scores/tiny", "maestro_v3/16k", ...
+    splits: tuple[str, ...] = DEFAULT_SPLITS
+    baked_name: str | None = None  # default: the TFDS name
+
+    @property
+    def bake(self) -> str:
+        return self.baked_name or self.tfds_name
+
+
+def baked_dir_of(corpus: Corpus, paths: DataPaths | None = None) -> str:
+    """The folder holding a corpus's baked records (``<baked_dir>/<bake name>``)."""
+    paths = paths or DataPaths()
+    return os.path.join(paths.baked_dir, corpus.bake)
+
+
+def _register_builders() -> None:
+    import importlib
+
+    for name in BUILDER_MODULES:
+        importlib.import_module(f"mt3_unified.corpus.builders.{name}")
+
+
+class RawSource(seqio.DataSource):
+    """A seqio DataSource of raw examples; the corpus is opened only when a dataset is made."""
+
+    def __init__(self, corpus: Corpus):
+        super().__init__(splits=corpus.splits)
+        self.corpus = corpus
+        self._counts: dict[tuple[str, str], int] = {}
+
+    @property
+    def supports_arbitrary_sharding(self) -> bool:
+        return True
+
+    def list_shards(self, split: str) -> Sequence[str]:
+        return [split]
+
+    @property
+    def output_features(self) -> Mapping[str, tf.TensorSpec]:
+        return RAW_FEATURES
+
+    def num_input_examples(self, split: str) -> int:
+        """Examples of a split (for mixing rates by example count); counted once per place."""
+        key = (self._where(), split)
+        if key not in self._counts:
+            self._counts[key] = self._count(split)
+        return self._counts[key]
+
+    def _where(self) -> str:
+        """Where the corpus is read from under the current gin config (keys the counts)."""
+        raise NotImplementedError
+
+    def get_dataset(
+        self,
+        split: str = "train",
+        shuffle: bool = True,
+        seed: int | None = None,
+        shard_info: seqio.ShardInfo | None = None,
+        *,
+        sequence_length=None,
+        use_cached: bool = False,
+        num_epochs: int | None = 1,
+    ) -> tf.data.Dataset:
+        del sequence_length, use_cached  # segments are cut by the preprocessors
+        if split not in self.splits:
+            raise SourceError(
+                f"{self.corpus.tfds_name} has no split {split!r}; it has {self.splits}"
+            )
+        ds = self._read(split, shuffle, seed, shard_info)
+        return ds.repeat(num_epochs) if num_epochs != 1 else ds
+
+    def _read(self, split, shuffle, seed, shard_info) -> tf.data.Dataset:
+        raise NotImplementedError
+
+    def _count(self, split: str) -> int:
+        raise NotImplementedError
+
+
+# ---------------------------------------------------------------- TFDS corpora
+class TfdsRawSource(RawSource):
+    """A built TFDS corpus (``DataPaths.data_dir``) as raw examples: pixels, samples, LMX, notes."""
+
+    def _builder(self):
+        import tensorflow_datasets as tfds
+
+        _register_builders()
+        return tfds.builder(self.corpus.tfds_name, data_dir=DataPaths().data_dir)
+
+    def _where(self) -> str:
+        return os.path.join(DataPaths().data_dir, self.corpus.tfds_name)
+
+    def _count(self, split: str) -> int:
+        return int(self._builder().info.splits[split].num_examples)
+
+    def _read(self, split, shuffle, seed, shard_info) -> tf.data.Dataset:
+        import tensorflow_datasets as tfds
+
+        builder = self._builder()
+        if shard_info is not None and shard_info.num_shards > 1:
+            # Even record ranges: shards together hold every example once, whatever
+            # the number of files (a tiny corpus has one file a split).
+            split = tfds.even_splits(split, shard_info.num_shards)[shard_info.index]
+        read_config = tfds.ReadConfig(shuffle_seed=seed)
+        # Images arrive as their PNG/JPEG bytes: TFDS's own decoder raises on bytes that do
+        # not decode, which would end the pipeline; `decode_image_or_empty` yields [0, 0].
+        decoders = (
+            {"image": tfds.decode.SkipDecoding()} if "image" in builder.info.features else None
+        )
+        ds = builder.as_dataset(
+            split=split, shuffle_files=shuffle, read_config=read_config, decoders=decoders
+        )
+        return ds.map(tfds_to_raw, num_parallel_calls=tf.data.AUTOTUNE)
+
+
+def tfds_to_raw(example: Mapping[str, tf.Tensor]) -> dict[str, tf.Tensor]:
+    """A decoded corpus example as a raw example: what the corpus has, the rest left empty."""
+    raw = empty_raw_example()
+    for name in PIECE_ID_FEATURES:
+        if name in example:
+            raw["piece_id"] = example[name]
+            break
+    if "system_index" in example:
+        raw["unit_index"] = tf.cast(example["system_index"], tf.int32)
+    if "start_time" in example:
+        raw["start_time"] = tf.cast(example["start_time"], tf.float32)
+    if "lmx" in example:
+        raw["lmx"] = example["lmx"]
+    for field in NOTE_DTYPES:
+        notes = example.get("notes", {})
+        if field in notes:
+            raw[NOTE_PREFIX + field] = tf.cast(
+                notes[field], RAW_FEATURES[NOTE_PREFIX + field].dtype
+            )
+    if "image" in example:
+        if example["image"].dtype == tf.string:
+            raw["image"] = decode_image_or_empty(example["image"])
+        else:  # decoded by TFDS: uint8 [H, W, 1] with 255 white
+            raw["image"] = tf.cast(example["image"][..., 0], tf.float32) / 255.0
+    if "audio" in example:
+        # int16 PCM, scaled as codecs.inputs.audio_to_array does.
+        raw["audio"] = tf.cast(example["audio"], tf.float32) / 32768.0
+        raw["sample_rate"] = tf.cast(example["sample_rate"], tf.int32)
+    return raw
+
+
+def _gray_or_empty(data: bytes) -> np.ndarray:
+    try:
+        return image_to_array(bytes(data))
+    except CodecInputError:
+        return np.zeros((0, 0), np.float32)
+
+
+def decode_image_or_empty(data: tf.Tensor) -> tf.Tensor:
+    """PNG/JPEG bytes as gray float32 [H, W] in [0, 1] (1 white), read as the codecs read
+    images (`codecs.inputs.image_to_array`); bytes that do not decode give an empty [0, 0]
+    image, which validation drops as "image_empty" instead of the pipeline raising.
+
+    Pre-cache only: it calls Python (tf.numpy_function), as tokenizing does.
+    """
+    image = tf.numpy_function(_gray_or_empty, [data], tf.float32, stateful=False)
+    return tf.ensure_shape(image, [None, None])
+
+
+# ---------------------------------------------------------------- baked corpora
+class BakedRawSource(RawSource):
+    """A baked corpus (``<baked_dir>/<name>/<split>.tfrecord``) as raw examples holding codes.
+
+    Before any record is read the codebooks of the codecs that baked it
+    (``codecs.json``) are checked against the vocabulary's (``VocabularyConfig()``
+    as gin binds it): a mismatch is a CodebookMismatchError naming both.
+    """
+
+    def _where(self) -> str:
+        return baked_dir_of(self.corpus)
+
+    def _dir(self) -> str:
+        folder = baked_dir_of(self.corpus)
+        if not os.path.isfile(os.path.join(folder, baked_format.CODECS_FILE)):
+            raise SourceError(
+                f"no baked corpus at {folder} (no {baked_format.CODECS_FILE}); bake "
+                f"{self.corpus.tfds_name} with `mt3u bake --output-dir {folder}` or set "
+                "DataPaths.baked_dir"
+            )
+        return folder
+
+    def _file(self, split: str) -> str:
+        path = os.path.join(self._dir(), f"{split}.tfrecord")
+        if not os.path.isfile(path):
+            raise SourceError(f"baked corpus {self._dir()} has no {split}.tfrecord")
+        return path
+
+    def _count(self, split: str) -> int:
+        # One record a (unit, variant): count the units by their unshifted records.
+        spec = {"variant": baked_format.CODE_FEATURES["variant"]}
+        ds = tf.data.TFRecordDataset(self._file(split))
+        variants = ds.map(lambda s: baked_format.parse_baked(s, spec)["variant"])
+        return int(variants.reduce(np.int64(0), lambda n, v: n + tf.cast(v == 0, tf.int64)))
+
+    def num_variants(self) -> int:
+        """Shift variants a unit has: those of the first unit of the first split present (the
+        bake writes a unit's variants 0, 1, ... in a row, as many for every unit)."""
+        folder = self._dir()
+        files = [os.path.join(folder, f"{s}.tfrecord") for s in self.splits]
+        present = [f for f in files if os.path.isfile(f)]
+        if not present:
+            raise SourceError(
+                f"baked corpus {folder} has none of {[*map(os.path.basename, files)]}"
+            )
+        spec = {"variant": baked_format.CODE_FEATURES["variant"]}
+        ds = tf.data.TFRecordDataset(present[0]).take(64)
+        found = [int(baked_format.parse_baked(s, spec)["variant"]) for s in ds]
+        if not found:
+            raise SourceError(f"{present[0]} holds no records")
+        count = 1
+        while count < len(found) and found[count] == count:
+            count += 1
+        return count
+
+    def _read(self, split, shuffle, seed, shard_info) -> tf.data.Dataset:
+        del shuffle, seed  # one file a split: the Task's shuffle buffer mixes the records
+        folder = self._dir()
+        check_vocabulary(VocabularyConfig(), folder)
+        codecs = baked_format.read_codec_descriptions(folder)
+        frame_rate = float(codecs.get("audio", {}).get("frame_rate", 0.0))
+        spec = baked_format.read_feature_spec(folder)
+        wanted = {name: feature for name, feature in spec.items() if name in _BAKED_READ}
+        ds = tf.data.TFRecordDataset(self._file(split))
+        if shard_info is not None and shard_info.num_shards > 1:
+            # By unit, not by record: a unit's variants lie in a row and must stay together,
+            # or a shard could hold no unshifted record of a unit.
+            variants = self.num_variants()
+            shards, index = shard_info.num_shards, shard_info.index
+            ds = ds.enumerate().filter(lambda i, _: (i // variants) % shards == index)
+            ds = ds.map(lambda _, record: record)
+        parse = functools.partial(_baked_to_raw, spec=wanted, audio_frame_rate=frame_rate)
+        return ds.map(parse, num_parallel_calls=tf.data.AUTOTUNE)
+
+
+# What a raw example takes from a baked record; the bake's other features are not parsed.
+_BAKED_READ = frozenset(
+    {*PIECE_ID_FEATURES, "system_index", "start_time", "lmx", "variant"}
+    | {f"{m}_codes" for m in CODE_MODALITIES}
+    | {NOTE_PREFIX + field for field in NOTE_DTYPES}
+)
+
+
+def _baked_to_raw(serialized, spec, audio_frame_rate: float) -> dict[str, tf.Tensor]:
+    parsed = baked_format.parse_baked(serialized, spec)
+    raw = empty_raw_example()
+    for name in PIECE_ID_FEATURES:
+        if name in parsed:
+            raw["piece_id"] = parsed[name]
+            break
+    renames = {"system_index": "unit_index"}
+    for name, value in parsed.items():
+        target = renames.get(name, name)
+        if target in raw and name not in PIECE_ID_FEATURES:
+            raw[target] = tf.cast(value, RAW_FEATURES[target].dtype)
+    if "audio_codes" in parsed:
+        raw["audio_frame_rate"] = tf.constant(audio_frame_rate, tf.float32)
+    return raw
+
+
+# ---------------------------------------------------------------- one task's source
+def reads_baked(input_modality: str, output_modality: str, continuous_input: bool) -> bool:
+    """Whether a task reads the baked corpus: when its output is image or audio codes, or
+    its input is and is not asked for as continuous frames; else (symbolic pairs,
+    continuous inputs to symbolic outputs) it reads the TFDS corpus."""
+    if output_modality in CODE_MODALITIES:
+        if continuous_input and input_modality in CODE_MODALITIES:
+            raise SourceError(
+                f"{input_modality} -> {output_modality}: continuous {input_modality} inputs "
+                f"need the TFDS corpus, but {output_modality} codes come from the baked one; "
+                f"use code inputs for this task"
+            )
+        return True
+    return input_modality in CODE_MODALITIES and not continuous_input
+
+
+class TaskSource(RawSource):
+    """The source of one (corpus, input, output) task: the baked corpus or the TFDS one,
+    chosen when a dataset is made (``continuous_input(modality)`` reads the gin switch)."""
+
+    def __init__(self, corpus: Corpus, input_modality: str, output_modality: str, continuous_input):
+        super().__init__(corpus)
+        self.input_modality, self.output_modality = input_modality, output_modality
+        self._continuous_input = continuous_input
+        self._baked, self._tfds = BakedRawSource(corpus), TfdsRawSource(corpus)
+
+    @property
+    def baked(self) -> bool:
+        """Whether the task reads the baked corpus under the current gin config."""
+        continuous = bool(self._continuous_input(self.input_modality))
+        return reads_baked(self.input_modality, self.output_modality, continuous)
+
+    @property
+    def active(self) -> RawSource:
+        return self._baked if self.baked else self._tfds
+
+    def num_variants(self) -> int:
+        """Shift variants a unit has: those of the baked corpus; 1 for a TFDS corpus."""
+        return self._baked.num_variants() if self.baked else 1
+
+    def _where(self) -> str:
+        return self.active._where()
+
+    def num_input_examples(self, split: str) -> int:
+        return self.active.num_input_examples(split)
+
+    def _read(self, split, shuffle, seed, shard_info) -> tf.data.Dataset:
+        return self.active._read(split, shuffle, seed, shard_info)

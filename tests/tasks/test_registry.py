@@ -1,0 +1,67 @@
+"""Task names, what is registered, unknown names, and the vocabulary gin decides."""
+
+from __future__ import annotations
+
+import gin
+import pytest
+import seqio
+
+from mt3_unified.tasks import registry
+from mt3_unified.tasks.sources import SourceError, reads_baked
+from mt3_unified.tasks.synthetic import PAPER_PAIRS
+
+
+def test_task_names_have_one_spelling():
+    assert (
+        registry.task_name("synthetic_tiny", "image", "lmx") == "synthetic_tiny_image_to_lmx_train"
+    )
+    assert registry.task_name("bpsd", "audio", "midi", "eval") == "bpsd_audio_to_midi_eval"
+    with pytest.raises(ValueError, match="unknown modality 'text'"):
+        registry.task_name("bpsd", "text", "midi")
+    with pytest.raises(ValueError, match="two modalities"):
+        registry.task_name("bpsd", "midi", "midi")
+
+
+def test_every_dataset_registers_the_pairs_its_data_holds():
+    paper = [f"{a}_to_{b}" for a, b in PAPER_PAIRS]
+    for config in ("tiny", "full", "paper"):
+        assert registry.registered_pairs(f"synthetic_{config}") == paper
+    assert registry.registered_pairs("olimpic") == ["image_to_lmx", "lmx_to_image"]
+    assert registry.registered_pairs("maestro") == ["audio_to_midi", "midi_to_audio"]
+    assert registry.registered_pairs("musicnet_em") == ["audio_to_midi", "midi_to_audio"]
+    assert registry.registered_pairs("ytsv") == ["image_to_audio", "audio_to_image"]
+    assert len(registry.registered_pairs("bpsd")) == 12
+    for pair in paper:
+        for kind in ("train", "eval"):
+            name = registry.task_name("synthetic_tiny", *pair.split("_to_"), kind)
+            assert name in seqio.TaskRegistry.names()
+
+
+def test_an_unknown_name_is_an_error_listing_the_registered_ones():
+    with pytest.raises(registry.UnknownTaskError) as error:
+        registry.get_task_or_mixture("synthetic_tiny_omr_typo")
+    message = str(error.value)
+    assert "no task or mixture named 'synthetic_tiny_omr_typo'" in message
+    assert "synthetic_tiny_omr," in message and "synthetic_tiny_image_to_lmx_train" in message
+
+
+def test_which_tasks_read_the_bake():
+    assert reads_baked("image", "lmx", continuous_input=False)
+    assert not reads_baked("image", "lmx", continuous_input=True)
+    assert reads_baked("lmx", "audio", continuous_input=False)
+    assert not reads_baked("lmx", "midi", continuous_input=False)
+    with pytest.raises(SourceError, match="continuous audio inputs"):
+        reads_baked("audio", "image", continuous_input=True)
+
+
+def test_output_features_take_the_vocabulary_gin_binds_when_used():
+    features = registry.get_task_or_mixture("synthetic_tiny_image_to_audio_train").output_features
+    gin.clear_config()
+    default_size = features["targets"].vocabulary.vocab_size
+    try:
+        gin.bind_parameter("VocabularyConfig.audio_codebook_size", 64)
+        smaller = features["targets"].vocabulary
+        assert smaller.vocab_size < default_size
+        assert smaller.id_range("audio", 1)[1] - smaller.id_range("audio", 1)[0] == 64
+    finally:
+        gin.clear_config()
