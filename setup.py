@@ -43,7 +43,8 @@ INSTALL_REQUIRES = [
 ]
 
 EXTRAS_REQUIRE = {
-    "dev": ["pytest==9.2.0", "ruff==0.17.6"],
+    # portpicker: the multi-process training test picks its coordinator port with it.
+    "dev": ["portpicker==1.6.0", "pytest==9.2.0", "ruff==0.17.6"],
     # bench/hf_t5_baseline.py: HuggingFace T5 on PyTorch's CPU build (plain `torch`
     # would pull the multi-GB CUDA build).
     "bench": ["torch==2.13.0", "transformers==5.23.0"],

@@ -290,6 +290,26 @@ def run_train_codec(args) -> int:
     return 0
 
 
+# -------------------------------------------------------------------- train
+def _train_args(p: argparse.ArgumentParser) -> None:
+    from mt3_unified.train.train import add_arguments
+
+    add_arguments(p)
+
+
+@command(
+    "train",
+    "train the model from gin files, on one process or many (resumes from the model dir)",
+    _train_args,
+    runs_xla=True,
+)
+def run_train(args) -> int:
+    from mt3_unified.train.train import run_train as train
+
+    train(args)
+    return 0
+
+
 # ------------------------------------------------------------------- report
 def _report_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("what", choices=["corpus"])

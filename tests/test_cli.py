@@ -8,7 +8,7 @@ import music21
 import pytest
 
 from mt3_unified import cli
-from mt3_unified.runtime.gin_config import T5X_FLAG_ALIASES
+from mt3_unified.runtime.gin_config import T5X_FLAG_ALIASES, GinArgumentParser
 
 
 @pytest.fixture(scope="module")
@@ -31,9 +31,8 @@ def _subcommand_parsers(parser: argparse.ArgumentParser):
 
 
 def test_every_registered_command_has_a_runner_and_a_parser():
-    assert {"lmx", "musicxml", "midi-events", "ser", "note-f1", "vocab", "build", "report"} <= set(
-        cli.COMMANDS
-    )
+    expected = {"lmx", "musicxml", "midi-events", "ser", "note-f1", "vocab", "build", "report"}
+    assert expected | {"train", "train-codec"} <= set(cli.COMMANDS)
     parsers = dict(_subcommand_parsers(cli.build_parser()))
     assert set(parsers) == set(cli.COMMANDS)
     for registered in cli.COMMANDS.values():
@@ -61,6 +60,38 @@ def test_every_flag_is_kebab_case():
         if T5X_GIN_ALIASES & set(action.option_strings)
     ]
     assert all(any(kebab.match(flag) for flag in flags) for flags in aliased)
+
+
+def test_train_parses_the_flags_of_python_m_mt3_unified_train_train():
+    """`mt3u train` and the module share one flag definition: T5X's spellings and the
+    kebab-case ones give the same namespace."""
+    from mt3_unified.train.train import add_arguments
+
+    module_parser = GinArgumentParser()
+    add_arguments(module_parser)
+    t5x = ["--gin_file=gin/models/tiny.gin", "--gin_file=gin/train.gin", "--gin.TRAIN_STEPS=5",
+           "--gin_search_paths=/configs"]  # fmt: skip
+    kebab = ["--gin-file", "gin/models/tiny.gin", "--gin-file=gin/train.gin", "--gin",
+             "TRAIN_STEPS=5", "--gin-search-path", "/configs"]  # fmt: skip
+    hosts = ["--coordinator-address", "10.0.0.1:1234", "--num-processes", "2", "--process-id", "1"]
+    expected = {
+        "gin_file": ["gin/models/tiny.gin", "gin/train.gin"], "gin_bindings": ["TRAIN_STEPS=5"],
+        "gin_search_paths": ["/configs"], "coordinator_address": "10.0.0.1:1234",
+        "num_processes": 2, "process_id": 1, "multihost": False,
+    }  # fmt: skip
+    for flags in (t5x, kebab):
+        assert vars(module_parser.parse_args(flags + hosts)) == expected
+        via_mt3u = vars(cli.build_parser().parse_args(["train", *flags, *hosts]))
+        assert via_mt3u == {"command": "train", **expected}
+
+
+def test_train_with_part_of_the_multihost_flags_gives_one_line_and_status_2(capsys):
+    args = ["train", "--gin-file=gin/models/tiny.gin", "--num-processes", "2"]
+    assert cli.main(args) == 2
+    assert capsys.readouterr().err == (
+        "mt3u train: --coordinator-address, --num-processes and --process-id go together "
+        "(or --multihost alone, where JAX detects them)\n"
+    )
 
 
 def test_help_lists_every_command(capsys):

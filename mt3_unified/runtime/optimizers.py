@@ -1,4 +1,4 @@
-"""AdamW or Adafactor with linear warmup and cosine decay, gradients clipped by their global norm."""
+"""AdamW or Adafactor with warmup and cosine decay, gradients clipped by their global norm."""
 
 from __future__ import annotations
 

@@ -1,0 +1,250 @@
+"""The trainer's checkpoints: params, optimizer state, step and input position, and the
+order a run restores in.
+
+Restore order (`restore_or_init`):
+  1. the latest readable checkpoint in the model dir (a run resumes exactly where it stopped;
+     an unreadable newer one is reported and moved to `<model_dir>/corrupt_checkpoints/`);
+  2. else `initial_checkpoint` (finetuning): its parameters only, with a fresh optimizer
+     state, step 0 and the input from its start;
+  3. else fresh parameters from the seed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import logging
+import os
+import shutil
+from collections.abc import Callable
+
+import gin
+import jax
+import orbax.checkpoint as ocp
+from orbax.checkpoint import checkpoint_managers as policies
+
+from mt3_unified.errors import CheckpointMismatchError
+from mt3_unified.runtime.checkpoints import checkpoint_dir
+from mt3_unified.runtime.iterator_checkpoint import (
+    DatasetIteratorHandler,
+    DatasetIteratorRestore,
+    DatasetIteratorSave,
+)
+from mt3_unified.train.state import TrainState
+
+CORRUPT_DIR = "corrupt_checkpoints"
+
+
+@gin.configurable
+@dataclasses.dataclass(frozen=True)
+class CheckpointConfig:
+    """What a run keeps: a checkpoint every `every` steps (and at the end), the last `keep`
+    of them, and the `keep_best` best by `best_metric` (a name the evaluation writes, e.g.
+    "eval/loss"; `best_mode` "min" or "max"). `initial_checkpoint`: a model dir (or its
+    checkpoints folder) whose latest parameters start a fresh run (finetuning)."""
+
+    every: int = 1000
+    keep: int = 3
+    best_metric: str | None = None
+    best_mode: str = "min"
+    keep_best: int = 1
+    initial_checkpoint: str | None = None
+    asynchronous: bool = True
+
+    def __post_init__(self):
+        if self.every < 1 or self.keep < 1:
+            raise ValueError(f"checkpoint every and keep must be >= 1, got {self}")
+        if self.best_mode not in ("min", "max"):
+            raise ValueError(f"best_mode must be 'min' or 'max', got {self.best_mode!r}")
+
+
+def _manager(directory: str, config: CheckpointConfig, read_only: bool = False):
+    policy = policies.LatestN(n=config.keep)
+    best_fn = None
+    if config.best_metric:
+        best_fn = functools.partial(_metric, config.best_metric)
+        best = policies.BestN(
+            get_metric_fn=best_fn,
+            reverse=config.best_mode == "min",  # BestN keeps the end of the sorted list
+            n=config.keep_best,
+            keep_checkpoints_without_metrics=False,
+        )
+        policy = policies.AnyPreservationPolicy([policy, best])
+    options = ocp.CheckpointManagerOptions(
+        preservation_policy=policy,
+        # The manager writes a save's metrics (and reads them back) only with a best_fn.
+        best_fn=best_fn,
+        best_mode=config.best_mode,
+        enable_async_checkpointing=config.asynchronous,
+        create=not read_only,
+        read_only=read_only,
+    )
+    # Named handlers let the manager read an item's metadata before restoring it.
+    handlers = {
+        "params": ocp.StandardCheckpointHandler(),
+        "optimizer": ocp.StandardCheckpointHandler(),
+        "input": DatasetIteratorHandler(),
+    }
+    return ocp.CheckpointManager(directory, options=options, item_handlers=handlers)
+
+
+def _metric(name: str, metrics: dict) -> float:
+    """The best_metric of a checkpoint's saved metrics (a KeyError names the ones there)."""
+    if name not in metrics:
+        raise KeyError(f"best_metric {name!r} is not among the evaluation's {sorted(metrics)}")
+    return metrics[name]
+
+
+def _checkpoints_of(path: str) -> str:
+    """A model dir's checkpoints folder; a path that is one already stays as it is."""
+    inner = checkpoint_dir(path)
+    return inner if os.path.isdir(inner) else os.path.abspath(path)
+
+
+class TrainCheckpoints:
+    """Saves and restores a run's TrainState and input iterator under `<model_dir>/checkpoints`."""
+
+    def __init__(self, model_dir: str, config: CheckpointConfig):
+        self.model_dir = model_dir
+        self.config = config
+        self.manager = _manager(checkpoint_dir(model_dir), config)
+
+    def latest_step(self) -> int | None:
+        return self.manager.latest_step()
+
+    def save(self, state: TrainState, iterator, metrics: dict | None = None) -> None:
+        """Starts saving (asynchronously, unless configured otherwise); the iterator's position
+        is written before this returns."""
+        args = ocp.args.Composite(
+            params=ocp.args.StandardSave(state.params),
+            optimizer=ocp.args.StandardSave({"opt_state": state.opt_state, "step": state.step}),
+            input=DatasetIteratorSave(iterator),
+        )
+        self.manager.save(int(state.step), args=args, metrics=metrics, force=True)
+
+    def wait(self) -> None:
+        self.manager.wait_until_finished()
+
+    def close(self) -> None:
+        self.manager.close()
+
+    def restore_latest(self, abstract: TrainState, iterator) -> TrainState | None:
+        """The newest readable checkpoint restored (iterator in place), or None if none.
+
+        A checkpoint whose arrays differ from `abstract` in names or shapes raises
+        CheckpointMismatchError naming them; one that cannot be read otherwise (truncated,
+        corrupt) is reported, moved aside, and the one before it tried.
+        """
+        for step in sorted(self.manager.all_steps(), reverse=True):
+            _check_fits(self.manager, step, abstract.params, self.model_dir)
+            try:
+                return self._restore(step, abstract, iterator)
+            except Exception as err:  # noqa: BLE001 - any read failure means an unusable step
+                moved = self._move_aside(step)
+                logging.warning(
+                    "checkpoint of step %d in %s cannot be read (%s: %s); moved it to %s and "
+                    "trying the one before",
+                    step, self.manager.directory, type(err).__name__, err, moved,
+                )  # fmt: skip
+        return None
+
+    def _restore(self, step: int, abstract: TrainState, iterator) -> TrainState:
+        restored = self.manager.restore(
+            step,
+            args=ocp.args.Composite(
+                params=ocp.args.StandardRestore(abstract.params),
+                optimizer=ocp.args.StandardRestore(
+                    {"opt_state": abstract.opt_state, "step": abstract.step}
+                ),
+                input=DatasetIteratorRestore(iterator),
+            ),
+        )
+        optimizer = restored["optimizer"]
+        return TrainState(
+            params=restored["params"], opt_state=optimizer["opt_state"], step=optimizer["step"]
+        )
+
+    def _move_aside(self, step: int) -> str:
+        target = os.path.join(self.model_dir, CORRUPT_DIR, str(step))
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        shutil.move(str(self.manager.directory / str(step)), target)
+        self.manager.reload()
+        return target
+
+
+def restore_initial_params(path: str, abstract_params, config: CheckpointConfig):
+    """The latest parameters of another run (its model dir or checkpoints folder)."""
+    directory = _checkpoints_of(path)
+    manager = _manager(directory, dataclasses.replace(config, best_metric=None), read_only=True)
+    step = manager.latest_step()
+    if step is None:
+        raise FileNotFoundError(f"initial_checkpoint {path}: no checkpoint under {directory}")
+    _check_fits(manager, step, abstract_params, path)
+    restored = manager.restore(
+        step, args=ocp.args.Composite(params=ocp.args.StandardRestore(abstract_params))
+    )
+    logging.info("parameters of step %d restored from %s", step, directory)
+    return restored["params"]
+
+
+def saved_params(model_dir: str, step: int | None = None) -> tuple[int, dict]:
+    """(step, parameters as saved) of a run's checkpoint, the latest unless `step`."""
+    directory = _checkpoints_of(model_dir)
+    manager = _manager(directory, CheckpointConfig(), read_only=True)
+    step = manager.latest_step() if step is None else step
+    if step is None:
+        raise FileNotFoundError(f"no checkpoint under {directory}")
+    restored = manager.restore(step, args=ocp.args.Composite(params=ocp.args.StandardRestore()))
+    return step, restored["params"]
+
+
+def _check_fits(manager, step: int, abstract_params, where: str) -> None:
+    """Raises CheckpointMismatchError when the saved parameters' names or shapes differ."""
+    try:
+        saved = manager.item_metadata(step)["params"]
+    except Exception:  # noqa: BLE001 - unreadable metadata: restoring will say it is corrupt
+        return
+    if saved is None:
+        return
+    wanted = _shapes(abstract_params)
+    found = _shapes(saved)
+    differ = sorted(
+        f"{name}: saved {found.get(name)}, this config {wanted.get(name)}"
+        for name in set(wanted) | set(found)
+        if wanted.get(name) != found.get(name)
+    )
+    if differ:
+        more = f"; and {len(differ) - 8} more" if len(differ) > 8 else ""
+        listed = "; ".join(differ[:8]) + more
+        raise CheckpointMismatchError(
+            f"{where}: its checkpoint (step {step}) does not fit this config (trained with "
+            f"another gin file or bindings?): {listed}. Train into a fresh model dir or delete "
+            f"{manager.directory}"
+        )
+
+
+def _shapes(tree) -> dict[str, tuple]:
+    leaves = jax.tree_util.tree_flatten_with_path(tree, is_leaf=lambda x: hasattr(x, "shape"))[0]
+    return {jax.tree_util.keystr(path): tuple(leaf.shape) for path, leaf in leaves}
+
+
+def restore_or_init(
+    checkpoints: TrainCheckpoints,
+    abstract: TrainState,
+    iterator,
+    fresh: Callable[[], TrainState],
+    around_params: Callable[[dict], TrainState],
+) -> tuple[TrainState, str]:
+    """(state, where it came from), in the order the module docstring writes down.
+
+    `fresh()` makes a new state; `around_params(params)` a new optimizer state around
+    restored parameters.
+    """
+    state = checkpoints.restore_latest(abstract, iterator)
+    if state is not None:
+        return state, f"resumed from step {int(state.step)} in {checkpoints.manager.directory}"
+    initial = checkpoints.config.initial_checkpoint
+    if initial:
+        params = restore_initial_params(initial, abstract.params, checkpoints.config)
+        return around_params(params), f"parameters from {initial}, fresh optimizer"
+    return fresh(), "fresh parameters"

@@ -1,0 +1,316 @@
+"""The training loop: `train(...)`, keyword-only and configurable by gin, callable from tests."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import logging
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable, Sequence
+
+import gin
+import jax
+import numpy as np
+
+from mt3_unified.errors import Mt3UnifiedError
+from mt3_unified.runtime.summaries import SummaryWriter
+from mt3_unified.train import curves, partitioning
+from mt3_unified.train.checkpoints import CheckpointConfig, TrainCheckpoints, restore_or_init
+from mt3_unified.train.inputs import global_batch, next_host_batch
+from mt3_unified.train.optimizer import OptimizerConfig
+from mt3_unified.train.state import (
+    TrainState,
+    abstract_state,
+    create_train_state,
+    fresh_optimizer_state,
+    state_shardings,
+)
+from mt3_unified.train.step import (
+    add_weighted,
+    check_divisible,
+    jit_train_step,
+    make_train_step,
+    nonfinite_tasks,
+    weighted_means,
+)
+from mt3_unified.vocab.layout import TASKS
+
+CONFIG_FILE = "config.gin"
+OPERATIVE_CONFIG_FILE = "operative_config.gin"
+
+
+class NonFiniteLossError(Mt3UnifiedError, FloatingPointError):
+    """A step's loss became NaN or Inf; the run stopped and its last checkpoint is kept."""
+
+
+@dataclasses.dataclass
+class TrainResult:
+    state: TrainState
+    origin: str  # where the state started from (resumed, initial checkpoint, fresh)
+    stopped_early: bool  # by SIGTERM (or a pod's preemption notice), after saving
+    metrics: dict  # the last step's, on the host
+
+
+@gin.configurable(denylist=["model"])
+def train(
+    *,
+    model,
+    train_dataset_fn: Callable = gin.REQUIRED,
+    model_dir: str = gin.REQUIRED,
+    steps: int = gin.REQUIRED,
+    batch_size: int = gin.REQUIRED,
+    optimizer: OptimizerConfig | None = None,
+    checkpoint: CheckpointConfig | None = None,
+    mesh_shape: Sequence[int] = (-1, 1),
+    microbatches: int = 1,
+    modalities: Sequence[str] | None = None,
+    seed: int = 0,
+    eval_dataset_fn: Callable | None = None,
+    metric_evaluator: Callable | None = None,
+    eval_every: int = 0,
+    eval_batches: int = 8,
+    log_every: int = 10,
+    progress: bool = True,
+) -> TrainResult:
+    """Trains `model` for `steps` optimizer steps of `batch_size` examples (the global batch).
+
+    `train_dataset_fn(batch_size=, seed=, shard_index=, num_shards=)` returns this process's
+    endless tf.data.Dataset of batches (see train/inputs.py). `mesh_shape` is (data, model);
+    -1 takes the devices left. A run in a model dir that holds checkpoints resumes from the
+    latest (see train/checkpoints.py for the order); SIGTERM saves and returns with
+    stopped_early; a NaN or Inf loss raises NonFiniteLossError naming the step and tasks.
+    Every `eval_every` steps: the loss on `eval_batches` batches of `eval_dataset_fn`'s data
+    and `metric_evaluator(model, params, mesh)`'s metrics (train/evaluation.py: greedy
+    decoding scored by the tasks' metric functions), written under eval/ and kept with the
+    checkpoint saved then (`CheckpointConfig.best_metric` names one of them).
+    `optimizer` and `checkpoint` default to their configs as gin binds them.
+    """
+    require_bound("train", model_dir=model_dir, steps=steps, batch_size=batch_size,
+                  train_dataset_fn=train_dataset_fn)  # fmt: skip
+    if eval_every and hasattr(metric_evaluator, "validate"):
+        metric_evaluator.validate()  # an unknown task or unbound setting: before compiling
+    optimizer = optimizer or OptimizerConfig()
+    checkpoint = checkpoint or CheckpointConfig()
+    # ---- setup: model dir, mesh, state shardings, input
+    # One process writes the model dir's files (configs, summaries, loss history, curves);
+    # every process writes its own part of each checkpoint.
+    writes_files = jax.process_index() == 0
+    _prepare_model_dir(model_dir, write_config=writes_files)
+    mesh = partitioning.make_mesh(*mesh_shape)
+    check_divisible(batch_size, microbatches, mesh)
+    tx = optimizer.build(steps)
+    schedule = optimizer.schedule(steps)
+    shardings = state_shardings(model, tx, mesh)
+    iterator = iter(_dataset(train_dataset_fn, batch_size, seed))
+    batch_sharding = partitioning.batch_sharding(mesh)
+
+    # ---- state: resumed, finetuned from another run's parameters, or fresh
+    checkpoints = TrainCheckpoints(model_dir, checkpoint)
+    state, origin = restore_or_init(
+        checkpoints,
+        abstract_state(model, tx, shardings),
+        iterator,
+        fresh=lambda: create_train_state(model, tx, mesh, seed)[0],
+        around_params=lambda params: fresh_optimizer_state(params, tx, shardings),
+    )
+    logging.info("%s: %s", model_dir, origin)
+    start = int(state.step)
+    if writes_files:
+        curves.truncate_history(model_dir, start)
+    step_fn = jit_train_step(make_train_step(model, tx, microbatches=microbatches,
+                                             modalities=modalities), shardings, mesh)  # fmt: skip
+    evaluate = _evaluator(model, eval_dataset_fn, eval_batches, seed, batch_size, mesh,
+                          metric_evaluator)  # fmt: skip
+    summaries = SummaryWriter(model_dir if writes_files else None, splits=("train", "eval"))
+    rng = jax.random.key(seed)
+    log = _Logger(model_dir, summaries, schedule, log_every, writes_history=writes_files)
+
+    # ---- the loop: dispatch step n+1, then look at step n's metrics (keeps the device busy)
+    step, pending, metrics = start, None, {}
+    with _StopSignal() as stop, _progress(progress, start, steps) as bar, _finished(checkpoints):
+        while step < steps:
+            batch = global_batch(next_host_batch(iterator), batch_sharding)
+            state, device_metrics = step_fn(state, batch, rng)
+            step += 1
+            if pending:
+                metrics = log.observe(*pending, bar)
+            pending = (step, device_metrics)
+            if step == start + 1 and writes_files:
+                _write_operative_config(model_dir)
+            eval_metrics = evaluate(state.params) if eval_every and step % eval_every == 0 else None
+            stopping = stop.requested or _preempted(checkpoints, step)
+            if step % checkpoint.every == 0 or step == steps or eval_metrics or stopping:
+                # ---- checkpoint: only after this step's loss is known to be finite
+                metrics, pending = log.observe(*pending, bar), None
+                seconds = _save(checkpoints, state, iterator, eval_metrics)
+                summaries.write("train", step, {"checkpoint_seconds": seconds})
+                if eval_metrics:
+                    summaries.write("eval", step, eval_metrics)
+                if writes_files:
+                    curves.plot_loss_curves(model_dir)
+            if stopping:
+                logging.warning("stop requested: saved step %d, exiting", step)
+                break
+    return TrainResult(state=state, origin=origin, stopped_early=step < steps, metrics=metrics)
+
+
+def require_bound(where: str, **values) -> None:
+    """Raises ValueError naming each value still gin.REQUIRED (a %gin.REQUIRED macro that a
+    run left unbound reaches the function as that object; gin does not stop it)."""
+    missing = [name for name, value in values.items() if value is gin.REQUIRED]
+    if missing:
+        raise ValueError(
+            f"{where}: {', '.join(missing)} not set; bind them in gin (gin/train.gin names "
+            "MODEL_DIR, TRAIN_STEPS, BATCH_SIZE and MIXTURE_OR_TASK_NAME, e.g. "
+            "--gin.MODEL_DIR=\"'/runs/x'\")"
+        )
+
+
+def _dataset(dataset_fn, batch_size, seed):
+    processes = jax.process_count()
+    if batch_size % processes:
+        raise ValueError(f"batch_size {batch_size} does not split over {processes} processes")
+    return dataset_fn(batch_size=batch_size // processes, seed=seed,
+                      shard_index=jax.process_index(), num_shards=processes)  # fmt: skip
+
+
+def _save(checkpoints: TrainCheckpoints, state, iterator, eval_metrics) -> float:
+    """Starts a save; returns the seconds it blocked the loop."""
+    begin = time.perf_counter()
+    checkpoints.save(state, iterator, metrics=eval_metrics)
+    return time.perf_counter() - begin
+
+
+@contextlib.contextmanager
+def _finished(checkpoints: TrainCheckpoints):
+    """Lets saves in flight finish however the loop ends (a NaN error keeps the last good
+    checkpoint whole)."""
+    try:
+        yield
+    finally:
+        checkpoints.wait()
+        checkpoints.close()
+
+
+def _preempted(checkpoints: TrainCheckpoints, step: int) -> bool:
+    """A multi-host run's preemption notice (Orbax's; it needs jax.distributed)."""
+    return jax.process_count() > 1 and checkpoints.manager.reached_preemption(step)
+
+
+class _Logger:
+    """Looks at a finished step's metrics: the NaN check, progress, summaries, loss history."""
+
+    def __init__(self, model_dir, summaries, schedule, every, writes_history=True):
+        self.model_dir, self.summaries, self.schedule, self.every = (
+            model_dir, summaries, schedule, every,
+        )  # fmt: skip
+        self.writes_history = writes_history
+        self.last_time, self.last_step = time.perf_counter(), None
+
+    def observe(self, step: int, device_metrics, bar) -> dict:
+        metrics = {name: float(v) for name, v in jax.device_get(device_metrics).items()}
+        if not np.isfinite(metrics["loss"]):
+            tasks = nonfinite_tasks(metrics) or ["(no single task: the total)"]
+            raise NonFiniteLossError(
+                f"{self.model_dir}: the loss at step {step} is {metrics['loss']} "
+                f"(tasks {', '.join(tasks)}); the run stopped and keeps its last checkpoint"
+            )
+        bar.update(step - bar.n)
+        bar.set_postfix(loss=f"{metrics['loss']:.4f}", refresh=False)
+        if step % self.every == 0:
+            now = time.perf_counter()
+            if self.last_step is not None:
+                metrics["steps_per_second"] = (step - self.last_step) / (now - self.last_time)
+            self.last_time, self.last_step = now, step
+            metrics["learning_rate"] = float(self.schedule(step - 1))
+            self.summaries.write("train", step, metrics)
+            losses = {t: metrics[f"{t}/loss"] for t in TASKS if metrics[f"{t}/num_tokens"] > 0}
+            if self.writes_history:
+                curves.append_history(self.model_dir, step, losses)
+        return metrics
+
+
+def _evaluator(model, dataset_fn, num_batches, seed, batch_size, mesh, metric_evaluator):
+    """evaluate(params) -> the eval losses (`_loss_evaluator`) and the metric evaluator's
+    metrics in one dict; None when neither is configured."""
+    losses = _loss_evaluator(model, dataset_fn, num_batches, seed, batch_size, mesh)
+    if metric_evaluator is None:
+        return losses
+
+    def evaluate(params):
+        return {**(losses(params) or {}), **metric_evaluator(model, params, mesh)}
+
+    return evaluate
+
+
+def _loss_evaluator(model, dataset_fn, num_batches, seed, batch_size, mesh):
+    """evaluate(params) -> {"eval/loss", "eval/<task>/loss", "eval/accuracy", ...} over the
+    first `num_batches` batches of the eval data, weighted by target tokens (None without
+    data)."""
+    if dataset_fn is None:
+        return lambda params: None
+    sharding = partitioning.batch_sharding(mesh)
+    dataset = _dataset(dataset_fn, batch_size, seed).take(num_batches)
+
+    @jax.jit
+    def loss(params, batch):
+        return model.loss_fn(params, batch)[1]
+
+    def evaluate(params):
+        sums: dict = {}
+        with partitioning.activation_rules(mesh):
+            for local in dataset:
+                batch = global_batch({k: v.numpy() for k, v in local.items()}, sharding)
+                sums = add_weighted(sums, jax.device_get(loss(params, batch)))
+        return {f"eval/{name}": float(value) for name, value in weighted_means(sums).items()}
+
+    return evaluate
+
+
+def _prepare_model_dir(model_dir: str, write_config: bool = True) -> None:
+    """Creates the model dir and (`write_config`) writes the gin config; an unwritable one
+    fails here, before anything compiles."""
+    try:
+        os.makedirs(model_dir, exist_ok=True)
+        if not write_config:
+            return
+        with open(os.path.join(model_dir, CONFIG_FILE), "w") as f:
+            f.write(gin.config_str())
+    except OSError as err:
+        raise Mt3UnifiedError(f"{model_dir}: cannot write the model dir ({err})") from err
+
+
+def _write_operative_config(model_dir: str) -> None:
+    """The values gin actually handed out (known once the first step has been built)."""
+    with open(os.path.join(model_dir, OPERATIVE_CONFIG_FILE), "w") as f:
+        f.write(gin.operative_config_str())
+
+
+class _StopSignal:
+    """While active, SIGTERM asks the loop to save and stop instead of killing the process."""
+
+    def __init__(self):
+        self.requested = False
+        self._previous = None
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGTERM, self._request)
+        return self
+
+    def _request(self, signum, frame):
+        self.requested = True
+
+    def __exit__(self, *exc):
+        if self._previous is not None:
+            signal.signal(signal.SIGTERM, self._previous)
+
+
+def _progress(enabled: bool, start: int, steps: int):
+    """tqdm's bar: step, steps/s, time left, and the loss as a postfix."""
+    from tqdm import tqdm
+
+    return tqdm(total=steps, initial=start, unit="step", disable=not enabled, dynamic_ncols=True)

@@ -1,0 +1,112 @@
+"""The trainer's checkpoints: the input's position, corrupt ones skipped, the restore order."""
+
+import logging
+import os
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+import tensorflow as tf
+
+from mt3_unified.errors import CheckpointMismatchError
+from mt3_unified.train.checkpoints import (
+    CORRUPT_DIR,
+    CheckpointConfig,
+    TrainCheckpoints,
+    restore_or_init,
+)
+from mt3_unified.train.state import TrainState
+
+TX = optax.adam(0.1)
+
+
+def state_at(step: int, width: int = 3) -> TrainState:
+    params = {"w": jnp.full((width,), float(step))}
+    return TrainState(params=params, opt_state=TX.init(params), step=jnp.asarray(step, jnp.int32))
+
+
+def abstract(width: int = 3) -> TrainState:
+    return jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype), state_at(0, width))
+
+
+def shuffled_iterator():
+    return iter(tf.data.Dataset.range(100).shuffle(10, seed=1).batch(2))
+
+
+def save_steps(model_dir, steps, config=None, metrics=None):
+    checkpoints = TrainCheckpoints(str(model_dir), config or CheckpointConfig(every=1, keep=5))
+    iterator = shuffled_iterator()
+    seen = {}
+    for step in steps:
+        next(iterator)
+        checkpoints.save(state_at(step), iterator, metrics=(metrics or {}).get(step))
+        seen[step] = next(iterator).numpy().tolist()  # what a resumed run must read next
+    checkpoints.wait()
+    checkpoints.close()
+    return seen
+
+
+def test_a_restored_iterator_continues_where_the_saved_one_was(tmp_path):
+    seen = save_steps(tmp_path, [1, 2, 3])
+    iterator = shuffled_iterator()
+    state = TrainCheckpoints(str(tmp_path), CheckpointConfig()).restore_latest(abstract(), iterator)
+    assert int(state.step) == 3
+    np.testing.assert_array_equal(state.params["w"], [3.0, 3.0, 3.0])
+    assert int(state.opt_state[0].count) == 0
+    assert next(iterator).numpy().tolist() == seen[3]
+
+
+def test_a_truncated_latest_checkpoint_is_reported_and_the_one_before_restored(tmp_path, caplog):
+    seen = save_steps(tmp_path, [1, 2])
+    for folder, _, files in os.walk(tmp_path / "checkpoints" / "2" / "params"):
+        for name in files:
+            with open(os.path.join(folder, name), "r+b") as f:
+                f.truncate(3)
+    iterator = shuffled_iterator()
+    with caplog.at_level(logging.WARNING):
+        state = TrainCheckpoints(str(tmp_path), CheckpointConfig()).restore_latest(
+            abstract(), iterator
+        )
+    assert int(state.step) == 1
+    assert next(iterator).numpy().tolist() == seen[1]
+    assert "checkpoint of step 2" in caplog.text and "cannot be read" in caplog.text
+    assert os.listdir(tmp_path / CORRUPT_DIR) == ["2"]
+
+
+def test_a_checkpoint_of_another_config_names_the_differing_arrays(tmp_path):
+    save_steps(tmp_path, [1])
+    with pytest.raises(CheckpointMismatchError, match=r"\['w'\]: saved \(3,\), this config \(4,\)"):
+        TrainCheckpoints(str(tmp_path), CheckpointConfig()).restore_latest(
+            abstract(4), shuffled_iterator()
+        )
+
+
+def test_the_last_n_and_the_best_by_a_metric_are_kept(tmp_path):
+    config = CheckpointConfig(every=1, keep=2, best_metric="eval/loss", best_mode="min")
+    losses = {1: 3.0, 2: 1.0, 3: 2.0, 4: 2.5, 5: 2.6}
+    save_steps(tmp_path, [1, 2, 3, 4, 5], config, {s: {"eval/loss": v} for s, v in losses.items()})
+    assert sorted(int(p) for p in os.listdir(tmp_path / "checkpoints")) == [2, 4, 5]
+
+
+def test_restore_order_model_dir_then_initial_checkpoint_then_fresh(tmp_path):
+    save_steps(tmp_path / "pretrain", [7])
+
+    def order(model_dir, initial=None):
+        checkpoints = TrainCheckpoints(str(model_dir), CheckpointConfig(initial_checkpoint=initial))
+        return restore_or_init(
+            checkpoints,
+            abstract(),
+            shuffled_iterator(),
+            fresh=lambda: state_at(0),
+            around_params=lambda params: TrainState(params, TX.init(params), jnp.asarray(0)),
+        )
+
+    state, origin = order(tmp_path / "pretrain")
+    assert int(state.step) == 7 and origin.startswith("resumed from step 7")
+    state, origin = order(tmp_path / "finetune", initial=str(tmp_path / "pretrain"))
+    assert int(state.step) == 0 and origin.startswith("parameters from")
+    np.testing.assert_array_equal(state.params["w"], [7.0, 7.0, 7.0])
+    state, origin = order(tmp_path / "fresh")
+    assert int(state.step) == 0 and origin == "fresh parameters"

@@ -1,0 +1,72 @@
+"""The run gin files parse with a model size, name what a run must give, and bind the trainer."""
+
+import gin
+import pytest
+
+from mt3_unified.runtime.gin_config import parse_gin
+from mt3_unified.train import inputs, trainer  # noqa: F401  (registers the configurables)
+from mt3_unified.train.checkpoints import CheckpointConfig
+from mt3_unified.train.optimizer import OptimizerConfig
+
+
+@pytest.fixture(autouse=True)
+def clean_gin():
+    gin.clear_config()
+    yield
+    gin.clear_config()
+
+
+def test_local_cpu_sizes_a_short_run_of_the_tiny_model():
+    parse_gin(["gin/local_cpu.gin"], ["MODEL_DIR='/tmp/x'", "MIXTURE_OR_TASK_NAME='m'"])
+    assert gin.query_parameter("%TRAIN_STEPS") == 2000
+    assert gin.query_parameter("%BATCH_SIZE") == 8
+    assert gin.query_parameter("ModelConfig.emb_dim") == 64
+    assert gin.query_parameter("%TASK_FEATURE_LENGTHS") == {
+        "inputs": 320,
+        "targets": 320,
+    }
+    # The tiny codecs' codebooks, as the demo's bake writes them into codecs.json.
+    assert gin.query_parameter("VocabularyConfig.image_codebook_size") == 64
+    assert gin.query_parameter("VocabularyConfig.audio_codebook_size") == 32
+    assert OptimizerConfig().warmup_steps == 100
+    assert CheckpointConfig().every == 200
+    assert gin.query_parameter("train.eval_every") == 200
+    assert gin.query_parameter("seqio_dataset.log_dropped") is True
+
+
+def test_finetune_restores_a_pretrain_run_with_a_fresh_schedule():
+    parse_gin(
+        ["gin/models/small.gin", "gin/finetune.gin"],
+        ["MODEL_DIR='/tmp/ft'", "MIXTURE_OR_TASK_NAME='m'", "INITIAL_CHECKPOINT='/tmp/pre'"],
+    )
+    assert CheckpointConfig().initial_checkpoint == "/tmp/pre"
+    assert OptimizerConfig().warmup_steps == 500
+
+
+def test_a_run_must_name_its_model_dir():
+    parse_gin(["gin/models/tiny.gin", "gin/train.gin"], ["MIXTURE_OR_TASK_NAME='m'"])
+    with pytest.raises(ValueError, match=r"^train: model_dir, steps, batch_size not set; bind"):
+        trainer.train(model=None)
+
+
+def test_an_unknown_mixture_is_named_before_anything_is_built():
+    from mt3_unified.tasks.registry import UnknownTaskError
+
+    with pytest.raises(UnknownTaskError, match="no task or mixture named 'no_such_mixture'"):
+        inputs.seqio_dataset(
+            mixture_or_task_name="no_such_mixture",
+            task_feature_lengths={"inputs": 8, "targets": 8},
+            batch_size=2,
+            seed=0,
+        )
+
+
+def test_the_metric_evaluator_names_an_unknown_task_when_validated():
+    from mt3_unified.tasks.registry import UnknownTaskError
+    from mt3_unified.train.evaluation import TaskMetricEvaluator
+
+    evaluator = TaskMetricEvaluator(
+        mixture_or_task_name="no_such_task", task_feature_lengths={"inputs": 8, "targets": 8}
+    )  # building it reads nothing: gin builds it for runs that never evaluate
+    with pytest.raises(UnknownTaskError, match="no task or mixture named 'no_such_task'"):
+        evaluator.validate()
