@@ -193,22 +193,25 @@ def train_codec(
         next(train_batches)
     base_key = prng_key(seed)
     metrics = {}
-    for step in range(start, steps):
-        batch = jnp.asarray(first_batch if step == 0 else next(train_batches))
-        state, metrics = train_step(state, batch, jax.random.fold_in(base_key, step))
-        done = step + 1
-        if threshold > 0 and done % restart_every == 0 and done < steps * 0.9:
-            new_vars, restarted = restart(variables_of(state))
-            state = dict(state, params=new_vars["params"], vq=new_vars["vq"])
-            metrics = dict(metrics, restarted_codes=restarted)
-        if done % 10 == 0 or done == steps:
-            summaries.write("train", done, jax.device_get(metrics))
-        if eval_every and done % eval_every == 0 and done != steps:
-            run_eval(done)
-        if manager and (done % checkpoint_every == 0 or done == steps):
-            save_checkpoint(manager, done, state)
-    if manager:
-        manager.wait_until_finished()
+    try:
+        for step in range(start, steps):
+            batch = jnp.asarray(first_batch if step == 0 else next(train_batches))
+            state, metrics = train_step(state, batch, jax.random.fold_in(base_key, step))
+            done = step + 1
+            if threshold > 0 and done % restart_every == 0 and done < steps * 0.9:
+                new_vars, restarted = restart(variables_of(state))
+                state = dict(state, params=new_vars["params"], vq=new_vars["vq"])
+                metrics = dict(metrics, restarted_codes=restarted)
+            if done % 10 == 0 or done == steps:
+                summaries.write("train", done, jax.device_get(metrics))
+            if eval_every and done % eval_every == 0 and done != steps:
+                run_eval(done)
+            if manager and (done % checkpoint_every == 0 or done == steps):
+                save_checkpoint(manager, done, state)
+    finally:
+        # Whatever ends the loop, a save already started is finished, never left half written.
+        if manager:
+            manager.wait_until_finished()
     last = run_eval(steps)
     return {"first": first, "last": last, "variables": variables_of(state), "model": model}
 

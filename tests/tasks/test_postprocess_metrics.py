@@ -111,3 +111,29 @@ def test_each_output_modality_has_its_postprocessor_and_metrics():
     assert postprocess.postprocessor_for("audio").__name__ == "postprocess_audio"
     with pytest.raises(ValueError, match="unknown modality 'text'"):
         metrics.metric_fns_for("text")
+
+
+def test_decoded_metrics_through_a_codec_score_a_perfect_and_an_empty_prediction():
+    from tests.codecs.test_bake import _encoders
+
+    image_encoder, audio_encoder = _encoders()
+    rng = np.random.default_rng(0)
+    image = rng.uniform(size=(48, 32)).astype(np.float32)
+    image_codes, _ = image_encoder(image)
+    audio_codes = audio_encoder(rng.uniform(-0.5, 0.5, 256).astype(np.float32))
+    # The same codes decode to the same pixels and samples: PSNR at its 100 dB cap, mel 0.
+    assert metrics.decoded_image_metrics([image_codes], [image_codes], image_encoder) == {
+        "decoded_psnr_db": 100.0
+    }
+    assert metrics.decoded_audio_metrics([audio_codes], [audio_codes], audio_encoder) == {
+        "decoded_mel_distance": 0.0
+    }
+    # No frames at all: a white page against the decoded target, and silence.
+    reference = postprocess.decode_image(image_codes, image_encoder)
+    white = 10.0 * np.log10(1.0 / np.mean((1.0 - reference) ** 2))
+    empty = np.zeros((0, image_codes.shape[1]), np.int32)
+    psnr = metrics.decoded_image_metrics([image_codes], [empty], image_encoder)["decoded_psnr_db"]
+    assert psnr == pytest.approx(white, rel=1e-5)
+    no_frames = np.zeros((0, audio_codes.shape[1]), np.int32)
+    silence = metrics.decoded_audio_metrics([audio_codes], [no_frames], audio_encoder)
+    assert silence["decoded_mel_distance"] > 0.0

@@ -1,10 +1,8 @@
 """A real training process killed with -9 and run again ends bitwise where an unkilled run ends;
 SIGTERM saves and exits 0."""
 
-import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -13,38 +11,24 @@ import numpy as np
 import pytest
 
 from mt3_unified.train.checkpoints import saved_params
-from tests.train.helpers import TINY_BINDINGS, write_records
+from tests.train.helpers import ROOT, records_run_command, subprocess_env
 
-ROOT = Path(__file__).resolve().parents[2]
 STEPS = 40
 
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def records(tmp_path_factory):
-    path = str(tmp_path_factory.mktemp("data") / "train.tfrecord")
-    write_records(path)
-    return path
-
-
 def command(records, model_dir):
-    bindings = [
-        *TINY_BINDINGS, f"MODEL_DIR='{model_dir}'", f"TRAIN_RECORDS='{records}'",
+    return records_run_command(records, model_dir, [
         f"TRAIN_STEPS={STEPS}", "BATCH_SIZE=4", "CheckpointConfig.every=2",
         "OptimizerConfig.warmup_steps=4", "OptimizerConfig.learning_rate=1e-3",
         "ModelConfig.dropout_rate=0.1", "record_dataset.shuffle_buffer=16", "train.log_every=1",
-    ]  # fmt: skip
-    return [
-        sys.executable, "-m", "mt3_unified.train.train", "--gin_file=gin/models/tiny.gin",
-        "--gin_file=gin/train.gin", "--gin_file=gin/records.gin", *(f"--gin.{b}" for b in bindings),
-    ]  # fmt: skip
+    ])  # fmt: skip
 
 
 def start(records, model_dir):
-    env = dict(os.environ, PYTHONPATH=str(ROOT), JAX_PLATFORMS="cpu")
     return subprocess.Popen(
-        command(records, model_dir), cwd=ROOT, env=env, stdout=subprocess.PIPE,
+        command(records, model_dir), cwd=ROOT, env=subprocess_env(), stdout=subprocess.PIPE,
         stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
 

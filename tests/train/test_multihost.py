@@ -2,56 +2,34 @@
 with the same global batch: each reads its own shard and the global batch is assembled from
 process-local data."""
 
-import os
 import subprocess
-import sys
-from pathlib import Path
 
 import portpicker
 import pytest
 
 from mt3_unified.train import curves
-from tests.train.helpers import TINY_BINDINGS, write_records
+from tests.train.helpers import ROOT, records_run_command, subprocess_env
 
-ROOT = Path(__file__).resolve().parents[2]
 STEPS = 6
 
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def records(tmp_path_factory):
-    path = str(tmp_path_factory.mktemp("data") / "train.tfrecord")
-    write_records(path)
-    return path
-
-
 def command(records, model_dir, *distributed):
     # A one-element shuffle buffer keeps the file's order: one process's batch k is records
     # 4k .. 4k+3, and two processes' (even records, odd records) make up the same four.
-    bindings = [
-        *TINY_BINDINGS, f"MODEL_DIR='{model_dir}'", f"TRAIN_RECORDS='{records}'",
+    return records_run_command(records, model_dir, [
         f"TRAIN_STEPS={STEPS}", "BATCH_SIZE=4", "CheckpointConfig.every=1000",
         "OptimizerConfig.warmup_steps=2", "OptimizerConfig.learning_rate=1e-3",
         "record_dataset.shuffle_buffer=1", "train.log_every=1", "train.progress=False",
-    ]  # fmt: skip
-    return [
-        sys.executable, "-m", "mt3_unified.cli", "train", "--gin-file=gin/models/tiny.gin",
-        "--gin-file=gin/train.gin", "--gin-file=gin/records.gin",
-        *(f"--gin.{b}" for b in bindings), *distributed,
-    ]  # fmt: skip
+    ], *distributed)  # fmt: skip
 
 
 def start(args, devices):
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SLURM_")}
-    env.update(
-        PYTHONPATH=str(ROOT),
-        JAX_PLATFORMS="cpu",
-        XLA_FLAGS=f"--xla_force_host_platform_device_count={devices}",
-    )
     return subprocess.Popen(
-        args, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
+        args, cwd=ROOT, env=subprocess_env(devices), stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
 
 
 def finish_all(procs, timeout=900):

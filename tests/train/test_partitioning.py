@@ -1,13 +1,10 @@
 """Loss and gradients on a 4x2 (data x model) mesh of fake CPU devices equal one-device values."""
 
-import json
-import os
-import subprocess
-import sys
 import textwrap
-from pathlib import Path
 
 import pytest
+
+from tests.train.helpers import run_worker
 
 # Runs in a fresh interpreter: XLA_FLAGS must be set before jax is first imported,
 # and other test modules of this session have imported jax already.
@@ -54,23 +51,7 @@ WORKER = textwrap.dedent(
 
 @pytest.fixture(scope="module")
 def result():
-    root = Path(__file__).resolve().parents[2]
-    env = dict(
-        os.environ,
-        XLA_FLAGS="--xla_force_host_platform_device_count=8",
-        JAX_PLATFORMS="cpu",
-        PYTHONPATH=str(root),
-    )
-    proc = subprocess.run(
-        [sys.executable, "-c", WORKER],
-        cwd=root,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert proc.returncode == 0, proc.stderr[-4000:]
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    return run_worker(WORKER, devices=8, timeout=600)
 
 
 def test_loss_and_grads_match_one_device(result):

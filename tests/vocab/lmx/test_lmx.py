@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import collections
 import io
+import multiprocessing
 import os
 import random
 import time
@@ -463,7 +464,9 @@ def _round_trip_file(path: str) -> list[tuple[str, str, str]]:
 
 def _check_round_trip(paths: list[str], minimum_rate: float) -> None:
     workers = max(1, min(len(paths), os.cpu_count() or 1))
-    with ProcessPoolExecutor(workers) as pool:
+    # Spawned, not forked: earlier tests of the session leave JAX and TensorFlow threads
+    # running, and a forked child can inherit one of their locks held (it hung the suite).
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
         outcomes = [o for result in pool.map(_round_trip_file, paths, chunksize=4) for o in result]
     failures = [o for o in outcomes if o[2] != "ok"]
     rate = 1 - len(failures) / len(outcomes)
