@@ -20,6 +20,10 @@ from mt3_unified.model.primitives import (
 )
 from mt3_unified.vocab.layout import MODALITIES, PAD_ID
 
+# The standard deviation the token embedding table starts with (model/codebook_init.py scales
+# codec codebooks projected into it to the same size).
+TOKEN_EMBED_STD = 1.0
+
 
 class UnifiedTransformer(nn.Module):
     """Encoder over input frames, decoder over output frames, depth decoder within a frame.
@@ -45,7 +49,7 @@ class UnifiedTransformer(nn.Module):
         emb = lambda name, shape, axes, std: self.param(
             name, param_with_axes(nn.initializers.normal(std), axes), shape
         )
-        self.token_embed = emb("token_embed", (vocab_size, d), ("vocab", "embed"), 1.0)
+        self.token_embed = emb("token_embed", (vocab_size, d), ("vocab", "embed"), TOKEN_EMBED_STD)
         self.encoder_pos = emb(
             "encoder_pos",
             (num_modalities, cfg.max_input_len, d),

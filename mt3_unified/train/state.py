@@ -38,17 +38,23 @@ def state_shardings(model, tx: optax.GradientTransformation, mesh: Mesh) -> Trai
     return TrainState(params=param_shardings, opt_state=opt_shardings, step=replicated)
 
 
-def init_state(model, tx, rng) -> TrainState:
-    """A fresh state, unplaced (jit it with out_shardings, or eval_shape it)."""
+def init_state(model, tx, rng, params_fn=None) -> TrainState:
+    """A fresh state, unplaced (jit it with out_shardings, or eval_shape it); `params_fn`
+    changes the fresh parameters first (e.g. CodebookInit's codec codebooks)."""
     params = model.init(rng)
+    if params_fn is not None:
+        params = params_fn(params)
     return TrainState(params=params, opt_state=tx.init(params), step=jnp.zeros((), jnp.int32))
 
 
-def create_train_state(model, tx: optax.GradientTransformation, mesh: Mesh, seed: int = 0):
+def create_train_state(
+    model, tx: optax.GradientTransformation, mesh: Mesh, seed: int = 0, params_fn=None
+):
     """(state, its shardings): fresh parameters and optimizer state, each array born on the
-    devices its sharding names (no host copy of the whole model is ever made)."""
+    devices its sharding names (no host copy of the whole model is ever made); `params_fn`
+    as in init_state."""
     shardings = state_shardings(model, tx, mesh)
-    init = jax.jit(lambda rng: init_state(model, tx, rng), out_shardings=shardings)
+    init = jax.jit(lambda rng: init_state(model, tx, rng, params_fn), out_shardings=shardings)
     return init(jax.random.key(seed)), shardings
 
 

@@ -16,6 +16,7 @@ import jax
 import numpy as np
 
 from mt3_unified.errors import Mt3UnifiedError
+from mt3_unified.model.codebook_init import CodebookInit
 from mt3_unified.runtime.summaries import SummaryWriter
 from mt3_unified.train import curves, partitioning
 from mt3_unified.train.checkpoints import CheckpointConfig, TrainCheckpoints, restore_or_init
@@ -64,6 +65,7 @@ def train(
     batch_size: int = gin.REQUIRED,
     optimizer: OptimizerConfig | None = None,
     checkpoint: CheckpointConfig | None = None,
+    codebook_init: CodebookInit | None = None,
     mesh_shape: Sequence[int] = (-1, 1),
     microbatches: int = 1,
     modalities: Sequence[str] | None = None,
@@ -86,7 +88,9 @@ def train(
     and `metric_evaluator(model, params, mesh)`'s metrics (train/evaluation.py: greedy
     decoding scored by the tasks' metric functions), written under eval/ and kept with the
     checkpoint saved then (`CheckpointConfig.best_metric` names one of them).
-    `optimizer` and `checkpoint` default to their configs as gin binds them.
+    `codebook_init` (model/codebook_init.py) starts the image and audio code embeddings of
+    fresh parameters from trained codecs' codebooks.
+    `optimizer`, `checkpoint` and `codebook_init` default to their configs as gin binds them.
     """
     require_bound("train", model_dir=model_dir, steps=steps, batch_size=batch_size,
                   train_dataset_fn=train_dataset_fn)  # fmt: skip
@@ -94,6 +98,7 @@ def train(
         metric_evaluator.validate()  # an unknown task or unbound setting: before compiling
     optimizer = optimizer or OptimizerConfig()
     checkpoint = checkpoint or CheckpointConfig()
+    codebook_init = codebook_init or CodebookInit()
     # ---- setup: model dir, mesh, state shardings, input
     # One process writes the model dir's files (configs, summaries, loss history, curves);
     # every process writes its own part of each checkpoint.
@@ -113,7 +118,9 @@ def train(
         checkpoints,
         abstract_state(model, tx, shardings),
         iterator,
-        fresh=lambda: create_train_state(model, tx, mesh, seed)[0],
+        fresh=lambda: create_train_state(
+            model, tx, mesh, seed, params_fn=codebook_init.params_fn(model)
+        )[0],
         around_params=lambda params: fresh_optimizer_state(params, tx, shardings),
     )
     logging.info("%s: %s", model_dir, origin)
