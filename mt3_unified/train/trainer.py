@@ -156,7 +156,9 @@ def train(
                 summaries.write("train", step, {"checkpoint_seconds": seconds})
                 if eval_metrics:
                     summaries.write("eval", step, eval_metrics)
-                if writes_files:
+                # The PNG is redrawn at evaluations and at the end, not at every save:
+                # drawing it cost the tiny config's loop ~10% of its steps (BENCHMARKS.md).
+                if writes_files and (eval_metrics or step == steps or stopping):
                     curves.plot_loss_curves(model_dir)
             if stopping:
                 logging.warning("stop requested: saved step %d, exiting", step)
