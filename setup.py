@@ -40,11 +40,16 @@ INSTALL_REQUIRES = [
     "defusedxml==0.7.1",
     "editdistance==0.8.1",
     "tqdm==4.70.1",
+    # Inference: resampling one's own recordings; rasterizing PDF scores (PDFium).
+    "soxr==1.1.0",
+    "pypdfium2==5.15.2",
 ]
 
 EXTRAS_REQUIRE = {
     # portpicker: the multi-process training test picks its coordinator port with it.
-    "dev": ["portpicker==1.6.0", "pytest==9.2.0", "ruff==0.17.6"],
+    # selenium: the report test drives Debian's headless chromium through chromedriver
+    # (4.52 needs a certifi newer than the registry serves).
+    "dev": ["portpicker==1.6.0", "pytest==9.2.0", "ruff==0.17.6", "selenium==4.51.0"],
     # bench/hf_t5_baseline.py: HuggingFace T5 on PyTorch's CPU build (plain `torch`
     # would pull the multi-GB CUDA build).
     "bench": ["torch==2.13.0", "transformers==5.23.0"],

@@ -2,17 +2,18 @@
 # Set up everything mt3-unified needs on a fresh Debian machine: the audio
 # renderer (fluidsynth + the Fluid R3 GM soundfont), librsvg (the fast SVG
 # rasterizer of the corpus builder) and a virtual environment
-# with the pinned Python packages. Safe to run again: it skips what is there.
+# with the pinned Python packages, and headless chromium + chromedriver (the
+# report test opens the HTML report in a real browser). Safe to run again: it skips what is there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 SOUNDFONT=/usr/share/sounds/sf2/FluidR3_GM.sf2
 if ! command -v fluidsynth >/dev/null || [ ! -f "$SOUNDFONT" ] \
-  || ! ldconfig -p | grep -q librsvg-2.so.2; then
+  || ! ldconfig -p | grep -q librsvg-2.so.2 || ! command -v chromedriver >/dev/null; then
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends \
-    fluidsynth fluid-soundfont-gm librsvg2-2 >/dev/null
+    fluidsynth fluid-soundfont-gm librsvg2-2 chromium chromium-driver >/dev/null
 fi
 
 PYTHON="${PYTHON:-python3.11}"

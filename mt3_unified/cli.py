@@ -310,6 +310,30 @@ def run_train(args) -> int:
     return 0
 
 
+# ---------------------------------------------------------------- inference
+def _register_translations() -> None:
+    """One subcommand per translation of `infer.batch.TRANSLATIONS` (omr, amt, ...)."""
+    from mt3_unified.infer.translations import TRANSLATIONS
+
+    for name, translation in TRANSLATIONS.items():
+
+        def add_arguments(p, name=name):
+            from mt3_unified.infer.flags import add_arguments as add
+
+            add(p, translation=name)
+
+        def run(args, name=name):
+            from mt3_unified.infer.infer import run_infer
+
+            return run_infer(args, translation=name)
+
+        command(name, f"{translation.help} (a trained checkpoint)", add_arguments,
+                runs_xla=True)(run)  # fmt: skip
+
+
+_register_translations()
+
+
 # ------------------------------------------------------------------- report
 def _report_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("what", choices=["corpus"])

@@ -18,6 +18,10 @@ th { background: #f3f3f3; }
 img { max-width: 100%; border: 1px solid #ddd; }
 pre { background: #f7f7f7; padding: 0.5em; white-space: pre-wrap; word-break: break-word; }
 .bad { color: #a00; }
+.row { display: flex; flex-wrap: wrap; gap: 1em; align-items: flex-start; }
+.row figure { flex: 1 1 300px; }
+figure { margin: 0.5em 0; }
+figcaption { font-size: 0.9em; color: #555; }
 """
 
 
@@ -70,9 +74,25 @@ class HtmlReport:
         self._parts.append(f'<img src="{_data_uri("image/png", png)}" alt="{html.escape(alt)}">')
         return self
 
+    def image_row(self, images: Sequence[tuple[bytes, str]]) -> HtmlReport:
+        """Captioned PNGs side by side (wrapping on narrow pages), e.g. target beside prediction."""
+        figures = "".join(
+            f'<figure><img src="{_data_uri("image/png", png)}" alt="{html.escape(caption)}">'
+            f"<figcaption>{html.escape(caption)}</figcaption></figure>"
+            for png, caption in images
+        )
+        self._parts.append(f'<div class="row">{figures}</div>')
+        return self
+
     def audio(self, samples: np.ndarray, sample_rate: int) -> HtmlReport:
-        uri = _data_uri("audio/wav", wav_bytes(samples, sample_rate))
-        self._parts.append(f'<audio controls src="{uri}"></audio>')
+        return self.audio_file(wav_bytes(samples, sample_rate))
+
+    def audio_file(self, wav: bytes, label: str = "") -> HtmlReport:
+        """A WAV file embedded byte for byte: no decoding, so what plays is what was written."""
+        player = f'<audio controls src="{_data_uri("audio/wav", wav)}"></audio>'
+        if label:
+            player = f"<figure><figcaption>{html.escape(label)}</figcaption>{player}</figure>"
+        self._parts.append(player)
         return self
 
     def render(self) -> str:

@@ -43,11 +43,13 @@ class GinArgumentParser(argparse.ArgumentParser):
         return super().parse_known_args(as_gin_options(args), namespace)
 
 
-def add_gin_arguments(parser: argparse.ArgumentParser, what: str) -> None:
-    """The gin flags of an entry point: files (required), search paths and bindings."""
+def add_gin_arguments(parser: argparse.ArgumentParser, what: str, required: bool = True) -> None:
+    """The gin flags of an entry point: files (``required`` or not), search paths and
+    bindings."""
     parser.add_argument(
         "--gin-file", T5X_FLAG_ALIASES["--gin-file"], dest="gin_file", action="append",
-        required=True, help=f"a gin file describing {what}; repeatable",
+        required=required, default=None if required else [],
+        help=f"a gin file describing {what}; repeatable",
     )  # fmt: skip
     parser.add_argument(
         "--gin-search-path", T5X_FLAG_ALIASES["--gin-search-path"], dest="gin_search_paths",
