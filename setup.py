@@ -12,6 +12,8 @@ INSTALL_REQUIRES = [
     "optax==0.2.8",
     "orbax-checkpoint==0.12.8",
     "clu==0.0.12",
+    # clu.metric_writers writes TensorBoard events through tensorboard's summary ops.
+    "tensorboard==2.21.0",
     "seqio==0.0.20",
     "tensorflow==2.21.0",
     "tensorflow-text==2.21.1",

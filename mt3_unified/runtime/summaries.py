@@ -1,4 +1,4 @@
-"""TensorBoard scalars under ``<workdir>/<split>``, written without the tensorboard package."""
+"""TensorBoard scalars under ``<workdir>/<split>``, written through ``clu.metric_writers``."""
 
 from __future__ import annotations
 
@@ -7,31 +7,52 @@ from collections.abc import Iterable, Mapping
 
 
 class SummaryWriter:
-    """One event-file writer a split (e.g. train, validation); a no-op without a workdir.
+    """One clu ``metric_writers.SummaryWriter`` a split (e.g. train, validation), each writing
+    the event files of ``<workdir>/<split>``; a no-op without a workdir.
 
-    TensorFlow is imported only when there is a workdir to write to.
+    `asynchronous`: writes go through clu's AsyncWriter (a background thread) and reach the
+    files at `flush()` or `close()`; otherwise each `write` is flushed before it returns.
+    clu and TensorFlow are imported only when there is a workdir to write to.
     """
 
-    def __init__(self, workdir: str | None, splits: Iterable[str] = ("train", "validation")):
+    def __init__(
+        self,
+        workdir: str | None,
+        splits: Iterable[str] = ("train", "validation"),
+        asynchronous: bool = False,
+    ):
         self.writers = {}
+        self.asynchronous = asynchronous
         if workdir:
-            import tensorflow as tf
+            from clu import metric_writers
 
-            self.tf = tf
             for split in splits:
-                self.writers[split] = tf.summary.create_file_writer(os.path.join(workdir, split))
+                writer = metric_writers.SummaryWriter(os.path.join(workdir, split))
+                if asynchronous:
+                    writer = metric_writers.AsyncWriter(writer)
+                self.writers[split] = writer
 
     def write(self, split: str, step: int, metrics: Mapping[str, float]) -> None:
-        """Writes each metric as a scalar at ``step`` and flushes."""
-        if split not in self.writers:
+        """Writes each metric as a scalar at ``step`` (flushed unless asynchronous)."""
+        writer = self.writers.get(split)
+        if writer is None or not metrics:
             return
-        tf = self.tf
-        # tf.summary.scalar needs the tensorboard package; the low-level write with
-        # the scalars plugin's metadata gives the same event files without it.
-        metadata = tf.compat.v1.SummaryMetadata(
-            plugin_data=tf.compat.v1.SummaryMetadata.PluginData(plugin_name="scalars")
-        )
-        with self.writers[split].as_default():
-            for name, value in metrics.items():
-                tf.summary.write(name, tf.constant(float(value)), step=step, metadata=metadata)
-        self.writers[split].flush()
+        writer.write_scalars(step, {name: float(value) for name, value in metrics.items()})
+        if not self.asynchronous:
+            writer.flush()
+
+    def flush(self) -> None:
+        for writer in self.writers.values():
+            writer.flush()
+
+    def close(self) -> None:
+        """Flushes and closes every split's writer; later writes are dropped."""
+        writers, self.writers = self.writers, {}
+        for writer in writers.values():
+            writer.close()
+
+    def __enter__(self) -> SummaryWriter:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

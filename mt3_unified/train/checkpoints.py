@@ -30,6 +30,12 @@ from mt3_unified.runtime.iterator_checkpoint import (
     DatasetIteratorRestore,
     DatasetIteratorSave,
 )
+from mt3_unified.train.config_diff import (
+    CONFIG_FILE,
+    describe_differences,
+    parse_bindings,
+    read_saved_config,
+)
 from mt3_unified.train.state import TrainState
 
 CORRUPT_DIR = "corrupt_checkpoints"
@@ -102,11 +108,16 @@ def _checkpoints_of(path: str) -> str:
 
 
 class TrainCheckpoints:
-    """Saves and restores a run's TrainState and input iterator under `<model_dir>/checkpoints`."""
+    """Saves and restores a run's TrainState and input iterator under `<model_dir>/checkpoints`.
 
-    def __init__(self, model_dir: str, config: CheckpointConfig):
+    `run_config`: this run's gin config (gin.config_str()); with it, a checkpoint that does
+    not fit is reported with the gin fields its run's config.gin differs in.
+    """
+
+    def __init__(self, model_dir: str, config: CheckpointConfig, run_config: str | None = None):
         self.model_dir = model_dir
         self.config = config
+        self.run_config = run_config
         self.manager = _manager(checkpoint_dir(model_dir), config)
 
     def latest_step(self) -> int | None:
@@ -132,11 +143,12 @@ class TrainCheckpoints:
         """The newest readable checkpoint restored (iterator in place), or None if none.
 
         A checkpoint whose arrays differ from `abstract` in names or shapes raises
-        CheckpointMismatchError naming them; one that cannot be read otherwise (truncated,
-        corrupt) is reported, moved aside, and the one before it tried.
+        CheckpointMismatchError naming them (and the gin fields, see `_check_fits`); one that
+        cannot be read otherwise (truncated, corrupt) is reported, moved aside, and the one
+        before it tried.
         """
         for step in sorted(self.manager.all_steps(), reverse=True):
-            _check_fits(self.manager, step, abstract.params, self.model_dir)
+            _check_fits(self.manager, step, abstract.params, self.model_dir, self.run_config)
             try:
                 return self._restore(step, abstract, iterator)
             except Exception as err:  # noqa: BLE001 - any read failure means an unusable step
@@ -172,14 +184,17 @@ class TrainCheckpoints:
         return target
 
 
-def restore_initial_params(path: str, abstract_params, config: CheckpointConfig):
-    """The latest parameters of another run (its model dir or checkpoints folder)."""
+def restore_initial_params(
+    path: str, abstract_params, config: CheckpointConfig, run_config: str | None = None
+):
+    """The latest parameters of another run (its model dir or checkpoints folder);
+    `run_config` as TrainCheckpoints takes it."""
     directory = _checkpoints_of(path)
     manager = _manager(directory, dataclasses.replace(config, best_metric=None), read_only=True)
     step = manager.latest_step()
     if step is None:
         raise FileNotFoundError(f"initial_checkpoint {path}: no checkpoint under {directory}")
-    _check_fits(manager, step, abstract_params, path)
+    _check_fits(manager, step, abstract_params, path, run_config)
     restored = manager.restore(
         step, args=ocp.args.Composite(params=ocp.args.StandardRestore(abstract_params))
     )
@@ -198,8 +213,16 @@ def saved_params(model_dir: str, step: int | None = None) -> tuple[int, dict]:
     return step, restored["params"]
 
 
-def _check_fits(manager, step: int, abstract_params, where: str) -> None:
-    """Raises CheckpointMismatchError when the saved parameters' names or shapes differ."""
+def _check_fits(
+    manager, step: int, abstract_params, where: str, run_config: str | None = None
+) -> None:
+    """Raises CheckpointMismatchError when the saved parameters' names or shapes differ.
+
+    With `run_config` (this run's gin config), the message first names the gin fields the
+    config.gin beside the checkpoints (the run that saved them) binds otherwise, e.g.
+    ``ModelConfig.emb_dim: 64 (checkpoint) vs 128 (this run)``; without that file it says
+    so. The arrays that differ are listed either way.
+    """
     try:
         saved = manager.item_metadata(step)["params"]
     except Exception:  # noqa: BLE001 - unreadable metadata: restoring will say it is corrupt
@@ -216,11 +239,29 @@ def _check_fits(manager, step: int, abstract_params, where: str) -> None:
     if differ:
         more = f"; and {len(differ) - 8} more" if len(differ) > 8 else ""
         listed = "; ".join(differ[:8]) + more
+        fields = "" if run_config is None else _gin_fields(manager.directory, run_config)
         raise CheckpointMismatchError(
             f"{where}: its checkpoint (step {step}) does not fit this config (trained with "
-            f"another gin file or bindings?): {listed}. Train into a fresh model dir or delete "
-            f"{manager.directory}"
+            f"another gin file or bindings?): {fields}arrays {listed}. Train into a fresh "
+            f"model dir or delete {manager.directory}"
         )
+
+
+def _gin_fields(checkpoints_dir, run_config: str) -> str:
+    """The start of a mismatch's message: the gin fields the saving run's config.gin (in the
+    model dir that holds `checkpoints_dir`) and this run's config differ in."""
+    model_dir = os.path.dirname(os.fspath(checkpoints_dir).rstrip(os.sep))
+    saved = read_saved_config(model_dir)
+    if saved is None:
+        return f"no {CONFIG_FILE} in {model_dir} to name the gin fields that differ; "
+    # A run of train(...) called without gin writes an empty config: nothing to compare.
+    if not parse_bindings(saved) or not parse_bindings(run_config):
+        side = "its" if not parse_bindings(saved) else "this run's"
+        return f"{side} gin config binds nothing to compare; "
+    fields = describe_differences(saved, run_config)
+    if not fields:
+        return f"its {CONFIG_FILE} binds the same gin fields as this run; "
+    return f"gin fields {fields}; "
 
 
 def _shapes(tree) -> dict[str, tuple]:
@@ -245,6 +286,8 @@ def restore_or_init(
         return state, f"resumed from step {int(state.step)} in {checkpoints.manager.directory}"
     initial = checkpoints.config.initial_checkpoint
     if initial:
-        params = restore_initial_params(initial, abstract.params, checkpoints.config)
+        params = restore_initial_params(
+            initial, abstract.params, checkpoints.config, checkpoints.run_config
+        )
         return around_params(params), f"parameters from {initial}, fresh optimizer"
     return fresh(), "fresh parameters"

@@ -7,6 +7,7 @@ import dataclasses
 import logging
 import os
 import signal
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -20,6 +21,7 @@ from mt3_unified.model.codebook_init import CodebookInit
 from mt3_unified.runtime.summaries import SummaryWriter
 from mt3_unified.train import curves, partitioning
 from mt3_unified.train.checkpoints import CheckpointConfig, TrainCheckpoints, restore_or_init
+from mt3_unified.train.config_diff import CONFIG_FILE
 from mt3_unified.train.inputs import global_batch, next_host_batch
 from mt3_unified.train.optimizer import OptimizerConfig
 from mt3_unified.train.state import (
@@ -39,7 +41,6 @@ from mt3_unified.train.step import (
 )
 from mt3_unified.vocab.layout import TASKS
 
-CONFIG_FILE = "config.gin"
 OPERATIVE_CONFIG_FILE = "operative_config.gin"
 
 
@@ -91,6 +92,13 @@ def train(
     `codebook_init` (model/codebook_init.py) starts the image and audio code embeddings of
     fresh parameters from trained codecs' codebooks.
     `optimizer`, `checkpoint` and `codebook_init` default to their configs as gin binds them.
+
+    The model dir gets this run's gin config (config.gin) once its checkpoint is known to fit:
+    a checkpoint of another config raises CheckpointMismatchError naming the arrays and the
+    gin fields that differ from the config.gin of the run that saved it, before anything
+    compiles. Summaries under train/ include `compile_seconds` (the train step lowered and
+    compiled ahead of the first step, timed) and `checkpoint_seconds` (how long each save
+    blocked the loop).
     """
     require_bound("train", model_dir=model_dir, steps=steps, batch_size=batch_size,
                   train_dataset_fn=train_dataset_fn)  # fmt: skip
@@ -103,7 +111,7 @@ def train(
     # One process writes the model dir's files (configs, summaries, loss history, curves);
     # every process writes its own part of each checkpoint.
     writes_files = jax.process_index() == 0
-    _prepare_model_dir(model_dir, write_config=writes_files)
+    _prepare_model_dir(model_dir, check_writable=writes_files)
     mesh = partitioning.make_mesh(*mesh_shape)
     check_divisible(batch_size, microbatches, mesh)
     tx = optimizer.build(steps)
@@ -113,7 +121,9 @@ def train(
     batch_sharding = partitioning.batch_sharding(mesh)
 
     # ---- state: resumed, finetuned from another run's parameters, or fresh
-    checkpoints = TrainCheckpoints(model_dir, checkpoint)
+    # The model dir's config.gin is still the saving run's: a checkpoint that does not fit
+    # is reported with the gin fields that differ; this run's is written once it fits.
+    checkpoints = TrainCheckpoints(model_dir, checkpoint, run_config=gin.config_str())
     state, origin = restore_or_init(
         checkpoints,
         abstract_state(model, tx, shardings),
@@ -126,6 +136,7 @@ def train(
     logging.info("%s: %s", model_dir, origin)
     start = int(state.step)
     if writes_files:
+        _write_config(model_dir)
         curves.truncate_history(model_dir, start)
     step_fn = jit_train_step(make_train_step(model, tx, microbatches=microbatches,
                                              modalities=modalities), shardings, mesh)  # fmt: skip
@@ -137,9 +148,18 @@ def train(
 
     # ---- the loop: dispatch step n+1, then look at step n's metrics (keeps the device busy)
     step, pending, metrics = start, None, {}
-    with _StopSignal() as stop, _progress(progress, start, steps) as bar, _finished(checkpoints):
+    with (
+        _StopSignal() as stop,
+        _progress(progress, start, steps) as bar,
+        _finished(checkpoints),
+        contextlib.closing(summaries),
+    ):
         while step < steps:
             batch = global_batch(next_host_batch(iterator), batch_sharding)
+            if step == start:
+                seconds = _compile_seconds(step_fn, mesh, state, batch, rng)
+                logging.info("the train step compiled in %.2f s", seconds)
+                summaries.write("train", step + 1, {"compile_seconds": seconds})
             state, device_metrics = step_fn(state, batch, rng)
             step += 1
             if pending:
@@ -184,6 +204,15 @@ def _dataset(dataset_fn, batch_size, seed):
         raise ValueError(f"batch_size {batch_size} does not split over {processes} processes")
     return dataset_fn(batch_size=batch_size // processes, seed=seed,
                       shard_index=jax.process_index(), num_shards=processes)  # fmt: skip
+
+
+def _compile_seconds(step_fn, mesh, state, batch, rng) -> float:
+    """Seconds jit_train_step's step takes to trace, lower and compile for these arguments,
+    ahead of the first step (whose call then finds the executable in jax's caches)."""
+    begin = time.perf_counter()
+    with partitioning.activation_rules(mesh):
+        step_fn.jitted.lower(state, batch, rng).compile()
+    return time.perf_counter() - begin
 
 
 def _save(checkpoints: TrainCheckpoints, state, iterator, eval_metrics) -> float:
@@ -279,13 +308,22 @@ def _loss_evaluator(model, dataset_fn, num_batches, seed, batch_size, mesh):
     return evaluate
 
 
-def _prepare_model_dir(model_dir: str, write_config: bool = True) -> None:
-    """Creates the model dir and (`write_config`) writes the gin config; an unwritable one
-    fails here, before anything compiles."""
+def _prepare_model_dir(model_dir: str, check_writable: bool = True) -> None:
+    """Creates the model dir; (`check_writable`) an unwritable one fails here, before
+    anything compiles. The gin config is written after the restore (`_write_config`): until
+    then config.gin is the previous run's, which a mismatched checkpoint is compared with."""
     try:
         os.makedirs(model_dir, exist_ok=True)
-        if not write_config:
-            return
+        if check_writable:
+            with tempfile.TemporaryFile(dir=model_dir):
+                pass
+    except OSError as err:
+        raise Mt3UnifiedError(f"{model_dir}: cannot write the model dir ({err})") from err
+
+
+def _write_config(model_dir: str) -> None:
+    """This run's gin config (gin.config_str()) as the model dir's config.gin."""
+    try:
         with open(os.path.join(model_dir, CONFIG_FILE), "w") as f:
             f.write(gin.config_str())
     except OSError as err:

@@ -3,6 +3,7 @@
 import logging
 import os
 
+import gin
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -18,6 +19,8 @@ from mt3_unified.train.checkpoints import (
     restore_or_init,
 )
 from mt3_unified.train.state import TrainState
+from tests.model.helpers import TINY
+from tests.train.helpers import TINY_BINDINGS
 
 TX = optax.adam(0.1)
 
@@ -81,6 +84,71 @@ def test_a_checkpoint_of_another_config_names_the_differing_arrays(tmp_path):
         TrainCheckpoints(str(tmp_path), CheckpointConfig()).restore_latest(
             abstract(4), shuffled_iterator()
         )
+
+
+def test_a_checkpoint_of_another_config_names_the_differing_gin_fields(tmp_path):
+    save_steps(tmp_path, [1])
+    (tmp_path / "config.gin").write_text("ModelConfig.emb_dim = 3\nTRAIN_STEPS = 1\n")
+    run_config = "ModelConfig.emb_dim = 4\nTRAIN_STEPS = 2\n"
+    with pytest.raises(CheckpointMismatchError) as raised:
+        TrainCheckpoints(str(tmp_path), CheckpointConfig(), run_config=run_config).restore_latest(
+            abstract(4), shuffled_iterator()
+        )
+    assert (
+        "gin fields ModelConfig.emb_dim: 3 (checkpoint) vs 4 (this run); "
+        "TRAIN_STEPS: 1 (checkpoint) vs 2 (this run); arrays ['w']: saved (3,), this config (4,)"
+    ) in str(raised.value)
+
+    with pytest.raises(CheckpointMismatchError, match=r"this run's gin config binds nothing"):
+        TrainCheckpoints(str(tmp_path), CheckpointConfig(), run_config="").restore_latest(
+            abstract(4), shuffled_iterator()
+        )
+
+    (tmp_path / "config.gin").unlink()
+    with pytest.raises(CheckpointMismatchError, match=r"no config.gin in .* to name the gin fie"):
+        TrainCheckpoints(str(tmp_path), CheckpointConfig(), run_config=run_config).restore_latest(
+            abstract(4), shuffled_iterator()
+        )
+
+
+@pytest.fixture
+def clean_gin():
+    gin.clear_config()
+    yield
+    gin.clear_config()
+
+
+def gin_run(records, model_dir, *bindings):
+    """Two steps of the tiny model as a command line configures it (gin/records.gin)."""
+    from mt3_unified.runtime.gin_config import parse_gin
+    from mt3_unified.train import inputs, trainer  # noqa: F401  (registers the configurables)
+
+    gin.clear_config()
+    parse_gin(
+        ["gin/models/tiny.gin", "gin/train.gin", "gin/records.gin"],
+        [*TINY_BINDINGS, f"MODEL_DIR='{model_dir}'", f"TRAIN_RECORDS='{records}'",
+         "TRAIN_STEPS=2", "BATCH_SIZE=4", "CheckpointConfig.every=2", "train.progress=False",
+         *bindings],
+    )  # fmt: skip
+    return trainer.train(model=gin.query_parameter("%MODEL").scoped_configurable_fn())
+
+
+def test_a_run_into_a_model_dir_of_another_width_names_the_gin_field(records, tmp_path, clean_gin):
+    assert int(gin_run(records, tmp_path).state.step) == 2
+    saved_config = (tmp_path / "config.gin").read_text()
+    events = os.listdir(tmp_path / "train")
+
+    with pytest.raises(CheckpointMismatchError) as raised:
+        gin_run(records, tmp_path, f"ModelConfig.emb_dim={TINY.emb_dim * 2}")
+    message = str(raised.value)
+    assert f"ModelConfig.emb_dim: {TINY.emb_dim} (checkpoint) vs {TINY.emb_dim * 2} (this run)" in (
+        message
+    )
+    assert "(this run); arrays ['decoder_layers_0']" in message  # then the arrays
+    # Raised before the run went on: the model dir keeps the config of its checkpoints, and
+    # no summaries (the step's compile seconds are written before its first step).
+    assert (tmp_path / "config.gin").read_text() == saved_config
+    assert os.listdir(tmp_path / "train") == events
 
 
 def test_the_last_n_and_the_best_by_a_metric_are_kept(tmp_path):

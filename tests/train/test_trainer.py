@@ -1,6 +1,7 @@
 """train(...) called directly: it trains, writes what people look at, resumes, stops on NaN."""
 
 import functools
+import glob
 import os
 
 import pytest
@@ -53,6 +54,26 @@ def test_a_run_writes_its_files_and_resumes(records, tmp_path):
     assert again.origin.startswith("resumed from step 8")
     assert int(again.state.step) == 10
     assert [entry["step"] for entry in curves.read_history(str(tmp_path))] == list(range(1, 11))
+
+    # The summaries: each run's compile seconds at its first step, a save's blocking seconds.
+    scalars = read_scalars(tmp_path / "train")
+    compiled = {step: value for step, tag, value in scalars if tag == "compile_seconds"}
+    assert sorted(compiled) == [1, 9] and all(value > 0 for value in compiled.values())
+    saves = [step for step, tag, value in scalars if tag == "checkpoint_seconds" and value >= 0]
+    assert saves == [4, 8, 10]
+    assert {step for step, tag, _ in scalars if tag == "loss"} == set(range(1, 11))
+
+
+def read_scalars(folder) -> list[tuple[int, str, float]]:
+    """(step, tag, value) of every scalar in a split's TensorBoard event files, in order."""
+    import tensorflow as tf
+
+    return [
+        (event.step, value.tag, float(tf.make_ndarray(value.tensor)))
+        for path in sorted(glob.glob(str(folder / "events.out.tfevents.*")))
+        for event in tf.compat.v1.train.summary_iterator(path)
+        for value in event.summary.value
+    ]
 
 
 def test_a_nan_loss_stops_the_run_naming_step_and_tasks_and_keeps_the_last_checkpoint(
