@@ -334,22 +334,66 @@ def _register_translations() -> None:
 _register_translations()
 
 
+# --------------------------------------------------------------------- eval
+def _eval_args(p: argparse.ArgumentParser) -> None:
+    from mt3_unified.infer.flags import add_eval_arguments
+
+    add_eval_arguments(p)
+
+
+@command(
+    "eval",
+    "the paper's tables (SER, note F1, FAD, EMD) of a checkpoint on a split, with samples",
+    _eval_args,
+    runs_xla=True,
+)
+def run_eval(args) -> int:
+    from mt3_unified.infer.evaluate import run_evaluate
+
+    return run_evaluate(args)
+
+
 # ------------------------------------------------------------------- report
 def _report_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("what", choices=["corpus"])
-    p.add_argument("--config", default="tiny")
+    p.add_argument("what", choices=["corpus", "eval"])
+    p.add_argument("eval_dir", nargs="?", type=Path, help="eval: the folder `mt3u eval` wrote")
+    p.add_argument("--config", default="tiny", help="corpus: the synthetic corpus config")
     p.add_argument("--data-dir", type=Path, default=Path("data"))
-    p.add_argument("--systems", type=int, default=3, help="systems shown per split")
+    p.add_argument("--systems", type=int, default=3, help="corpus: systems shown per split")
+    p.add_argument("--model-dir", help="eval: the run whose loss curves are shown")
+    p.add_argument("--screenshot", type=Path, help="eval: check it in headless chromium, "
+                   "save a screenshot here")  # fmt: skip
     p.add_argument("-o", "--output", type=Path, default=None)
 
 
-@command("report", "write an HTML report (today: of a built corpus)", _report_args)
+@command("report", "write an HTML report of a built corpus or of an evaluation", _report_args)
 def run_report(args) -> int:
+    if args.what == "eval":
+        return _eval_report(args)
     from mt3_unified.report.corpus import corpus_report
 
     output = args.output or Path("outputs") / f"corpus_{args.config}.html"
     path = corpus_report(args.data_dir, args.config, output, systems_per_split=args.systems)
     print(f"report written to {path}")
+    return 0
+
+
+def _eval_report(args) -> int:
+    from mt3_unified.report.evaluation import evaluation_report
+
+    if args.eval_dir is None:
+        raise _usage("report eval: name the eval dir (what `mt3u eval -o DIR` wrote)")
+    path = evaluation_report(args.eval_dir, model_dir=args.model_dir, output=args.output)
+    print(f"report written to {path}")
+    if args.screenshot:
+        from mt3_unified.report.browser import check_in_browser
+
+        found = check_in_browser(path, args.screenshot)
+        print(f"chromium: {found['images']} images, {found['audio']} audio players, "
+              f"{len(found['errors'])} errors; screenshot {args.screenshot}")  # fmt: skip
+        for error in found["errors"]:
+            print(f"  {error}", file=sys.stderr)
+        return 1 if found["errors"] else 0
     return 0
 
 

@@ -40,7 +40,8 @@ class Item:
     error: str | None = None
     segments: int = 0
     scores: list = dataclasses.field(default_factory=list)  # per segment log-likelihood
-    seconds: float = 0.0
+    seconds: float = 0.0  # reading, decoding and writing this item
+    model_seconds: float = 0.0  # of which in the model (the rest: files, codecs, chain)
 
 
 def expand_inputs(patterns: Sequence[str | os.PathLike], suffixes: Sequence[str]) -> list[Path]:
@@ -152,12 +153,12 @@ def run_batch(
             item.status = "exists"
             item.outputs = {p.suffix.lstrip("."): str(p) for p in planned if p.exists()}
             continue
-        begin = time.perf_counter()
+        begin, clock = time.perf_counter(), {}
         try:
             units = units_of(path, translation, run, codecs)
             segments = list(decode_units(
                 run, units, translation.input_modality, translation.output_modality,
-                batch_size=batch_size, settings=settings,
+                batch_size=batch_size, settings=settings, clock=clock,
             ))  # fmt: skip
             windows = {translation.input_modality, translation.output_modality} == {"midi", "audio"}
             item.outputs = write_outputs(segments, translation.output_modality, out_dir, stem,
@@ -168,6 +169,7 @@ def run_batch(
             item.status, item.error = "failed", str(e)
             bar.write(f"skipped: {e}")
         item.seconds = round(time.perf_counter() - begin, 3)
+        item.model_seconds = round(clock.get("model", 0.0), 3)
     write_manifest(out_dir, run, translation, settings, items)
     return items
 

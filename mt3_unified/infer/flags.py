@@ -1,5 +1,5 @@
-"""The inference flags (kebab-case), shared by `python -m mt3_unified.infer.infer` and the
-`mt3u` translation subcommands; light to import (`mt3u --help` builds every parser)."""
+"""The inference and evaluation flags (kebab-case), shared by the `python -m` entry points
+and the `mt3u` subcommands; light to import (`mt3u --help` builds every parser)."""
 
 from __future__ import annotations
 
@@ -32,3 +32,21 @@ def add_arguments(parser: argparse.ArgumentParser, translation: str | None = Non
     parser.add_argument("--audio-codec", help="audio codec workdir (default: the bake's)")
     parser.add_argument("--no-progress", action="store_true")
     add_gin_arguments(parser, "decoding settings (e.g. gin/infer.gin)", required=False)
+
+
+def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
+    """`mt3u eval`'s flags (and ``python -m mt3_unified.infer.evaluate``'s); flags left out
+    take gin's bindings (gin/eval.gin), then `evaluate`'s defaults."""
+    parser.add_argument("--checkpoint", required=True, help="the model dir of a training run")
+    parser.add_argument("-o", "--output", required=True, help="the eval dir to write")
+    parser.add_argument("--step", type=int, help="checkpoint step (default: the latest)")
+    parser.add_argument("--split", help="the split to evaluate (default: test)")
+    parser.add_argument("--dataset", help="dataset of the tasks (default: the run's)")
+    parser.add_argument("--max-examples", type=int, help="examples per task (default 64)")
+    parser.add_argument("--batch-size", type=int)
+    parser.add_argument("--samples", type=int, help="items per task kept for the report")
+    parser.add_argument("--image-codec", help="image codec workdir (default: the bake's)")
+    parser.add_argument("--audio-codec", help="audio codec workdir (default: the bake's)")
+    parser.add_argument("--embedder", help="FAD embedder: codec (default) or module:function")
+    parser.add_argument("--no-progress", action="store_true")
+    add_gin_arguments(parser, "evaluation settings (e.g. gin/eval.gin)", required=False)

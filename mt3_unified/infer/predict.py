@@ -11,6 +11,7 @@ cut to fit the feature lengths before they get here (`infer.inputs`).
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import Iterator, Sequence
 
 import jax
@@ -94,12 +95,14 @@ def decode_units(
     batch_size: int = 8,
     settings: dict | None = None,
     seed: int = 0,
+    clock: dict | None = None,
 ) -> Iterator[Segment]:
     """Decoded segments of the units, in order (`run`: an `infer.restore.RestoredRun`).
 
     ``settings`` are `model.decoding.DecodingSettings`' fields; ``max_length`` defaults
     to the targets' feature length. Every batch has ``batch_size`` rows (the last filled
-    with copies) so that one compiled decoder serves them all.
+    with copies) so that one compiled decoder serves them all. ``clock["model"]`` (when
+    given) gains the seconds spent in the model, compilation included.
     """
     if not units:
         return
@@ -113,9 +116,12 @@ def decode_units(
     done = 0
     for batch in padded_batches(rows, batch_size):
         rng, key = jax.random.split(rng)
+        begin = time.perf_counter()
         with partitioning.activation_rules(mesh):
             frames, aux = run.model.predict_batch_with_aux(run.params, batch, key, **settings)
-        frames, scores = np.asarray(frames), np.asarray(aux["scores"])
+        frames, scores = np.asarray(frames), np.asarray(aux["scores"])  # waits for the device
+        if clock is not None:
+            clock["model"] = clock.get("model", 0.0) + time.perf_counter() - begin
         for i in range(min(batch_size, len(examples) - done)):
             example = examples[done + i]
             yield Segment(

@@ -1,0 +1,250 @@
+"""`mt3u eval`'s tables: the random-pairing floor, the Markdown writer, the default FAD
+embedder, and one end-to-end run of a trained tiny model on a hand-made baked corpus."""
+
+from __future__ import annotations
+
+import json
+
+import gin
+import numpy as np
+import pytest
+
+from mt3_unified.codecs import baked as baked_format
+from mt3_unified.infer import evaluate as ev
+from mt3_unified.infer.embedders import EmbedderError, codec_embedder, load_embedder
+from mt3_unified.metrics.fad import frechet_audio_distance
+from mt3_unified.report.evaluation import evaluation_report
+from mt3_unified.tasks.registry import add_translation_task
+from mt3_unified.tasks.sources import Corpus
+from mt3_unified.tasks.synthetic import PAPER_PAIRS
+
+EVALMADE = "evalmade"  # the end-to-end corpus's dataset name
+LMX = "measure key:fifths:0 time beats:4 beat-type:4 clef:G2 C4 quarter E4 half G4 quarter"
+# (piece, image frames (whole columns of 8 rows), audio frames, notes (onset, offset, pitch))
+UNITS = {
+    "train": [("a", 16, 12, [(0.0, 0.1, 60)])],
+    "test": [("c", 16, 12, [(0.0, 0.15, 65)]), ("d", 8, 10, [(0.02, 0.1, 67), (0.05, 0.12, 71)])],
+}
+
+
+# ------------------------------------------------------------------ small exact checks
+def test_random_pairing_is_a_seeded_derangement():
+    items = ["a", "b", "c", "d", "e"]
+    for seed in range(20):
+        paired = ev.random_pairing(items, seed)
+        assert sorted(paired) == items
+        assert all(p != i for p, i in zip(paired, items, strict=True))
+        assert paired == ev.random_pairing(items, seed)
+    assert ev.random_pairing(["a", "b"], 0) == ["b", "a"]
+    assert ev.random_pairing(["a"], 0) == ["a"] and ev.random_pairing([], 0) == []
+
+
+def test_random_pairing_row_scores_targets_against_other_targets():
+    targets = [["C4", "quarter"], ["D4", "half", "E4", "half"], ["G4", "whole"]]
+    order = list(np.random.default_rng(0).permutation(3))
+    assert order == [2, 0, 1]  # the cycle 2 <- 0 <- 1 <- 2: each takes the next's tokens
+    paired = ev.random_pairing(targets, 0)
+    assert paired == [targets[1], targets[2], targets[0]]
+    # Levenshtein distances of the pairs: 2 substitutions + 2 insertions; 2 substitutions
+    # + 2 deletions; 2 substitutions; over 8 reference tokens.
+    expected = 100.0 * (4 + 4 + 2) / 8
+    ser = ev.ser_values(targets, paired)
+    assert ser == [pytest.approx(expected), pytest.approx(expected)]
+    assert ev.row(ev.RANDOM, ser, 3) == [ev.RANDOM, expected, expected, 3]
+
+
+def test_markdown_writes_one_table_a_pair_with_its_note():
+    results = {
+        "model_dir": "/runs/x",
+        "step": 7,
+        "split": "test",
+        "created": "now",
+        "tables": [
+            {
+                "title": "OMR (image → LMX)",
+                "columns": ["system", "SER (%)", "examples"],
+                "rows": [["model", 12.34567, 4], ["random pairing", None, 4]],
+                "note": "a|note",
+            }
+        ],
+    }
+    assert ev.markdown(results) == (
+        "# Evaluation of /runs/x\n\nstep 7, split test, created now\n\n"
+        "## OMR (image → LMX)\n\n"
+        "| system | SER (%) | examples |\n|---|---|---|\n"
+        "| model | 12.35 | 4 |\n| random pairing | n/a | 4 |\n\na|note\n"
+    )
+
+
+def test_sample_indices_are_seeded_sorted_and_capped():
+    assert ev.sample_indices(3, 5, 0) == [0, 1, 2]
+    assert ev.sample_indices(0, 2, 0) == [] and ev.sample_indices(4, 0, 0) == []
+    picked = ev.sample_indices(10, 3, 1)
+    assert picked == sorted(picked) and len(set(picked)) == 3
+    assert picked == ev.sample_indices(10, 3, 1)
+
+
+class _FakeConfig:
+    hop = 4
+
+
+class _FakeModel:
+    config = _FakeConfig()
+
+
+def test_load_embedder_specs(tmp_path):
+    embed = lambda x: np.zeros((2, 3))  # noqa: E731
+    assert load_embedder(embed) == (embed, "<lambda>")
+    with pytest.raises(EmbedderError, match="audio codec"):
+        load_embedder("codec")
+    with pytest.raises(EmbedderError, match="module:function"):
+        load_embedder("nonsense")
+    with pytest.raises(EmbedderError, match="no weights file"):
+        load_embedder(f"numpy:zeros={tmp_path / 'missing.npz'}")
+    weights = tmp_path / "w.npy"
+    np.save(weights, np.eye(3))
+    found, label = load_embedder(f"tests.infer.test_evaluate:_weights_embedder={weights}")
+    assert label.endswith(str(weights))
+    np.testing.assert_array_equal(found(np.arange(7.0)), [[0, 1, 2], [3, 4, 5]])
+
+
+def _weights_embedder(path):
+    matrix = np.load(path)
+    return lambda audio: np.asarray(audio)[:6].reshape(2, 3) @ matrix
+
+
+# ------------------------------------------------------------------ with the trained run
+@pytest.fixture(scope="module")
+def audio_encoder():
+    """An untrained tiny audio codec (random weights: shapes are what is checked)."""
+    import jax
+
+    from mt3_unified.codecs.audio import AudioCodec
+    from mt3_unified.codecs.host_encoders import AudioCodeEncoder
+    from tests.infer.conftest import AUDIO_CODEC
+
+    model = AudioCodec(AUDIO_CODEC)
+    variables = model.init(jax.random.key(0), np.zeros((1, 1024), np.float32))
+    return AudioCodeEncoder(model, {"params": variables["params"], "vq": variables["vq"]})
+
+
+def test_codec_embedder_gives_latent_frames_per_hop(audio_encoder):
+    config = audio_encoder.model.config
+    embed = codec_embedder(audio_encoder)
+    rng = np.random.default_rng(0)
+    for length in (config.hop * 5, config.hop * 5 + 1, 3000):
+        frames = embed(rng.uniform(-0.5, 0.5, length).astype(np.float32))
+        assert frames.shape == (-(-length // config.hop), config.latent_dim)
+        assert frames.dtype == np.float32 and np.all(np.isfinite(frames))
+    clips = [rng.uniform(-0.5, 0.5, 4000).astype(np.float32) for _ in range(3)]
+    assert frechet_audio_distance(clips, clips, embed) == pytest.approx(0.0, abs=1e-4)
+
+
+def _records(split: str):
+    for piece, image_frames, audio_frames, notes in UNITS[split]:
+        salt = ord(piece)
+        yield {
+            "piece_id": piece,
+            "system_index": np.int32(0),
+            "start_time": np.float32(0.0),
+            "lmx": LMX,
+            "notes": {
+                "pitch": np.array([p for _, _, p in notes], np.int32),
+                "onset": np.array([a for a, _, _ in notes], np.float32),
+                "offset": np.array([b for _, b, _ in notes], np.float32),
+                "velocity": np.full(len(notes), 80, np.int32),
+                "program": np.zeros(len(notes), np.int32),
+                "is_drum": np.zeros(len(notes), bool),
+            },
+            "variant": 0,
+            "image_codes": ((np.arange(image_frames * 2).reshape(-1, 2) + salt) % 16).astype(
+                np.int32
+            ),
+            "audio_codes": ((np.arange(audio_frames * 3).reshape(-1, 3) + salt) % 16).astype(
+                np.int32
+            ),
+        }
+
+
+@pytest.fixture(scope="module")
+def evalmade_dir(tmp_path_factory):
+    """A baked dir with a two-unit test split, and all eight pairs registered on it."""
+    root = tmp_path_factory.mktemp("baked")
+    folder = root / EVALMADE
+    folder.mkdir()
+    spec = {}
+    for split in UNITS:
+        records = list(_records(split))
+        for record in records:
+            spec.update(baked_format.spec_of(record))
+        baked_format.write_tfrecord(records, str(folder / f"{split}.tfrecord"))
+    baked_format.write_feature_spec(str(folder), spec)
+    books = {"image": 2, "audio": 3}
+    baked_format.write_codec_descriptions(
+        str(folder),
+        {
+            m: {"kind": m, "num_codebooks": k, "codebook_size": 16, "frame_rate": 62.5}
+            for m, k in books.items()
+        },
+    )
+    for pair in PAPER_PAIRS:
+        add_translation_task(EVALMADE, *pair, source=Corpus(EVALMADE, splits=("train", "test")))
+    return root
+
+
+@pytest.mark.slow
+def test_evaluate_end_to_end(trained_run, evalmade_dir, tmp_path):
+    out = tmp_path / "eval"
+    bindings = [
+        f"DataPaths.baked_dir='{evalmade_dir}'",
+        f"DataPaths.data_dir='{tmp_path / 'no_tfds'}'",
+        # Short sequences keep greedy decoding of the untrained model quick on CPU.
+        "TASK_FEATURE_LENGTHS={'inputs': 48, 'targets': 48}",
+    ]
+    try:
+        with pytest.raises(ev.EvaluationError, match="--audio-codec"):
+            ev.evaluate(model_dir=trained_run.model_dir, output_dir=str(out), dataset=EVALMADE,
+                        bindings=bindings, progress=False)  # fmt: skip
+        results = ev.evaluate(
+            model_dir=trained_run.model_dir,
+            output_dir=str(out),
+            dataset=EVALMADE,
+            bindings=bindings,
+            image_codec=trained_run.codecs["image"],
+            audio_codec=trained_run.codecs["audio"],
+            max_examples=4,
+            batch_size=2,
+            samples_per_task=1,
+            progress=False,
+        )
+    finally:
+        gin.clear_config()
+    assert json.loads((out / ev.RESULTS_JSON).read_text()) == results
+    assert (out / ev.RESULTS_MD).read_text() == ev.markdown(results)
+    by_title = {t["title"]: t for t in results["tables"]}
+    # The symbolic pairs read a TFDS corpus, which this baked-only corpus lacks.
+    skipped = {f"{EVALMADE}_{p}_eval" for p in ("lmx_to_midi", "midi_to_lmx")}
+    assert set(results["skipped"]) == skipped
+    assert set(by_title) == {ev.TITLES[f"{i}_to_{o}"] for i, o in PAPER_PAIRS} - {
+        ev.TITLES["lmx_to_midi"],
+        ev.TITLES["midi_to_lmx"],
+    }
+    systems = {title: [r[0] for r in t["rows"]] for title, t in by_title.items()}
+    assert systems["OMR (image → LMX)"] == [ev.MODEL, ev.RANDOM]
+    assert systems["AMT (audio → MIDI)"] == [ev.MODEL, ev.RANDOM]
+    assert systems["Synthesis (MIDI → audio)"] == [ev.MODEL, ev.RANDOM, ev.CODEC_ROW]
+    assert systems["Image → audio"] == [ev.MODEL, ev.RANDOM, ev.CODEC_ROW, ev.MULTI]
+    assert systems["Audio → image"] == [ev.MODEL, ev.CODEC_ROW, ev.GT_IMAGE]
+    for t in results["tables"]:
+        assert all(len(r) == len(t["columns"]) for r in t["rows"])
+    # Two test units, both valid for whole-unit pairs: every example row counts 2.
+    assert by_title["OMR (image → LMX)"]["rows"][0][-1] == 2
+    fad = by_title["Synthesis (MIDI → audio)"]["rows"][0][4]
+    assert fad is None or fad >= 0
+    assert "audio codec encoder latents" in by_title["Synthesis (MIDI → audio)"]["note"]
+    assert len(results["samples"]) == len(results["tables"])
+    for sample in results["samples"]:
+        for path in sample["files"].values():
+            assert (out / path).is_file()
+    report = evaluation_report(out)
+    assert "not a PNG" not in report.read_text() and "missing" not in report.read_text()
