@@ -10,8 +10,20 @@ import numpy as np
 import pytest
 
 from mt3_unified.codecs import baked as baked_format
-from mt3_unified.infer import evaluate as ev
 from mt3_unified.infer.embedders import EmbedderError, codec_embedder, load_embedder
+from mt3_unified.infer.eval_context import (
+    CODEC_ROW,
+    GT_IMAGE,
+    MODEL,
+    MULTI,
+    RANDOM,
+    TITLES,
+    EvaluationError,
+)
+from mt3_unified.infer.eval_results import RESULTS_JSON, RESULTS_MD, markdown
+from mt3_unified.infer.eval_samples import sample_indices
+from mt3_unified.infer.eval_tables import random_pairing, row, ser_values
+from mt3_unified.infer.evaluate import evaluate
 from mt3_unified.metrics.fad import frechet_audio_distance
 from mt3_unified.report.evaluation import evaluation_report
 from mt3_unified.tasks.registry import add_translation_task
@@ -31,26 +43,26 @@ UNITS = {
 def test_random_pairing_is_a_seeded_derangement():
     items = ["a", "b", "c", "d", "e"]
     for seed in range(20):
-        paired = ev.random_pairing(items, seed)
+        paired = random_pairing(items, seed)
         assert sorted(paired) == items
         assert all(p != i for p, i in zip(paired, items, strict=True))
-        assert paired == ev.random_pairing(items, seed)
-    assert ev.random_pairing(["a", "b"], 0) == ["b", "a"]
-    assert ev.random_pairing(["a"], 0) == ["a"] and ev.random_pairing([], 0) == []
+        assert paired == random_pairing(items, seed)
+    assert random_pairing(["a", "b"], 0) == ["b", "a"]
+    assert random_pairing(["a"], 0) == ["a"] and random_pairing([], 0) == []
 
 
 def test_random_pairing_row_scores_targets_against_other_targets():
     targets = [["C4", "quarter"], ["D4", "half", "E4", "half"], ["G4", "whole"]]
     order = list(np.random.default_rng(0).permutation(3))
     assert order == [2, 0, 1]  # the cycle 2 <- 0 <- 1 <- 2: each takes the next's tokens
-    paired = ev.random_pairing(targets, 0)
+    paired = random_pairing(targets, 0)
     assert paired == [targets[1], targets[2], targets[0]]
     # Levenshtein distances of the pairs: 2 substitutions + 2 insertions; 2 substitutions
     # + 2 deletions; 2 substitutions; over 8 reference tokens.
     expected = 100.0 * (4 + 4 + 2) / 8
-    ser = ev.ser_values(targets, paired)
+    ser = ser_values(targets, paired)
     assert ser == [pytest.approx(expected), pytest.approx(expected)]
-    assert ev.row(ev.RANDOM, ser, 3) == [ev.RANDOM, expected, expected, 3]
+    assert row(RANDOM, ser, 3) == [RANDOM, expected, expected, 3]
 
 
 def test_markdown_writes_one_table_a_pair_with_its_note():
@@ -68,7 +80,7 @@ def test_markdown_writes_one_table_a_pair_with_its_note():
             }
         ],
     }
-    assert ev.markdown(results) == (
+    assert markdown(results) == (
         "# Evaluation of /runs/x\n\nstep 7, split test, created now\n\n"
         "## OMR (image → LMX)\n\n"
         "| system | SER (%) | examples |\n|---|---|---|\n"
@@ -77,11 +89,11 @@ def test_markdown_writes_one_table_a_pair_with_its_note():
 
 
 def test_sample_indices_are_seeded_sorted_and_capped():
-    assert ev.sample_indices(3, 5, 0) == [0, 1, 2]
-    assert ev.sample_indices(0, 2, 0) == [] and ev.sample_indices(4, 0, 0) == []
-    picked = ev.sample_indices(10, 3, 1)
+    assert sample_indices(3, 5, 0) == [0, 1, 2]
+    assert sample_indices(0, 2, 0) == [] and sample_indices(4, 0, 0) == []
+    picked = sample_indices(10, 3, 1)
     assert picked == sorted(picked) and len(set(picked)) == 3
-    assert picked == ev.sample_indices(10, 3, 1)
+    assert picked == sample_indices(10, 3, 1)
 
 
 class _FakeConfig:
@@ -202,10 +214,10 @@ def test_evaluate_end_to_end(trained_run, evalmade_dir, tmp_path):
         "TASK_FEATURE_LENGTHS={'inputs': 48, 'targets': 48}",
     ]
     try:
-        with pytest.raises(ev.EvaluationError, match="--audio-codec"):
-            ev.evaluate(model_dir=trained_run.model_dir, output_dir=str(out), dataset=EVALMADE,
+        with pytest.raises(EvaluationError, match="--audio-codec"):
+            evaluate(model_dir=trained_run.model_dir, output_dir=str(out), dataset=EVALMADE,
                         bindings=bindings, progress=False)  # fmt: skip
-        results = ev.evaluate(
+        results = evaluate(
             model_dir=trained_run.model_dir,
             output_dir=str(out),
             dataset=EVALMADE,
@@ -219,22 +231,22 @@ def test_evaluate_end_to_end(trained_run, evalmade_dir, tmp_path):
         )
     finally:
         gin.clear_config()
-    assert json.loads((out / ev.RESULTS_JSON).read_text()) == results
-    assert (out / ev.RESULTS_MD).read_text() == ev.markdown(results)
+    assert json.loads((out / RESULTS_JSON).read_text()) == results
+    assert (out / RESULTS_MD).read_text() == markdown(results)
     by_title = {t["title"]: t for t in results["tables"]}
     # The symbolic pairs read a TFDS corpus, which this baked-only corpus lacks.
     skipped = {f"{EVALMADE}_{p}_eval" for p in ("lmx_to_midi", "midi_to_lmx")}
     assert set(results["skipped"]) == skipped
-    assert set(by_title) == {ev.TITLES[f"{i}_to_{o}"] for i, o in PAPER_PAIRS} - {
-        ev.TITLES["lmx_to_midi"],
-        ev.TITLES["midi_to_lmx"],
+    assert set(by_title) == {TITLES[f"{i}_to_{o}"] for i, o in PAPER_PAIRS} - {
+        TITLES["lmx_to_midi"],
+        TITLES["midi_to_lmx"],
     }
     systems = {title: [r[0] for r in t["rows"]] for title, t in by_title.items()}
-    assert systems["OMR (image → LMX)"] == [ev.MODEL, ev.RANDOM]
-    assert systems["AMT (audio → MIDI)"] == [ev.MODEL, ev.RANDOM]
-    assert systems["Synthesis (MIDI → audio)"] == [ev.MODEL, ev.RANDOM, ev.CODEC_ROW]
-    assert systems["Image → audio"] == [ev.MODEL, ev.RANDOM, ev.CODEC_ROW, ev.MULTI]
-    assert systems["Audio → image"] == [ev.MODEL, ev.CODEC_ROW, ev.GT_IMAGE]
+    assert systems["OMR (image → LMX)"] == [MODEL, RANDOM]
+    assert systems["AMT (audio → MIDI)"] == [MODEL, RANDOM]
+    assert systems["Synthesis (MIDI → audio)"] == [MODEL, RANDOM, CODEC_ROW]
+    assert systems["Image → audio"] == [MODEL, RANDOM, CODEC_ROW, MULTI]
+    assert systems["Audio → image"] == [MODEL, CODEC_ROW, GT_IMAGE]
     for t in results["tables"]:
         assert all(len(r) == len(t["columns"]) for r in t["rows"])
     # Two test units, both valid for whole-unit pairs: every example row counts 2.

@@ -1,0 +1,156 @@
+"""Scores of generated audio: own-AMT note F1 (DTW-aligned for image -> audio) and FAD."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+
+from note_seq.protobuf import music_pb2
+
+from mt3_unified.infer.eval_context import (
+    AUDIO_COLUMNS,
+    CODEC_ROW,
+    MODEL,
+    MULTI,
+    RANDOM,
+    Context,
+    Decoded,
+)
+from mt3_unified.infer.eval_decode import example_key, units_by_key
+from mt3_unified.infer.eval_tables import onset_values, random_pairing, row, table
+from mt3_unified.infer.eval_transcribe import (
+    decode_clip,
+    decode_grouped,
+    lmx_unit,
+    note_tuples,
+    notes_unit,
+    omr,
+    transcribe,
+)
+from mt3_unified.tasks import postprocess
+
+
+def notes_of_inputs(example: dict) -> music_pb2.NoteSequence:
+    """The notes a MIDI -> audio example was made of (its MIDI inputs, from 0 s)."""
+    return postprocess.midi_note_sequence(example["inputs"])
+
+
+def performed_notes(raw: dict) -> music_pb2.NoteSequence:
+    """The performed notes of a raw unit, seconds from the unit's start."""
+    from mt3_unified.preprocessors.raw import NOTE_PREFIX
+
+    prefix = NOTE_PREFIX
+    ns = music_pb2.NoteSequence(ticks_per_quarter=220)
+    for i in range(len(raw[prefix + "pitch"])):
+        note = ns.notes.add(
+            pitch=int(raw[prefix + "pitch"][i]),
+            start_time=float(raw[prefix + "onset"][i]),
+            end_time=float(raw[prefix + "offset"][i]),
+            velocity=int(raw[prefix + "velocity"][i]) or 80,
+            program=int(raw[prefix + "program"][i]),
+        )
+        note.is_drum = bool(raw[prefix + "is_drum"][i])
+    ns.total_time = max((n.end_time for n in ns.notes), default=0.0)
+    return ns
+
+
+def aligned(reference: music_pb2.NoteSequence, estimate: music_pb2.NoteSequence):
+    """The estimate's notes moved onto the reference's time axis by DTW."""
+    from mt3_unified.metrics.alignment import align_notes
+
+    notes = align_notes(note_tuples(reference), note_tuples(estimate))
+    out = music_pb2.NoteSequence(ticks_per_quarter=220)
+    for onset, offset, pitch in notes:
+        out.notes.add(pitch=pitch, start_time=onset, end_time=offset, velocity=80)
+    out.total_time = max((n.end_time for n in out.notes), default=0.0)
+    return out
+
+
+def fad_or_none(real: Sequence, generated: Sequence, embed: Callable) -> float | None:
+    """FAD of the non-empty clips; None (logged) when there are too few frames for it."""
+    from mt3_unified.metrics.fad import frechet_audio_distance
+
+    real = [c for c in real if len(c)]
+    generated = [c for c in generated if len(c)]
+    try:
+        return frechet_audio_distance(real, generated, embed)
+    except ValueError as err:  # too few frames for a covariance, or no clip at all
+        logging.warning("evaluate: FAD left out (%s)", err)
+        return None
+
+
+def score_audio(ctx: Context, decoded: Decoded) -> dict:
+    """Own-AMT onset F1 and FAD of generated audio (`infer.evaluate`'s docstring)."""
+    encoder = ctx.encoder("audio")
+    examples, targets, predictions = decoded.examples, decoded.targets, decoded.predictions
+    if decoded.pair == "midi_to_audio":
+        truth = [notes_of_inputs(ex) for ex in examples]
+        kept = list(range(len(examples)))
+        truth_note = "the MIDI inputs of each window"
+    else:
+        keys = {example_key(ex) for ex in examples}
+        found = units_by_key(decoded.task, ctx.split, keys, performed_notes)
+        kept = [i for i, ex in enumerate(examples) if example_key(ex) in found]
+        truth = [found[example_key(examples[i])] for i in kept]
+        truth_note = "the notes of each unit in the corpus"
+    generated = [decode_clip(predictions[i], encoder) for i in kept]
+    real = [decode_clip(targets[i], encoder) for i in kept]
+    heard = transcribe(ctx, generated + real)
+    model_notes, codec_notes = heard[: len(kept)], heard[len(kept) :]
+    far = decoded.pair == "image_to_audio"
+    if far:
+        # Image -> audio plays at a tempo of its own: warp onto the reference first.
+        model_notes = [aligned(t, e) for t, e in zip(truth, model_notes, strict=True)]
+    for j, i in enumerate(kept):
+        decoded.sample_notes[i] = {
+            "target": [list(t) for t in note_tuples(truth[j])],
+            "prediction": [list(t) for t in note_tuples(model_notes[j])],
+        }
+    embed, embed_label = ctx.embed()
+    n = len(kept)
+    rows = [
+        row(MODEL, [*onset_values(truth, model_notes), fad_or_none(real, generated, embed)], n),
+        row(RANDOM, [*onset_values(truth, random_pairing(truth, ctx.seed)), None], n),
+        row(CODEC_ROW, [*onset_values(truth, codec_notes), None], n),
+    ]
+    if far:
+        stages = multi_stage(ctx, [examples[i] for i in kept])
+        staged = [aligned(t, e) for t, e in zip(truth, stages[1], strict=True)]
+        rows.append(
+            row(MULTI, [*onset_values(truth, staged), fad_or_none(real, stages[0], embed)], n)
+        )
+    note = (
+        f"Generated audio is decoded by the audio codec and transcribed by this model's own "
+        f"AMT (audio → MIDI); onset F1 against {truth_note}"
+        f"{' after DTW alignment of the transcription' if far else ''}. "
+        f"FAD against the decoded ground-truth codes, embedder: {embed_label}. "
+        f"{RANDOM}: ground-truth notes scored against another example's, paired at random "
+        f"(seed {ctx.seed}). {CODEC_ROW}: the ground-truth codes decoded and transcribed "
+        "(the upper bound)."
+    )
+    if far:
+        note += f" {MULTI}: image → LMX → MIDI → audio by this model, then transcribed."
+    if len(kept) < len(examples):
+        note += f" {len(examples) - len(kept)} examples without ground-truth notes left out."
+    return table(decoded.pair, AUDIO_COLUMNS, rows, note)
+
+
+def multi_stage(ctx: Context, examples: list[dict]):
+    """(audio clips, their own-AMT notes) of image -> LMX -> MIDI -> audio by the model."""
+    from mt3_unified.infer.outputs import decode_audio_segments
+
+    encoder = ctx.encoder("audio")
+    codes = [postprocess.code_frames(ex["inputs"], "image") for ex in examples]
+    lmx = omr(ctx, codes)
+    units = [lmx_unit(tokens, f"{i}") for i, tokens in enumerate(lmx)]
+    grouped = decode_grouped(ctx, units, "lmx", "midi")
+    notes = [
+        postprocess.midi_piece([s.frames for s in grouped[f"{i}"]], [0.0] * len(grouped[f"{i}"]))
+        for i in range(len(lmx))
+    ]
+    audio_units = [notes_unit(ns, encoder, f"{i}") for i, ns in enumerate(notes)]
+    grouped = decode_grouped(ctx, audio_units, "midi", "audio")
+    clips = [
+        decode_audio_segments(grouped[f"{i}"], encoder, windows=True)[0] for i in range(len(notes))
+    ]
+    return clips, transcribe(ctx, clips)

@@ -1,0 +1,109 @@
+"""What every `mt3u eval` step shares: the decoded pairs, the run's context, names of tables."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from mt3_unified.errors import Mt3UnifiedError
+
+MODEL, RANDOM, CODEC_ROW, GT_IMAGE, MULTI = (
+    "model",
+    "random pairing",
+    "codec reconstruction",
+    "GT image",
+    "multi-stage",
+)
+# The codec each pair cannot be scored without, and the flag that supplies it.
+NEEDS_CODEC = {"midi_to_audio": "audio", "image_to_audio": "audio"}
+CODEC_FLAGS = {"image": "--image-codec (image_codec=)", "audio": "--audio-codec (audio_codec=)"}
+SER_COLUMNS = ["system", "SER (%)", "SER w/o tuplets (%)", "examples"]
+NOTE_COLUMNS = [
+    "system",
+    "onset F1 @50ms",
+    "onset-offset F1 @50ms",
+    "onset F1 @100ms",
+    "onset F1 @200ms",
+    "examples",
+]
+AUDIO_COLUMNS = [
+    "system",
+    "onset F1 @50ms",
+    "onset F1 @100ms",
+    "onset F1 @200ms",
+    "FAD",
+    "examples",
+]
+EMD_COLUMNS = ["system", "EMD pitch", "EMD duration", "examples"]
+CODE_COLUMNS = ["system", "code accuracy", "code length ratio", "PSNR (dB)", "examples"]
+TITLES = {
+    "image_to_lmx": "OMR (image → LMX)",
+    "lmx_to_image": "Engraving (LMX → image)",
+    "audio_to_midi": "AMT (audio → MIDI)",
+    "midi_to_audio": "Synthesis (MIDI → audio)",
+    "image_to_audio": "Image → audio",
+    "audio_to_image": "Audio → image",
+    "lmx_to_midi": "LMX → MIDI",
+    "midi_to_lmx": "MIDI → LMX",
+}
+
+
+class EvaluationError(Mt3UnifiedError, ValueError):
+    """An evaluation that cannot start: the message names the flag or folder to fix."""
+
+
+@dataclasses.dataclass
+class Decoded:
+    """One pair's eval examples, the model's frames and both postprocessed."""
+
+    task: str
+    input_modality: str
+    output_modality: str
+    examples: list[dict]
+    frames: list[np.ndarray]
+    targets: list
+    predictions: list
+    # {example index: {"target": notes, "prediction": notes}} the scoring found (audio
+    # outputs: ground truth and the own-AMT transcription) for the samples' piano rolls.
+    sample_notes: dict = dataclasses.field(default_factory=dict)
+
+    @property
+    def pair(self) -> str:
+        return f"{self.input_modality}_to_{self.output_modality}"
+
+
+@dataclasses.dataclass
+class Context:
+    """What every pair's scoring shares: the run, codecs (loaded once, on first use)."""
+
+    run: object
+    split: str
+    max_examples: int
+    batch_size: int
+    seed: int
+    output_dir: Path
+    samples_per_task: int
+    codec_workdirs: dict[str, str | None]
+    embedder: object = None
+    skipped: dict[str, str] = dataclasses.field(default_factory=dict)  # {task: why}
+    _encoders: dict = dataclasses.field(default_factory=dict)
+    _embed: tuple | None = None
+
+    def encoder(self, modality: str):
+        """The host encoder of the image or audio codec; None when there is none."""
+        if modality not in self._encoders:
+            from mt3_unified.codecs.loading import load_code_encoder
+
+            workdir = self.codec_workdirs.get(modality)
+            self._encoders[modality] = load_code_encoder(workdir) if workdir else None
+        return self._encoders[modality]
+
+    def embed(self) -> tuple[Callable, str]:
+        if self._embed is None:
+            from mt3_unified.infer.embedders import load_embedder
+
+            self._embed = load_embedder(self.embedder, self.encoder("audio"))
+        return self._embed

@@ -1,0 +1,45 @@
+"""The eval dir's results.json and its Markdown rendering, results.md."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+RESULTS_JSON, RESULTS_MD = "results.json", "results.md"
+
+
+def markdown(results: dict) -> str:
+    """results.md: a header line, then one Markdown table per pair with its note."""
+    lines = [
+        f"# Evaluation of {results.get('model_dir', '?')}",
+        "",
+        f"step {results.get('step', '?')}, split {results.get('split', '?')}, "
+        f"created {results.get('created', '?')}",
+    ]
+    for name, why in results.get("skipped", {}).items():
+        lines += ["", f"Left out: {name}: {why}."]
+    for found in results.get("tables", []):
+        lines += ["", f"## {found['title']}", "", markdown_table(found["columns"], found["rows"])]
+        if found.get("note"):
+            lines += ["", found["note"]]
+    return "\n".join(lines) + "\n"
+
+
+def markdown_table(columns: Sequence[str], rows: Sequence[Sequence]) -> str:
+    def cell(value) -> str:
+        if value is None:
+            return "n/a"
+        if isinstance(value, float):
+            return f"{value:.4g}"
+        return str(value).replace("|", "\\|")
+
+    out = ["| " + " | ".join(cell(c) for c in columns) + " |"]
+    out.append("|" + "|".join("---" for _ in columns) + "|")
+    out += ["| " + " | ".join(cell(v) for v in r) + " |" for r in rows]
+    return "\n".join(out)
+
+
+def write_results(output_dir: Path, results: dict) -> None:
+    (output_dir / RESULTS_JSON).write_text(json.dumps(results, indent=2), encoding="utf-8")
+    (output_dir / RESULTS_MD).write_text(markdown(results), encoding="utf-8")
