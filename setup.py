@@ -55,6 +55,10 @@ EXTRAS_REQUIRE = {
     # bench/hf_t5_baseline.py: HuggingFace T5 on PyTorch's CPU build (plain `torch`
     # would pull the multi-GB CUDA build).
     "bench": ["torch==2.13.0", "transformers==5.23.0"],
+    # codecs/dac_convert.py: loading a Descript Audio Codec checkpoint needs PyTorch only.
+    # (descript-audio-codec itself, for its test, installs with --no-deps: its audiotools
+    # pins protobuf < 3.20 against this project's 6.x; see the README.)
+    "dac": ["torch==2.13.0"],
 }
 
 setup(

@@ -9,12 +9,13 @@ from typing import Any
 
 import flax.linen as nn
 import gin
+import jax
 import jax.numpy as jnp
 import numpy as np
 
 from mt3_unified.codecs.autoencoder import RVQAutoencoder
 from mt3_unified.codecs.inputs import CodecInputError
-from mt3_unified.codecs.rvq import RVQConfig
+from mt3_unified.codecs.rvq import ResidualVQ, RVQConfig, nearest_code, perplexity
 
 Array = Any
 
@@ -48,6 +49,11 @@ class AudioCodecConfig:
     use_discriminator: bool = False
     adversarial_weight: float = 1.0
     feature_weight: float = 2.0
+    # Compute exactly as descript-audio-codec's DAC does, so that its weights convert
+    # (codecs/dac_convert.py): Snake holds alpha itself, x + sin^2(alpha x) / (alpha + 1e-9),
+    # and the quantizer (DACResidualVQ) looks codes up by cosine but projects the raw,
+    # unnormalized codebook row back. Needs rvq.learning="loss" and rvq.code_dim.
+    dac_compatible: bool = False
 
     @property
     def hop(self) -> int:
@@ -57,8 +63,13 @@ class AudioCodecConfig:
 class Snake(nn.Module):
     """x + sin^2(alpha x) / alpha with a learned alpha per channel: periodic bias for audio."""
 
+    dac: bool = False  # AudioCodecConfig.dac_compatible: a plain `alpha`, as DAC holds it
+
     @nn.compact
     def __call__(self, x: Array) -> Array:
+        if self.dac:
+            alpha = self.param("alpha", nn.initializers.ones, (x.shape[-1],))
+            return x + jnp.reciprocal(alpha + 1e-9) * jnp.sin(alpha * x) ** 2
         # alpha = exp(log_alpha): a plain alpha can step through 0, where 1/alpha explodes.
         log_alpha = self.param("log_alpha", nn.initializers.zeros, (x.shape[-1],))
         alpha = jnp.exp(log_alpha)
@@ -69,12 +80,13 @@ class ResidualUnit(nn.Module):
     """Snake, dilated k7 conv, Snake, k1 conv, plus the input."""
 
     dilation: int
+    dac: bool = False
 
     @nn.compact
     def __call__(self, x: Array) -> Array:
         ch = x.shape[-1]
-        y = nn.Conv(ch, (7,), kernel_dilation=(self.dilation,))(Snake()(x))
-        return x + nn.Conv(ch, (1,))(Snake()(y))
+        y = nn.Conv(ch, (7,), kernel_dilation=(self.dilation,))(Snake(self.dac)(x))
+        return x + nn.Conv(ch, (1,))(Snake(self.dac)(y))
 
 
 class AudioEncoder(nn.Module):
@@ -85,14 +97,15 @@ class AudioEncoder(nn.Module):
     @nn.compact
     def __call__(self, x: Array) -> Array:
         c = self.config
+        dac = c.dac_compatible
         ch = c.encoder_dim
         x = nn.Conv(ch, (7,))(x)
         for stride in c.strides:
             for d in c.dilations:
-                x = ResidualUnit(d)(x)
+                x = ResidualUnit(d, dac)(x)
             ch *= 2
-            x = nn.Conv(ch, (2 * stride,), strides=(stride,))(Snake()(x))
-        return nn.Conv(c.latent_dim, (3,))(Snake()(x))
+            x = nn.Conv(ch, (2 * stride,), strides=(stride,))(Snake(dac)(x))
+        return nn.Conv(c.latent_dim, (3,))(Snake(dac)(x))
 
 
 class AudioDecoder(nn.Module):
@@ -103,19 +116,90 @@ class AudioDecoder(nn.Module):
     @nn.compact
     def __call__(self, z: Array) -> Array:
         c = self.config
+        dac = c.dac_compatible
         ch = c.decoder_dim
         x = nn.Conv(ch, (7,))(z)
         for stride in reversed(c.strides):
             ch = max(ch // 2, 1)
-            x = nn.ConvTranspose(ch, (2 * stride,), strides=(stride,))(Snake()(x))
+            x = nn.ConvTranspose(ch, (2 * stride,), strides=(stride,))(Snake(dac)(x))
             for d in c.dilations:
-                x = ResidualUnit(d)(x)
+                x = ResidualUnit(d, dac)(x)
         # A small last layer starts the output near silence: a saturated tanh passes
         # no gradient to the waveform loss.
         out = nn.Conv(
             1, (7,), kernel_init=nn.initializers.variance_scaling(1e-3, "fan_in", "normal")
         )
-        return jnp.tanh(out(Snake()(x)))[..., 0]
+        return jnp.tanh(out(Snake(dac)(x)))[..., 0]
+
+
+class DACResidualVQ(ResidualVQ):
+    """ResidualVQ as DAC's ResidualVectorQuantize computes it (AudioCodecConfig.dac_compatible).
+
+    Codes are looked up by cosine, like ResidualVQ with l2_normalize, but each stage
+    projects its raw, unnormalized codebook row back (ResidualVQ projects the unit
+    row), and the losses compare that raw row with the raw projection. Codebooks are
+    learned by loss (rvq.learning="loss") in the code_dim space (rvq.code_dim).
+    """
+
+    def _stage(self, k: int, residual: Array) -> tuple[Array, Array, Array]:
+        """(index, raw projection z_e, raw codebook row z_q) of stage k."""
+        z_e = self.in_proj[k](residual)
+        lookup = jax.lax.stop_gradient(_unit(self.codebook_param[k]))
+        index = nearest_code(jax.lax.stop_gradient(_unit(z_e)), lookup)
+        return index, z_e, self.codebook_param[k][index]
+
+    def decode(self, codes: Array) -> Array:
+        out = 0.0
+        for k in range(codes.shape[-1]):
+            out = out + self.out_proj[k](self.codebook_param[k][codes[..., k]])
+        return out
+
+    def __call__(self, x: Array, train: bool = False, num_codebooks: int | None = None):
+        c = self.config
+        if c.learning != "loss" or not c.code_dim:
+            raise ValueError("DACResidualVQ needs rvq.learning='loss' and an rvq.code_dim")
+        n = num_codebooks or c.num_codebooks
+        batch_shape = x.shape[:-1]
+        kept = jnp.full(batch_shape[:1], n)
+        if train and c.quantizer_dropout > 0:
+            key_drop, key_n = jax.random.split(self.make_rng("quantizer"))
+            drop = jax.random.bernoulli(key_drop, c.quantizer_dropout, batch_shape[:1])
+            kept = jnp.where(drop, jax.random.randint(key_n, batch_shape[:1], 1, n + 1), n)
+        kept = kept.reshape(kept.shape + (1,) * (len(batch_shape) - 1))
+        residual, quantized = x, jnp.zeros_like(x)
+        codes, ppl = [], []
+        commitment = codebook_loss = 0.0
+        for k in range(n):
+            index, z_e, z_q = self._stage(k, residual)
+            mask = jnp.broadcast_to(k < kept, batch_shape).astype(x.dtype)
+            commitment = commitment + _masked_mse(z_e, jax.lax.stop_gradient(z_q), mask)
+            codebook_loss = codebook_loss + _masked_mse(jax.lax.stop_gradient(z_e), z_q, mask)
+            # Straight-through: the decoder's gradient reaches the encoder unchanged.
+            z_st = z_e + jax.lax.stop_gradient(z_q - z_e)
+            out = self.out_proj[k](z_st) * mask[..., None]
+            quantized, residual = quantized + out, residual - out
+            codes.append(index)
+            ppl.append(perplexity(index, c.codebook_size, mask))
+            if train and not self.is_initializing():
+                self._update_stats(k, jax.lax.stop_gradient(z_e), index, mask)
+        aux = {
+            "commitment_loss": commitment,
+            "codebook_loss": jnp.asarray(codebook_loss, jnp.float32),
+            "vq_loss": c.commitment_weight * commitment + c.codebook_weight * codebook_loss,
+            "perplexity": jnp.stack(ppl),
+        }
+        return quantized, jnp.stack(codes, -1), aux
+
+
+def _masked_mse(a: Array, b: Array, mask: Array) -> Array:
+    """Mean squared difference over the vectors that ``mask`` [...] keeps."""
+    denom = jnp.maximum(mask.sum() * a.shape[-1], 1.0)
+    return jnp.sum(jnp.sum((a - b) ** 2, -1) * mask) / denom
+
+
+def _unit(x: Array) -> Array:
+    """x / max(|x|, 1e-12) along the last axis, as torch.nn.functional.normalize (DAC) computes."""
+    return x / jnp.maximum(jnp.linalg.norm(x, axis=-1, keepdims=True), 1e-12)
 
 
 class AudioCodec(RVQAutoencoder):
@@ -127,6 +211,13 @@ class AudioCodec(RVQAutoencoder):
     config: AudioCodecConfig
     encoder_class = AudioEncoder
     decoder_class = AudioDecoder
+
+    def setup(self):
+        if not self.config.dac_compatible:
+            return super().setup()
+        self.encoder = self.encoder_class(self.config)
+        self.decoder = self.decoder_class(self.config)
+        self.quantizer = DACResidualVQ(self.config.rvq, dim=self.config.latent_dim)
 
     def _latents(self, audio: Array) -> Array:
         t = audio.shape[1]
