@@ -40,7 +40,9 @@ class Item:
     error: str | None = None
     segments: int = 0
     scores: list = dataclasses.field(default_factory=list)  # per segment log-likelihood
-    seconds: float = 0.0  # reading, decoding and writing this item
+    # Reading, decoding and writing this item; decoding shared by a chunk's files is
+    # counted by their shares of its segments.
+    seconds: float = 0.0
     model_seconds: float = 0.0  # of which in the model (the rest: files, codecs, chain)
 
 
@@ -122,6 +124,12 @@ def units_of(path: Path, translation: Translation, run, codecs: dict) -> list[di
     return readers.score_units(path, max_in)
 
 
+# Files whose units go through one dataset and one decoding loop: building and tracing
+# the tf.data chain costs ~0.4 s, which a file of a few systems would otherwise pay alone
+# (BENCHMARKS.md), and segments of several files share batches.
+FILES_PER_CHUNK = 32
+
+
 def run_batch(
     run,
     translation: Translation,
@@ -136,42 +144,80 @@ def run_batch(
     stems: dict[Path, str] | None = None,
 ) -> list[Item]:
     """Translates every file (module docstring); writes and returns the manifest's items.
-    ``stems`` names an input's outputs (default: the input's file name without suffix)."""
+    ``stems`` names an input's outputs (default: the input's file name without suffix).
+    Files are read, decoded together and written FILES_PER_CHUNK at a time."""
     from tqdm import tqdm
 
-    from mt3_unified.infer.predict import decode_units
-
     check_output_dir(out_dir)
-    items = []
-    bar = tqdm(paths, desc=translation.name, unit="file", disable=not progress)
-    for path in bar:
-        item = Item(input=str(path))
-        items.append(item)
-        stem = (stems or {}).get(path) or path.stem
-        planned = output_paths(out_dir, stem, translation.output_modality)
-        if not overwrite and any(p.exists() for p in planned):
-            item.status = "exists"
-            item.outputs = {p.suffix.lstrip("."): str(p) for p in planned if p.exists()}
-            continue
-        begin, clock = time.perf_counter(), {}
-        try:
-            units = units_of(path, translation, run, codecs)
-            segments = list(decode_units(
-                run, units, translation.input_modality, translation.output_modality,
-                batch_size=batch_size, settings=settings, clock=clock,
-            ))  # fmt: skip
-            windows = {translation.input_modality, translation.output_modality} == {"midi", "audio"}
-            item.outputs = write_outputs(segments, translation.output_modality, out_dir, stem,
-                                         codecs, audio_windows=windows)  # fmt: skip
-            item.segments, item.scores = len(segments), [round(s.score, 4) for s in segments]
-            item.status = "ok"
-        except InputFileError as e:
-            item.status, item.error = "failed", str(e)
-            bar.write(f"skipped: {e}")
-        item.seconds = round(time.perf_counter() - begin, 3)
-        item.model_seconds = round(clock.get("model", 0.0), 3)
+    items = [Item(input=str(path)) for path in paths]
+    with tqdm(total=len(items), desc=translation.name, unit="file",
+              disable=not progress) as bar:  # fmt: skip
+        for first in range(0, len(items), FILES_PER_CHUNK):
+            chunk = list(zip(paths[first : first + FILES_PER_CHUNK],
+                             items[first : first + FILES_PER_CHUNK], strict=True))  # fmt: skip
+            _translate_chunk(
+                run,
+                translation,
+                chunk,
+                out_dir,
+                codecs,
+                stems or {},
+                bar,
+                dict(batch_size=batch_size, settings=settings, overwrite=overwrite),
+            )
     write_manifest(out_dir, run, translation, settings, items)
     return items
+
+
+def _translate_chunk(run, translation, chunk, out_dir, codecs, stems, bar, options) -> None:
+    """Reads the chunk's files into units, decodes them all at once, writes each file's."""
+    from mt3_unified.infer.predict import decode_units
+
+    units, todo = [], []
+    for path, item in chunk:
+        stem = stems.get(path) or path.stem
+        planned = output_paths(out_dir, stem, translation.output_modality)
+        if not options["overwrite"] and any(p.exists() for p in planned):
+            item.status = "exists"
+            item.outputs = {p.suffix.lstrip("."): str(p) for p in planned if p.exists()}
+            bar.update(1)
+            continue
+        begin = time.perf_counter()
+        try:
+            found = units_of(path, translation, run, codecs)
+            units += found
+            todo.append((path, item, stem))
+        except InputFileError as e:
+            _fail(item, e, bar)
+        item.seconds = time.perf_counter() - begin
+    begin, clock = time.perf_counter(), {}
+    segments: dict[str, list] = {}
+    for segment in decode_units(run, units, translation.input_modality,
+                                translation.output_modality, batch_size=options["batch_size"],
+                                settings=options["settings"], clock=clock):  # fmt: skip
+        segments.setdefault(segment.piece_id, []).append(segment)
+    shared, in_model = time.perf_counter() - begin, clock.get("model", 0.0)
+    windows = {translation.input_modality, translation.output_modality} == {"midi", "audio"}
+    for path, item, stem in todo:
+        mine = segments.get(str(path), [])
+        share = len(mine) / max(sum(len(v) for v in segments.values()), 1)
+        begin = time.perf_counter()
+        try:
+            item.outputs = write_outputs(mine, translation.output_modality, out_dir, stem,
+                                         codecs, audio_windows=windows)  # fmt: skip
+            item.segments, item.scores = len(mine), [round(s.score, 4) for s in mine]
+            item.status = "ok"
+            bar.update(1)
+        except InputFileError as e:
+            _fail(item, e, bar)
+        item.seconds = round(item.seconds + share * shared + time.perf_counter() - begin, 3)
+        item.model_seconds = round(share * in_model, 3)
+
+
+def _fail(item: Item, error: InputFileError, bar) -> None:
+    item.status, item.error = "failed", str(error)
+    bar.write(f"skipped: {error}")
+    bar.update(1)
 
 
 def write_manifest(out_dir: Path, run, translation, settings, items: Sequence[Item]) -> Path:

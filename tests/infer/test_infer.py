@@ -54,11 +54,11 @@ def files(tmp_path_factory) -> dict[str, Path]:
     return {p.name: p for p in folder.iterdir()}
 
 
-def _run(trained_run, translation, inputs, out, model_dir=None, **kw):
+def _run(trained_run, translation, inputs, out, model_dir=None, batch_size=4, **kw):
     return infer(model_dir=model_dir or trained_run.model_dir, translation=translation,
                  inputs=[str(p) for p in inputs], output_dir=str(out),
                  image_codec=trained_run.codecs["image"], audio_codec=trained_run.codecs["audio"],
-                 progress=False, batch_size=4, **kw)  # fmt: skip
+                 progress=False, batch_size=batch_size, **kw)  # fmt: skip
 
 
 def test_the_model_is_rebuilt_from_the_runs_own_config(trained_run):
@@ -173,3 +173,18 @@ def test_errors_come_before_any_work(trained_run, files, tmp_path):
         infer(model_dir=trained_run.model_dir, translation="amt",
               inputs=[str(files["tone.wav"])], output_dir=str(tmp_path / "amt"),
               progress=False)  # fmt: skip
+
+
+def test_files_decoded_together_get_their_own_segments(trained_run, files, tmp_path):
+    import shutil
+
+    twin = tmp_path / "in" / "twin.png"
+    twin.parent.mkdir()
+    shutil.copy(files["page.png"], twin)
+    together = _run(trained_run, "omr", [files["page.png"], twin], tmp_path / "both")
+    alone = _run(trained_run, "omr", [files["page.png"]], tmp_path / "alone", batch_size=1)
+    assert [i.segments for i in together + alone] == [3, 3, 3]
+    expected = (tmp_path / "alone" / "page.lmx").read_text()
+    # Greedy decoding of the same systems: the same tokens whoever shares the batch.
+    assert (tmp_path / "both" / "page.lmx").read_text() == expected
+    assert (tmp_path / "both" / "twin.lmx").read_text() == expected
