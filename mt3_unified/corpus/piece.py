@@ -21,6 +21,14 @@ from mt3_unified.corpus.render import (
     svg_to_png,
     to_int16,
 )
+from mt3_unified.corpus.styles import (
+    DEFAULT_STYLE,
+    RenderingStyle,
+    apply_audio_style,
+    curve_velocity,
+    degrade_png,
+    seed_of,
+)
 from mt3_unified.corpus.systems import LayoutConfig, MeasureSlicer, layout_systems, system_lmx
 
 # Silence between the segments rendered in one fluidsynth run, long enough for the
@@ -41,6 +49,9 @@ class PieceConfig:
     seed: int = 0
     soundfont: str = DEFAULT_SOUNDFONT
     max_piece_seconds: float = 900.0  # whole-piece examples stay under ~30 MB at 16 kHz
+    # The piece's rendering style (styles.styled_piece_config sets it with the style's
+    # layout and program): its velocity curve, image degradations and audio effects.
+    style: RenderingStyle | None = None
 
 
 @dataclass
@@ -75,10 +86,10 @@ def piece_seed(seed: int, piece_id: str) -> int:
 
 
 def _note_arrays_of(notes: list[PerformedNote]) -> dict[str, np.ndarray]:
-    """The `notes` feature of performed notes, in their order."""
-    return note_arrays(
-        (n.onset, n.offset, n.pitch, n.velocity, n.program, n.is_drum) for n in notes
-    )
+    """The `notes` feature of performed notes, in their order, labelled as piano (program
+    0): a rendering style's GM program only colours the audio, as a hidden variation that
+    no LMX input could predict (and the held-out style's program is never trained)."""
+    return note_arrays((n.onset, n.offset, n.pitch, n.velocity, 0, n.is_drum) for n in notes)
 
 
 def build_piece(path: str | os.PathLike, piece_id: str, config: PieceConfig) -> PieceResult:
@@ -107,6 +118,11 @@ def build_piece(path: str | os.PathLike, piece_id: str, config: PieceConfig) -> 
         piece_seed(config.seed, piece_id),
         config.performance,
     )
+    style = config.style
+    if style is not None and style.velocity_exponent != 1.0:
+        # The stored notes are the played ones: the curve changes their velocities.
+        for n in performance.notes:
+            n.velocity = curve_velocity(n.velocity, style.velocity_exponent)
     piece_end = max(performance.measure_times[-1], max(n.offset for n in performance.notes))
     if piece_end > config.max_piece_seconds:  # before the costly layout
         limit = config.max_piece_seconds
@@ -124,7 +140,7 @@ def build_piece(path: str | os.PathLike, piece_id: str, config: PieceConfig) -> 
     for layout in layouts:
         item = f"{piece_id}#system{layout.index}"
         try:
-            system = _system(layout, slicer, offsets, performance, config, path, clock)
+            system = _system(layout, slicer, offsets, performance, config, path, clock, piece_id)
         except SkipError as e:
             skipped.append((item, e.stage, e.problem))
             continue
@@ -133,11 +149,12 @@ def build_piece(path: str | os.PathLike, piece_id: str, config: PieceConfig) -> 
     with clock("lmx"):
         piece_lmx = " ".join(system_lmx(slicer, 0, len(offsets), path))
     with clock("audio"):
-        audio = _render_segments(segments, config)
+        audio = _render_segments(segments, config, piece_id)
     piece_notes = _note_arrays_of(performance.notes)
     piece = {
         "piece_id": piece_id,
         "source": os.fspath(path),
+        "style": DEFAULT_STYLE if style is None else style.name,
         "lmx": piece_lmx,
         "notes": piece_notes,
         "audio": audio[0],
@@ -153,7 +170,7 @@ def build_piece(path: str | os.PathLike, piece_id: str, config: PieceConfig) -> 
     return PieceResult(piece, systems, skipped, clock.seconds)
 
 
-def _system(layout, slicer, measure_offsets, performance, config, source, clock) -> dict:
+def _system(layout, slicer, measure_offsets, performance, config, source, clock, piece_id) -> dict:
     """The system's image, LMX and notes (times from the system's start, clipped to it)."""
     q_start = measure_offsets[layout.start]
     q_end = measure_offsets[layout.end] if layout.end < len(measure_offsets) else float("inf")
@@ -175,6 +192,9 @@ def _system(layout, slicer, measure_offsets, performance, config, source, clock)
         tokens = system_lmx(slicer, layout.start, layout.end, source)
     with clock("png"):
         png = svg_to_png(layout.svg, config.image_height)
+        if config.style is not None:
+            seed = seed_of("image", config.seed, config.style.name, piece_id, layout.index)
+            png = degrade_png(png, config.style, seed)
     return {
         "system_index": layout.index,
         "measure_start": layout.start,
@@ -189,8 +209,9 @@ def _system(layout, slicer, measure_offsets, performance, config, source, clock)
     }
 
 
-def _render_segments(segments, config: PieceConfig) -> list[np.ndarray]:
-    """Render every segment in one fluidsynth run (one soundfont load), then cut it apart."""
+def _render_segments(segments, config: PieceConfig, piece_id: str = "") -> list[np.ndarray]:
+    """Render every segment in one fluidsynth run (one soundfont load), then cut it apart;
+    the style's effects apply to each segment alone (no reverb reaches the next one)."""
     sr = config.sample_rate
     merged, starts, lengths = [], [], []
     cursor = 0.0
@@ -208,7 +229,12 @@ def _render_segments(segments, config: PieceConfig) -> list[np.ndarray]:
     total = int(round(cursor * sr))
     audio = render_midi(notes_to_midi_bytes(merged), sr, total, config.soundfont)
     out = []
-    for start, length in zip(starts, lengths, strict=True):
+    style = config.style
+    for index, (start, length) in enumerate(zip(starts, lengths, strict=True)):
         begin = int(round(start * sr))
-        out.append(to_int16(audio[begin : begin + length]))
+        samples = audio[begin : begin + length]
+        if style is not None:
+            seed = seed_of("audio", config.seed, style.name, piece_id, index)
+            samples = apply_audio_style(samples, style, sr, seed)
+        out.append(to_int16(samples))
     return out

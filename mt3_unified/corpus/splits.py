@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 
 SPLITS = ("train", "validation", "test")
+# The test pieces again, rendered in a style no training example uses (synthetic corpus).
+HELDOUT_SPLIT = "test_heldout"
 
 
 def split_by_hash(key: str, validation: int = 10, test: int = 10) -> str:

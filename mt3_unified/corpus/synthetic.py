@@ -16,7 +16,15 @@ from pathlib import Path
 
 from mt3_unified.corpus.errors import SkipError
 from mt3_unified.corpus.piece import PieceConfig, PieceResult, build_piece
-from mt3_unified.corpus.splits import split_by_hash
+from mt3_unified.corpus.splits import HELDOUT_SPLIT, SPLITS, split_by_hash
+from mt3_unified.corpus.styles import (
+    DEFAULT_STYLE,
+    HELDOUT_STYLE,
+    TRAINING_STYLES,
+    RenderingStyle,
+    choose_style,
+    styled_piece_config,
+)
 from mt3_unified.corpus.systems import LayoutConfig
 
 SOURCE_EXTENSIONS = (".mxl", ".xml", ".musicxml", ".krn")
@@ -26,14 +34,39 @@ TINY_CANDIDATES = tuple(
 )
 
 
+# The held-out rendering of a piece is cached and keyed as "<piece id>@<style name>".
+HELDOUT_MARK = "@"
+
+
 @dataclass(frozen=True)
 class SyntheticConfig:
-    """A named corpus: which pieces, rendered how."""
+    """A named corpus: which pieces, rendered how.
+
+    With ``styles``, each piece is rendered in one of them, chosen by a seeded hash of
+    its id (styles.choose_style); without, every piece is rendered by ``piece`` as is.
+    With ``heldout_style``, each test piece is rendered a second time in that style as
+    the split ``test_heldout``; no other split uses it.
+    """
 
     name: str
     piece: PieceConfig
     tiny: bool = False  # a handful of chorales, for tests and demos
     description: str = ""
+    styles: tuple[RenderingStyle, ...] = ()
+    heldout_style: RenderingStyle | None = None
+    # Pieces: the files matching this glob inside music21's corpus ("": every score),
+    # sorted by path, then every n-th.
+    source_glob: str = ""
+    source_every: int = 1
+
+    def __post_init__(self):
+        held = self.heldout_style
+        if held is not None and any(s.name == held.name or s == held for s in self.styles):
+            raise ValueError(f"the held-out style {held.name!r} is also a training style")
+
+    @property
+    def splits(self) -> tuple[str, ...]:
+        return SPLITS + ((HELDOUT_SPLIT,) if self.heldout_style is not None else ())
 
 
 CONFIGS = {
@@ -54,6 +87,17 @@ CONFIGS = {
             "paper",
             PieceConfig(image_height=416, sample_rate=44100, layout=LayoutConfig(page_width=2100)),
             description="Every usable score at the paper's resolution: 416 px, 44.1 kHz.",
+        ),
+        SyntheticConfig(
+            "demo",
+            PieceConfig(image_height=128, sample_rate=16000, layout=LayoutConfig(page_width=1000)),
+            description="136 Bach chorales (every third), systems of a few measures, in 7 "
+            "rendering styles (fonts, GM pianos, degradations, reverb); the test pieces again "
+            "in a held-out style as test_heldout; 128 px, 16 kHz. Builds in minutes on 2 cores.",
+            styles=TRAINING_STYLES,
+            heldout_style=HELDOUT_STYLE,
+            source_glob="bach/bwv*.mxl",
+            source_every=3,
         ),
     )
 }
@@ -78,10 +122,57 @@ def list_sources(config: SyntheticConfig, root: Path | None = None) -> list[tupl
                 chosen.append(piece_id)
         return [(p, root / p) for p in chosen]
     found = []
-    for path in sorted(root.rglob("*")):
+    for path in sorted(root.glob(config.source_glob) if config.source_glob else root.rglob("*")):
         if path.suffix.lower() in SOURCE_EXTENSIONS and path.is_file():
             found.append((path.relative_to(root).as_posix(), path))
-    return found
+    return found[:: config.source_every]
+
+
+def renderings(config: SyntheticConfig, sources: Iterable[tuple[str, Path]]) -> list:
+    """(key, path) of everything the config renders: each source in its own style (key:
+    the piece id), then each test piece again in the held-out style (key:
+    "<piece id>@<style name>"). Without a held-out style, the sources themselves."""
+    sources = list(sources)
+    held = config.heldout_style
+    if held is None:
+        return sources
+    again = [(f"{p}{HELDOUT_MARK}{held.name}", path) for p, path in sources if is_test(p)]
+    return sources + again
+
+
+def is_test(piece_id: str) -> bool:
+    return split_by_hash(piece_id) == "test"
+
+
+def _heldout_piece(config: SyntheticConfig, key: str) -> str | None:
+    """The piece id of a held-out rendering's key, else None."""
+    held = config.heldout_style
+    suffix = f"{HELDOUT_MARK}{held.name}" if held is not None else None
+    if suffix and key.endswith(suffix) and is_test(key[: -len(suffix)]):
+        return key[: -len(suffix)]
+    return None
+
+
+def split_of(config: SyntheticConfig, key: str) -> str:
+    """The split of a rendering: test_heldout for a held-out one, else the piece's hash split."""
+    return HELDOUT_SPLIT if _heldout_piece(config, key) is not None else split_by_hash(key)
+
+
+def rendering(config: SyntheticConfig, key: str) -> tuple[str, PieceConfig]:
+    """(piece id, the PieceConfig it is built with) of a rendering's key."""
+    piece_id = _heldout_piece(config, key)
+    if piece_id is not None:
+        style = config.heldout_style
+    else:
+        piece_id, style = key, choose_style(config.styles, key, config.piece.seed)
+    if style is None:
+        return piece_id, config.piece
+    return piece_id, styled_piece_config(config.piece, style, piece_id)
+
+
+def style_name(config: SyntheticConfig, key: str) -> str:
+    style = rendering(config, key)[1].style
+    return DEFAULT_STYLE if style is None else style.name
 
 
 @functools.cache
@@ -102,6 +193,8 @@ def fingerprint(config: SyntheticConfig) -> str:
     text = repr(
         (
             dataclasses.asdict(config.piece),
+            [dataclasses.asdict(s) for s in config.styles],
+            config.heldout_style and dataclasses.asdict(config.heldout_style),
             rasterizer(),
             synthesizer(),
             verovio.toolkit().getVersion(),
@@ -123,6 +216,8 @@ def _cache_path(work: Path, piece_id: str) -> Path:
 
 def build_cached(config: SyntheticConfig, piece_id: str, path, work: Path) -> dict:
     """Build one piece unless its cache file exists; returns a small summary row.
+    ``piece_id`` is a rendering's key (see ``renderings``): the piece id, or for a
+    held-out rendering "<piece id>@<style name>".
 
     Beside each piece's ``.pkl`` a ``.json`` sidecar holds that row, so that counting
     and choosing pieces reads no pickle. Both are written under temporary names and
@@ -133,12 +228,13 @@ def build_cached(config: SyntheticConfig, piece_id: str, path, work: Path) -> di
     target = _cache_path(work, piece_id)
     if target.exists():
         return cached_summary(target)
+    record = {"piece_id": piece_id, "style": style_name(config, piece_id)}
     try:
-        record = {"piece_id": piece_id, "result": build_piece(path, piece_id, config.piece)}
+        record["result"] = build_piece(path, *rendering(config, piece_id))
     except SkipError as e:
-        record = {"piece_id": piece_id, "skip": (piece_id, e.stage, e.problem)}
+        record["skip"] = (piece_id, e.stage, e.problem)
     except Exception as e:  # one bad piece must not end the build
-        record = {"piece_id": piece_id, "skip": (piece_id, "error", f"{type(e).__name__}: {e}")}
+        record["skip"] = (piece_id, "error", f"{type(e).__name__}: {e}")
     row = summarize(record)
     target.parent.mkdir(parents=True, exist_ok=True)
     _write_atomic(_summary_path(target), lambda f: f.write(json.dumps(row).encode()))
@@ -185,6 +281,7 @@ def summarize(record: dict) -> dict:
         "skipped": [record["skip"]] if result is None else list(result.skipped),
         "piece_skipped": result is None,
         "seconds": dict(result.seconds) if result else {},
+        "style": record.get("style", DEFAULT_STYLE),
     }
 
 
@@ -209,10 +306,11 @@ def prepare(
     progress: bool = True,
     sources: list[tuple[str, Path]] | None = None,
 ) -> dict:
-    """Fill the cache with every piece of the config; write skipped.tsv; return counts."""
+    """Fill the cache with every piece of the config (and the held-out renderings of its
+    test pieces); write skipped.tsv; return counts."""
     work = work_dir(config, data_dir)
     work.mkdir(parents=True, exist_ok=True)
-    sources = list_sources(config) if sources is None else sources
+    sources = renderings(config, list_sources(config) if sources is None else sources)
     bar = _progress(len(sources), f"synthetic_scores/{config.name}", progress)
     # Pieces already cached are counted from their sidecars here; the rest go to workers,
     # longest first: a long mass started last would leave the other core idle at the end.
@@ -240,7 +338,7 @@ def prepare(
             rows.append(_build_star(job))
             bar.update(1)
     bar.close()
-    return _write_summary(work, rows)
+    return _write_summary(work, rows, config)
 
 
 def _cost(source: tuple[str, Path]) -> tuple[float, str]:
@@ -262,7 +360,8 @@ def _progress(total: int, desc: str, enabled: bool):
     return tqdm(total=total, desc=desc, unit="piece", disable=not enabled)
 
 
-def _write_summary(work: Path, rows: list[dict]) -> dict:
+def _write_summary(work: Path, rows: list[dict], config: SyntheticConfig) -> dict:
+    """Counts of the rows; ``pieces`` counts pieces, not their held-out renderings."""
     rows.sort(key=lambda r: r["piece_id"])
     skipped = [s for r in rows for s in r["skipped"]]
     with open(work / "skipped.tsv", "w", encoding="utf-8") as f:
@@ -270,23 +369,36 @@ def _write_summary(work: Path, rows: list[dict]) -> dict:
         for item, stage, reason in skipped:
             f.write(f"{item}\t{stage}\t{' '.join(str(reason).split())}\n")
     seconds: Counter = Counter()
+    by_split: Counter = Counter()
+    by_style: Counter = Counter()
     for r in rows:
         seconds.update(r["seconds"])
-    return {
-        "pieces": sum(not r["piece_skipped"] for r in rows),
-        "pieces_skipped": sum(r["piece_skipped"] for r in rows),
+        by_split[split_of(config, r["piece_id"])] += r["systems"]
+        by_style[r.get("style", DEFAULT_STYLE)] += r["systems"]
+    held = [_heldout_piece(config, r["piece_id"]) is not None for r in rows]
+    out = {
+        "pieces": sum(not r["piece_skipped"] for r, h in zip(rows, held, strict=True) if not h),
+        "pieces_skipped": sum(r["piece_skipped"] for r, h in zip(rows, held, strict=True) if not h),
         "systems": sum(r["systems"] for r in rows),
         "systems_skipped": sum(len(r["skipped"]) for r in rows if not r["piece_skipped"]),
         "skipped_by_stage": dict(Counter(stage for _, stage, _ in skipped)),
         "stage_seconds": dict(seconds),
         "skipped_file": str(work / "skipped.tsv"),
+        "systems_by_split": {k: by_split[k] for k in config.splits if by_split[k]},
+        "systems_by_style": dict(sorted(by_style.items())),
     }
+    if config.heldout_style is not None:
+        out["heldout_pieces"] = sum(
+            not r["piece_skipped"] for r, h in zip(rows, held, strict=True) if h
+        )
+    return out
 
 
 def iter_results(
     config: SyntheticConfig, data_dir, sources: Iterable[tuple[str, Path]]
 ) -> Iterator[tuple[str, PieceResult]]:
-    """(piece id, result) for each usable piece, building any not yet cached."""
+    """(key, result) for each usable rendering, building any not yet cached (the sources'
+    keys: piece ids, or held-out renderings' "<piece id>@<style name>")."""
     work = work_dir(config, data_dir)
     for piece_id, path in sources:
         if build_cached(config, piece_id, path, work)["piece_skipped"]:
@@ -295,8 +407,8 @@ def iter_results(
 
 
 def usable_pieces(config: SyntheticConfig, data_dir, sources, level: str = "system") -> set[str]:
-    """Ids of the pieces that give at least one example at this level (from the cache's
-    sidecars; builds, in this process, any piece the cache lacks)."""
+    """Keys of the renderings (piece ids) that give at least one example at this level
+    (from the cache's sidecars; builds, in this process, any piece the cache lacks)."""
     work = work_dir(config, data_dir)
     usable = set()
     for piece_id, path in sources:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
+from pathlib import Path
 
 from mt3_unified.corpus.errors import SkipError
 
@@ -27,11 +29,16 @@ _ATTRIBUTE_ORDER = (
 
 @dataclass(frozen=True)
 class LayoutConfig:
-    """Page geometry for verovio; only page_width / staff_unit changes the line breaks."""
+    """Page geometry and engraving for verovio; page_width, staff_unit and the spacing
+    change the line breaks. None leaves verovio's default (font Leipzig, spacing 0.25
+    linear, 0.6 non-linear)."""
 
     page_width: int = 2100  # verovio units (tenths of a staff unit at scale 100)
-    staff_unit: int = 9  # half the distance between two staff lines
+    staff_unit: float = 9  # half the distance between two staff lines (4.5-12)
     margin: int = 50
+    font: str | None = None  # a music font verovio bundles: Leipzig, Bravura, Gootville, ...
+    spacing_linear: float | None = None
+    spacing_non_linear: float | None = None
 
 
 @dataclass
@@ -48,36 +55,55 @@ _TOOLKITS: dict[LayoutConfig, object] = {}
 
 
 def _toolkit(config: LayoutConfig):
-    """One verovio toolkit per process and config: creating one loads its fonts."""
-    tk = _TOOLKITS.get(config)
+    """One verovio toolkit per process and config but its page width (set on every
+    layout, so that a page width drawn per piece makes no new toolkit): creating one
+    loads its fonts."""
+    key = dataclasses.replace(config, page_width=0)
+    tk = _TOOLKITS.get(key)
     if tk is None:
         import verovio
 
         verovio.enableLog(verovio.LOG_OFF)
         tk = verovio.toolkit()
-        tk.setOptions(
-            {
-                "breaks": "auto",
-                "systemMaxPerPage": 1,
-                "adjustPageHeight": True,
-                "header": "none",
-                "footer": "none",
-                "pageWidth": config.page_width,
-                "unit": config.staff_unit,
-                "scale": 40,
-                "pageMarginLeft": config.margin,
-                "pageMarginRight": config.margin,
-                "pageMarginTop": config.margin,
-                "pageMarginBottom": config.margin,
-                # Fixed ids make the SVG, hence the PNG, the same on every run.
-                "xmlIdSeed": 1,
-                "mnumInterval": 0,
-                # Written order, as the audio plays it: no repeats in the timemap.
-                "expandNever": True,
-            }
-        )
-        _TOOLKITS[config] = tk
+        options = {
+            "breaks": "auto",
+            "systemMaxPerPage": 1,
+            "adjustPageHeight": True,
+            "header": "none",
+            "footer": "none",
+            "pageWidth": config.page_width,
+            "unit": config.staff_unit,
+            "scale": 40,
+            "pageMarginLeft": config.margin,
+            "pageMarginRight": config.margin,
+            "pageMarginTop": config.margin,
+            "pageMarginBottom": config.margin,
+            # Fixed ids make the SVG, hence the PNG, the same on every run.
+            "xmlIdSeed": 1,
+            "mnumInterval": 0,
+            # Written order, as the audio plays it: no repeats in the timemap.
+            "expandNever": True,
+        }
+        for option, value in (
+            ("font", config.font),
+            ("spacingLinear", config.spacing_linear),
+            ("spacingNonLinear", config.spacing_non_linear),
+        ):
+            if value is not None:
+                options[option] = value
+        if config.font is not None and config.font not in music_fonts():
+            raise ValueError(f"verovio has no music font {config.font!r}; one of {music_fonts()}")
+        tk.setOptions(options)
+        _TOOLKITS[key] = tk
     return tk
+
+
+def music_fonts() -> list[str]:
+    """The music fonts verovio bundles (each a folder and an .xml file in its resources)."""
+    import verovio
+
+    root = Path(verovio.toolkit(False).getResourcePath())
+    return sorted(p.stem for p in root.glob("*.xml") if (root / p.stem).is_dir())
 
 
 def layout_systems(
@@ -88,7 +114,8 @@ def layout_systems(
     ``measure_count``, the MusicXML's number of measures, is counted here when not given.
     """
     tk = _toolkit(config)
-    tk.setOptions({"xmlIdSeed": 1})  # reseed so a piece's ids do not depend on the one before
+    # Reseed so a piece's ids do not depend on the one before.
+    tk.setOptions({"xmlIdSeed": 1, "pageWidth": config.page_width})
     text = musicxml.decode("utf-8") if isinstance(musicxml, bytes) else musicxml
     if not tk.loadData(text):
         raise SkipError(source, "verovio cannot load the MusicXML", "layout")

@@ -32,7 +32,8 @@ def synthetic_dataset(config: str) -> str:
 
 
 for _config in CONFIGS:
-    _corpus = Corpus(f"synthetic_scores/{_config}")
+    # Configs with a held-out rendering style have its split too (`test_heldout`).
+    _corpus = Corpus(f"synthetic_scores/{_config}", splits=CONFIGS[_config].splits)
     add_translation_task(synthetic_dataset(_config), "image", "lmx", source=_corpus)
     add_translation_task(synthetic_dataset(_config), "lmx", "image", source=_corpus)
     add_translation_task(synthetic_dataset(_config), "audio", "midi", source=_corpus)

@@ -9,7 +9,8 @@ import numpy as np
 import tensorflow_datasets as tfds
 
 from mt3_unified.corpus import synthetic
-from mt3_unified.corpus.splits import SPLITS, split_by_hash
+from mt3_unified.corpus.splits import HELDOUT_SPLIT, SPLITS, split_by_hash
+from mt3_unified.corpus.styles import HELDOUT_STYLE
 
 from .conftest import needs_fluidsynth
 
@@ -34,6 +35,7 @@ def test_tiny_build_has_every_split_and_the_documented_features(tiny_build):
             tokens = ex["lmx"].decode().split()
             assert tokens.count("measure") == ex["measure_end"] - ex["measure_start"]
             assert ex["notes"]["offset"].max() <= len(ex["audio"]) / 16000
+            assert ex["style"] == b"default"  # tiny renders every piece plainly
     assert systems == summary["systems"]
     splits = list(pieces_by_split.values())
     assert all(not (a & b) for i, a in enumerate(splits) for b in splits[i + 1 :])
@@ -71,7 +73,7 @@ def test_audio_is_stored_as_raw_int16_bytes_and_reads_back_exactly(tiny_build):
     cached = dict(synthetic.iter_results(corpus, data_dir, synthetic.list_sources(corpus)))
     for name in ("tiny", "tiny_pieces"):
         builder = tfds.builder(f"synthetic_scores/{name}", data_dir=str(data_dir))
-        assert str(builder.version) == "1.1.0"
+        assert str(builder.version) == "1.3.0"
         features = json.loads(Path(builder.data_dir, "features.json").read_text("utf-8"))
         assert features["featuresDict"]["features"]["audio"] == {
             "pythonClassName": "tensorflow_datasets.core.features.tensor_feature.Tensor",
@@ -106,7 +108,7 @@ def test_two_writers_build_the_same_datasets_as_one(tiny_build, tmp_path):
     assert again["systems"] == summary["systems"]
     assert set(again["step_cpu_seconds"]) == {"prepare", "tiny", "tiny_pieces"}
     for name in ("tiny", "tiny_pieces"):
-        assert again["datasets"][name] == str(tmp_path / "synthetic_scores" / name / "1.1.0")
+        assert again["datasets"][name] == str(tmp_path / "synthetic_scores" / name / "1.3.0")
         one, two = (
             tfds.builder(f"synthetic_scores/{name}", data_dir=str(d)) for d in (data_dir, tmp_path)
         )
@@ -122,3 +124,30 @@ def test_two_writers_build_the_same_datasets_as_one(tiny_build, tmp_path):
                         assert all(np.array_equal(x[key][k], y[key][k]) for k in x[key])
                     else:
                         assert np.array_equal(x[key], y[key]), (name, key)
+
+
+def test_a_held_out_style_gets_a_split_of_its_own_and_every_example_names_its_style(tmp_path):
+    """The demo config on three of its chorales' kind (one a split): the test piece is
+    also rendered in the held-out style, as test_heldout, which no other split uses."""
+    from mt3_unified.corpus.builders.synthetic_scores import build_synthetic
+
+    root = synthetic.music21_corpus_dir()
+    ids = ("bach/bwv66.6.mxl", "bach/bwv86.6.mxl", "bach/bwv110.7.mxl")  # train, val, test
+    summary = build_synthetic(
+        "demo", tmp_path, num_workers=1, progress=False, sources=[(p, root / p) for p in ids]
+    )
+    assert summary["pieces"] == 3 and summary["heldout_pieces"] == 1
+    assert set(summary["systems_by_split"]) == {*SPLITS, HELDOUT_SPLIT}
+    for name in ("demo", "demo_pieces"):
+        builder = tfds.builder(f"synthetic_scores/{name}", data_dir=str(tmp_path))
+        assert set(builder.info.splits) == {*SPLITS, HELDOUT_SPLIT}
+        styles = {}
+        for split in builder.info.splits:
+            for ex in tfds.as_numpy(builder.as_dataset(split=split)):
+                piece = ex["piece_id"].decode()
+                styles.setdefault(split, set()).add(ex["style"].decode())
+                want = "test" if split == HELDOUT_SPLIT else split
+                assert split_by_hash(piece) == want and piece in ids
+                assert set(ex["notes"]["program"]) == {0}  # the style's program: audio only
+        assert styles[HELDOUT_SPLIT] == {HELDOUT_STYLE.name}
+        assert all(HELDOUT_STYLE.name not in styles[s] for s in SPLITS)

@@ -74,6 +74,9 @@ _AUDIO_BUILDER_HISTORY = {
     "1.2.0": "Examples without a split of their own are split by "
     "corpus.splits.split_by_hash, the synthetic corpus's bucket order (train, then "
     "validation, then test): some recordings changed split.",
+    "1.3.0": "synthetic_scores: a text feature `style` names each example's rendering style "
+    "(font, GM piano, degradations, reverb; `default` where a config has none); the `demo` "
+    "config varies styles and holds one out as the split `test_heldout`.",
 }
 
 

@@ -15,7 +15,7 @@ from mt3_unified.corpus import synthetic
 from mt3_unified.corpus.builders import common
 from mt3_unified.corpus.errors import SkipError
 from mt3_unified.corpus.piece import PieceResult, build_piece
-from mt3_unified.corpus.splits import SPLITS, split_by_hash
+from mt3_unified.corpus.styles import DEFAULT_STYLE
 
 
 @dataclass
@@ -42,15 +42,19 @@ def _configs() -> list[SyntheticScoresConfig]:
 
 
 class SyntheticScores(tfds.core.GeneratorBasedBuilder):
-    """One example per score system (configs tiny/full/paper) or per piece (*_pieces).
+    """One example per score system (configs tiny/full/paper/demo) or per piece (*_pieces).
+
+    Splits train/validation/test by a hash of the piece id; a config with a held-out
+    rendering style (demo) adds `test_heldout`: its test pieces again, in that style.
+    Each example names its rendering style (`style`; "default" in unstyled configs).
 
     Pieces are built once into a cache under ``<data_dir>/synthetic_scores_work``
     (see mt3_unified.corpus.synthetic.prepare, which does it on several cores); the
     builder reads that cache and builds in-process whatever is missing.
     """
 
-    VERSION = tfds.core.Version("1.1.0")
-    RELEASE_NOTES = common.release_notes("1.1.0")
+    VERSION = tfds.core.Version("1.3.0")
+    RELEASE_NOTES = common.release_notes("1.3.0")
     BUILDER_CONFIGS = _configs()
     DEFAULT_CONFIG_NAME = "tiny"
 
@@ -70,6 +74,7 @@ class SyntheticScores(tfds.core.GeneratorBasedBuilder):
         features = {
             "piece_id": tfds.features.Text(),
             "source": tfds.features.Text(),
+            "style": tfds.features.Text(doc="the rendering style (corpus.styles)"),
             "lmx": tfds.features.Text(doc="LMX tokens joined by single spaces"),
             "notes": common.notes_feature(),  # times from the start of the system (or piece)
             "audio": common.audio_feature(piece.sample_rate),  # int16 samples as raw bytes
@@ -101,18 +106,20 @@ class SyntheticScores(tfds.core.GeneratorBasedBuilder):
 
     def _split_generators(self, dl_manager):
         del dl_manager  # everything is local: music21 ships the scores
+        corpus = self._corpus
         sources = self._sources
         if sources is None:
-            sources = synthetic.list_sources(self._corpus)
+            sources = synthetic.list_sources(corpus)
+        sources = synthetic.renderings(corpus, sources)  # + held-out renderings of test pieces
         if not self._use_beam:
             # TFDS refuses an empty split: drop pieces that yield no example first
             # (this builds, in this process, any piece the cache lacks).
             level = self.builder_config.level
-            usable = synthetic.usable_pieces(self._corpus, self._data_dir_root, sources, level)
+            usable = synthetic.usable_pieces(corpus, self._data_dir_root, sources, level)
             sources = [s for s in sources if s[0] in usable]
         splits = {}
-        for split in SPLITS:
-            chosen = [s for s in sources if split_by_hash(s[0]) == split]
+        for split in corpus.splits:
+            chosen = [s for s in sources if synthetic.split_of(corpus, s[0]) == split]
             if chosen:
                 splits[split] = self._generate_examples(chosen)
         return splits
@@ -130,15 +137,16 @@ class SyntheticScores(tfds.core.GeneratorBasedBuilder):
 
     @staticmethod
     def _local_examples(corpus, data_dir, level, sources):
-        for piece_id, result in synthetic.iter_results(corpus, data_dir, sources):
-            yield from result_examples(piece_id, result, level)
+        for key, result in synthetic.iter_results(corpus, data_dir, sources):
+            yield from result_examples(key, result, level)
 
 
 def piece_examples(corpus_name: str, level: str, piece_id: str, path: str, data_dir=None):
     """(key, example) pairs of one piece: the per-piece function both build paths share.
 
-    With ``data_dir`` the piece goes through the local cache; without, it is built
-    here and then (a Beam worker's way). A skipped piece yields nothing.
+    ``piece_id`` is a rendering's key (synthetic.renderings). With ``data_dir`` the
+    piece goes through the local cache; without, it is built here and then (a Beam
+    worker's way). A skipped piece yields nothing.
     """
     corpus = synthetic.CONFIGS[corpus_name]
     if data_dir is not None:
@@ -146,7 +154,7 @@ def piece_examples(corpus_name: str, level: str, piece_id: str, path: str, data_
             yield from result_examples(pid, result, level)
         return
     try:
-        result = build_piece(path, piece_id, corpus.piece)
+        result = build_piece(path, *synthetic.rendering(corpus, piece_id))
     except SkipError as e:
         _count_skip(e.stage)
         return
@@ -165,18 +173,23 @@ def _count_skip(stage: str) -> None:
     beam.metrics.Metrics.counter("synthetic_scores", f"skipped_{stage}").inc()
 
 
-def result_examples(piece_id: str, result: PieceResult, level: str):
+def result_examples(key: str, result: PieceResult, level: str):
+    """(TFDS key, example) of a rendering's result; ``key`` is the rendering's (the piece
+    id, or "<piece id>@<style>" for a held-out rendering), `piece_id` the piece's."""
     piece = result.piece
+    piece_id = piece["piece_id"]
+    style = piece.get("style", DEFAULT_STYLE)
     if level == "piece":
         example = {k: piece[k] for k in _PIECE_KEYS}
         example["source"] = piece_id  # not the absolute path: builds agree across machines
-        yield piece_id, example
+        example["style"] = style
+        yield key, example
         return
     for system in result.systems:
         example = {k: system[k] for k in _SYSTEM_KEYS}
         example["image"] = io.BytesIO(system["image"])
-        example.update(piece_id=piece_id, source=piece_id)
-        yield f"{piece_id}#{system['system_index']:04d}", example
+        example.update(piece_id=piece_id, source=piece_id, style=style)
+        yield f"{key}#{system['system_index']:04d}", example
 
 
 _PIECE_KEYS = (
