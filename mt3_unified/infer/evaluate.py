@@ -136,6 +136,7 @@ def evaluate(
 # ------------------------------------------------------------------ command line
 def run_evaluate(args) -> int:
     """Runs the flags' evaluation and prints the Markdown tables and where they are."""
+    import mt3_unified.tasks  # noqa: F401  (bindings may name DataPaths and the like)
     from mt3_unified.runtime.gin_config import parse_gin
 
     parse_gin(args.gin_file, args.gin_bindings, args.gin_search_paths)
@@ -149,6 +150,8 @@ def run_evaluate(args) -> int:
         model_dir=args.checkpoint,
         output_dir=args.output,
         progress=not args.no_progress,
+        # Again after the run's config.gin replaces gin's state (infer.restore).
+        bindings=list(args.gin_bindings),
         **{key: value for key, value in given.items() if value is not None},
     )
     print(markdown(results))

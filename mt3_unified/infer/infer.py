@@ -42,6 +42,7 @@ def infer(
     audio_codec: str | None = None,
     output_file: str | None = None,
     progress: bool = True,
+    bindings: Sequence[str] = (),
 ) -> list[Item]:
     """Translates ``inputs`` (files, folders, globs) with the run in ``model_dir`` and writes
     the outputs and ``manifest.json`` to ``output_dir`` (`infer.batch`).
@@ -49,7 +50,8 @@ def infer(
     ``translation`` is one of `batch.TRANSLATIONS`; decoding is greedy unless a
     temperature (with top-k / top-p) or beams are given; ``image_codec``/``audio_codec``
     override the codecs that baked the run's corpus; ``output_file`` names the single
-    output of a single input (score2audio's ``-o OUT.wav``).
+    output of a single input (score2audio's ``-o OUT.wav``); ``bindings`` are gin bindings
+    applied over the run's own config (e.g. ``DataPaths.baked_dir`` of a moved corpus).
     """
     from mt3_unified.infer.restore import restore_run
 
@@ -65,7 +67,7 @@ def infer(
     from mt3_unified.infer.batch import check_output_dir
 
     check_output_dir(out_dir)  # before the model is loaded: nothing may be wasted
-    run = restore_run(model_dir, checkpoint_step)
+    run = restore_run(model_dir, checkpoint_step, bindings=bindings)
     codecs = load_codecs(run, chosen, {"image": image_codec, "audio": audio_codec})
     settings = dict(temperature=temperature, top_k=top_k, top_p=top_p, num_beams=num_beams)
     if max_length:
@@ -77,6 +79,8 @@ def infer(
 
 def run_infer(args: argparse.Namespace, translation: str | None = None) -> int:
     """Runs the flags' inference; prints a summary line; 1 when any item failed."""
+    import mt3_unified.tasks  # noqa: F401  (bindings may name DataPaths and the like)
+
     parse_gin(args.gin_file, args.gin_bindings, args.gin_search_paths)
     name = translation or args.translation
     single_file = name == "score2audio" and args.output.lower().endswith(".wav")
@@ -94,6 +98,8 @@ def run_infer(args: argparse.Namespace, translation: str | None = None) -> int:
         output_dir=str(out_dir),
         output_file=args.output if single_file else None,
         progress=not args.no_progress,
+        # Again after the run's config.gin replaces gin's state (infer.restore).
+        bindings=args.gin_bindings,
         **{key: value for key, value in given.items() if value is not None},
     )
     counts = {s: sum(i.status == s for i in items) for s in ("ok", "exists", "failed")}
