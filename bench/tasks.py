@@ -51,7 +51,9 @@ def batches(name: str, lengths: dict, batch_size: int, seed: int = 0):
     from mt3_unified.vocab.unified import unified_vocabulary
 
     found = get_task_or_mixture(name)
-    ds = found.get_dataset(lengths, split="train", shuffle=True, seed=seed, num_epochs=None)
+    # As the trainer reads it (train/inputs.seqio_dataset): no seqio in-memory cache.
+    ds = found.get_dataset(lengths, split="train", shuffle=True, seed=seed, num_epochs=None,
+                           try_in_mem_cache=False)  # fmt: skip
     converter = UnifiedFeatureConverter(unified_vocabulary())
     return converter(ds, lengths).batch(batch_size, drop_remainder=True).as_numpy_iterator()
 
