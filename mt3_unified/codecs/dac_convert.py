@@ -33,6 +33,7 @@ import numpy as np
 from mt3_unified.codecs.audio import AudioCodec, AudioCodecConfig
 from mt3_unified.codecs.rvq import RVQConfig, prng_key
 from mt3_unified.errors import Mt3UnifiedError
+from mt3_unified.runtime.checkpoints import array_shapes, shape_differences
 from mt3_unified.vocab.layout import DEFAULT_CODEBOOKS
 
 INSTALL_HINT = "pip install -e .[dac]"
@@ -263,16 +264,12 @@ def _check_shapes(config: AudioCodecConfig, variables: dict) -> None:
 
     model = AudioCodec(config)
     expected = jax.eval_shape(model.init, prng_key(0), jnp.zeros((1, config.hop)))
-    want, got = _shapes(nn.meta.unbox(expected)), _shapes(variables)
-    if want != got:
-        wrong = sorted(k for k in want.keys() | got.keys() if want.get(k) != got.get(k))
-        details = [f"{k}: Flax {want.get(k)}, converted {got.get(k)}" for k in wrong[:8]]
-        raise DACConversionError("converted DAC does not fit the Flax codec: " + "; ".join(details))
-
-
-def _shapes(tree) -> dict[str, tuple[int, ...]]:
-    leaves = jax.tree_util.tree_leaves_with_path(tree)
-    return {jax.tree_util.keystr(path): tuple(leaf.shape) for path, leaf in leaves}
+    want, got = array_shapes(nn.meta.unbox(expected)), array_shapes(variables)
+    details = shape_differences(want, got, ("Flax", "converted"))
+    if details:
+        raise DACConversionError(
+            "converted DAC does not fit the Flax codec: " + "; ".join(details[:8])
+        )
 
 
 def load_dac_weights(weights_path: str, trust_pickle: bool = False) -> tuple[dict, dict]:

@@ -120,16 +120,9 @@ def restore_run(model_dir: str, step: int | None = None, bindings=()) -> Restore
 
 
 def _check_fits(model_dir: str, step: int, abstract, params) -> None:
-    def shapes(tree):
-        leaves = jax.tree_util.tree_flatten_with_path(tree)[0]
-        return {jax.tree_util.keystr(p): tuple(np.shape(x)) for p, x in leaves}
+    from mt3_unified.runtime.checkpoints import array_shapes, shape_differences
 
-    wanted, found = shapes(abstract), shapes(params)
-    differ = sorted(
-        f"{name}: saved {found.get(name)}, config {wanted.get(name)}"
-        for name in set(wanted) | set(found)
-        if wanted.get(name) != found.get(name)
-    )
+    differ = shape_differences(array_shapes(params), array_shapes(abstract), ("saved", "config"))
     if differ:
         raise CheckpointMismatchError(
             f"{model_dir}: checkpoint {step} does not fit the model its {CONFIG_FILE} builds "

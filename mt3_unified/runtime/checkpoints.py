@@ -4,11 +4,28 @@ from __future__ import annotations
 
 import os
 
+import jax
 import orbax.checkpoint as ocp
 
 from mt3_unified.errors import CheckpointMismatchError
 
 CHECKPOINT_DIR = "checkpoints"
+
+
+def array_shapes(tree) -> dict[str, tuple[int, ...]]:
+    """{path: shape} of a tree's arrays: real, abstract (eval_shape) or checkpoint metadata."""
+    leaves = jax.tree_util.tree_flatten_with_path(tree, is_leaf=lambda x: hasattr(x, "shape"))[0]
+    return {jax.tree_util.keystr(path): tuple(leaf.shape) for path, leaf in leaves}
+
+
+def shape_differences(first: dict, second: dict, labels: tuple[str, str]) -> list[str]:
+    """``"path: <label 1> shape, <label 2> shape"`` for each array whose shape differs
+    between two `array_shapes` maps (None where one lacks it), sorted by path."""
+    return sorted(
+        f"{name}: {labels[0]} {first.get(name)}, {labels[1]} {second.get(name)}"
+        for name in first.keys() | second.keys()
+        if first.get(name) != second.get(name)
+    )
 
 
 def checkpoint_dir(workdir: str) -> str:

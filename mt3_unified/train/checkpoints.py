@@ -19,12 +19,11 @@ import shutil
 from collections.abc import Callable
 
 import gin
-import jax
 import orbax.checkpoint as ocp
 from orbax.checkpoint import checkpoint_managers as policies
 
 from mt3_unified.errors import CheckpointMismatchError
-from mt3_unified.runtime.checkpoints import checkpoint_dir
+from mt3_unified.runtime.checkpoints import array_shapes, checkpoint_dir, shape_differences
 from mt3_unified.runtime.iterator_checkpoint import (
     DatasetIteratorHandler,
     DatasetIteratorRestore,
@@ -229,12 +228,8 @@ def _check_fits(
         return
     if saved is None:
         return
-    wanted = _shapes(abstract_params)
-    found = _shapes(saved)
-    differ = sorted(
-        f"{name}: saved {found.get(name)}, this config {wanted.get(name)}"
-        for name in set(wanted) | set(found)
-        if wanted.get(name) != found.get(name)
+    differ = shape_differences(
+        array_shapes(saved), array_shapes(abstract_params), ("saved", "this config")
     )
     if differ:
         more = f"; and {len(differ) - 8} more" if len(differ) > 8 else ""
@@ -262,11 +257,6 @@ def _gin_fields(checkpoints_dir, run_config: str) -> str:
     if not fields:
         return f"its {CONFIG_FILE} binds the same gin fields as this run; "
     return f"gin fields {fields}; "
-
-
-def _shapes(tree) -> dict[str, tuple]:
-    leaves = jax.tree_util.tree_flatten_with_path(tree, is_leaf=lambda x: hasattr(x, "shape"))[0]
-    return {jax.tree_util.keystr(path): tuple(leaf.shape) for path, leaf in leaves}
 
 
 def restore_or_init(
