@@ -10,6 +10,7 @@ import jax.numpy as jnp
 NORMS = ("rms", "layer")
 MLPS = ("gated_gelu", "gelu", "relu")
 ATTENTIONS = ("matmul", "jax", "cudnn")
+POSITION_INITS = ("sinusoid", "normal")
 
 
 @gin.configurable
@@ -34,6 +35,11 @@ class ModelConfig:
     depth_mlp_dim: int = 2048
     max_input_len: int = 1024  # rows of the per-modality learned positional tables
     max_target_len: int = 1024
+    # How those tables start: "sinusoid" (the fixed sinusoids of MT3's network, at the
+    # token embeddings' scale, then learned) or "normal" (std 0.1). Small normal tables
+    # leave positions too faint beside the tokens (std 1) for cross-attention to find
+    # its place: the tiny demo model then ignored its inputs.
+    position_init: str = "sinusoid"
     norm: str = "rms"
     mlp: str = "gated_gelu"
     dropout_rate: float = 0.0
@@ -62,6 +68,11 @@ class ModelConfig:
         if self.attention not in ATTENTIONS:
             raise ValueError(
                 f"ModelConfig.attention must be one of {ATTENTIONS}, got {self.attention!r}"
+            )
+        if self.position_init not in POSITION_INITS:
+            raise ValueError(
+                f"ModelConfig.position_init must be one of {POSITION_INITS}, "
+                f"got {self.position_init!r}"
             )
         if self.dtype not in ("float32", "bfloat16"):
             raise ValueError(f"ModelConfig.dtype must be float32 or bfloat16, got {self.dtype!r}")

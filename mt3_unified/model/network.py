@@ -25,6 +25,32 @@ from mt3_unified.vocab.layout import MODALITIES, PAD_ID
 TOKEN_EMBED_STD = 1.0
 
 
+def sinusoids(length: int, features: int) -> np.ndarray:
+    """[length, features] float32: sin of position times each frequency in the first
+    half, cos in the second (frequencies geometric from 1 to 1/10000, as MT3's table)."""
+    half = features // 2
+    scale = np.log(10000.0) / max(half - 1, 1)
+    rates = np.exp(-scale * np.arange(half))
+    angles = np.arange(length)[:, None] * rates[None, :]
+    table = np.zeros((length, features), np.float32)
+    table[:, :half] = np.sin(angles)
+    table[:, half : 2 * half] = np.cos(angles)
+    return table
+
+
+def position_init(kind: str):
+    """The initializer of a [modalities, length, features] positional table."""
+    if kind == "normal":
+        return nn.initializers.normal(0.1)
+
+    def init(key, shape, dtype=jnp.float32):
+        del key
+        table = sinusoids(shape[1], shape[2])
+        return jnp.broadcast_to(jnp.asarray(table, dtype), shape)
+
+    return init
+
+
 class UnifiedTransformer(nn.Module):
     """Encoder over input frames, decoder over output frames, depth decoder within a frame.
 
@@ -50,18 +76,13 @@ class UnifiedTransformer(nn.Module):
             name, param_with_axes(nn.initializers.normal(std), axes), shape
         )
         self.token_embed = emb("token_embed", (vocab_size, d), ("vocab", "embed"), TOKEN_EMBED_STD)
-        self.encoder_pos = emb(
-            "encoder_pos",
-            (num_modalities, cfg.max_input_len, d),
-            ("modality", "length", "embed"),
-            0.1,
+        pos = lambda name, length: self.param(
+            name,
+            param_with_axes(position_init(cfg.position_init), ("modality", "length", "embed")),
+            (num_modalities, length, d),
         )
-        self.decoder_pos = emb(
-            "decoder_pos",
-            (num_modalities, cfg.max_target_len, d),
-            ("modality", "length", "embed"),
-            0.1,
-        )
+        self.encoder_pos = pos("encoder_pos", cfg.max_input_len)
+        self.decoder_pos = pos("decoder_pos", cfg.max_target_len)
         self.target_modality_embed = emb(
             "target_modality_embed", (num_modalities, d), ("modality", "embed"), 0.1
         )
