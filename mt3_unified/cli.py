@@ -355,21 +355,33 @@ def run_eval(args) -> int:
 
 # ------------------------------------------------------------------- report
 def _report_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("what", choices=["corpus", "eval"])
+    p.add_argument("what", choices=["corpus", "eval", "compare"])
     p.add_argument("eval_dir", nargs="?", type=Path, help="eval: the folder `mt3u eval` wrote")
+    p.add_argument("--single-task", action="append", default=[], metavar="EVAL_DIR",
+                   help="compare: a single-task mixture's eval dir (repeat)")  # fmt: skip
+    p.add_argument("--all-task", action="append", default=[], metavar="EVAL_DIR",
+                   help="compare: the all-task mixture's eval dir of a split (repeat)")  # fmt: skip
     p.add_argument("--config", default="tiny", help="corpus: the synthetic corpus config")
     p.add_argument("--data-dir", type=Path, default=Path("data"))
     p.add_argument("--systems", type=int, default=3, help="corpus: systems shown per split")
-    p.add_argument("--model-dir", help="eval: the run whose loss curves are shown")
+    p.add_argument("--model-dir", help="eval: the run whose loss and metric curves are shown")
     p.add_argument("--screenshot", type=Path, help="eval: check it in headless chromium, "
                    "save a screenshot here")  # fmt: skip
-    p.add_argument("-o", "--output", type=Path, default=None)
+    p.add_argument("-o", "--output", type=Path, default=None,
+                   help="the report; compare: the Markdown table (JSON beside it)")  # fmt: skip
 
 
-@command("report", "write an HTML report of a built corpus or of an evaluation", _report_args)
+@command(
+    "report",
+    "write an HTML report of a built corpus or of an evaluation, or the table of "
+    "single-task against all-task mixtures (compare)",
+    _report_args,
+)
 def run_report(args) -> int:
     if args.what == "eval":
         return _eval_report(args)
+    if args.what == "compare":
+        return _compare_report(args)
     from mt3_unified.report.corpus import corpus_report
 
     output = args.output or Path("outputs") / f"corpus_{args.config}.html"
@@ -394,6 +406,17 @@ def _eval_report(args) -> int:
         for error in found["errors"]:
             print(f"  {error}", file=sys.stderr)
         return 1 if found["errors"] else 0
+    return 0
+
+
+def _compare_report(args) -> int:
+    from mt3_unified.report.comparison import write_comparison
+
+    if not args.single_task or not args.all_task or args.output is None:
+        raise _usage("report compare: give --single-task EVAL_DIR and --all-task EVAL_DIR "
+                     "(each repeatable) and -o TABLE.md")  # fmt: skip
+    markdown, as_json = write_comparison(args.single_task, args.all_task, args.output)
+    print(f"comparison written to {markdown} and {as_json}")
     return 0
 
 

@@ -1,5 +1,6 @@
 """launch/*.sh --dry-run prints exactly the command each would run, quoted for pasting."""
 
+import hashlib
 import shlex
 import subprocess
 from pathlib import Path
@@ -71,3 +72,111 @@ def test_a_missing_setting_is_a_usage_error(script, args, message):
         capture_output=True, text=True,
     )  # fmt: skip
     assert (done.returncode, done.stdout, done.stderr) == (2, "", f"{script}: {message}\n")
+
+
+# ------------------------------------------------------------------ the demo's stages
+def _codec_dir(prep: Path, gin_file: str) -> str:
+    digest = hashlib.sha256((ROOT / gin_file).read_bytes()).hexdigest()[:8]
+    return f"{prep}/codecs/{Path(gin_file).stem}-{digest}"
+
+
+def _stages(tmp_path: Path, script: str, done: dict[str, list[str]], **settings: str) -> str:
+    """`script --dry-run` with RUN_ROOT and PREP_RUN under tmp_path, the markers of `done`
+    ({folder under tmp_path: stage names}) written first."""
+    for folder, names in done.items():
+        (tmp_path / folder).mkdir(parents=True, exist_ok=True)
+        for name in names:
+            (tmp_path / folder / f"{name}.done").write_text("1\n")
+    env = {"PATH": "/usr/bin:/bin", "RUN_ROOT": f"{tmp_path}/runs",
+           "PREP_RUN": f"{tmp_path}/prep", **settings}  # fmt: skip
+    done_run = subprocess.run(["bash", str(ROOT / "launch" / script), "--dry-run"],
+                              capture_output=True, text=True, env=env, check=True)  # fmt: skip
+    return done_run.stdout
+
+
+def _data_flags() -> str:
+    return "\"--gin.DataPaths.data_dir='data'\" \"--gin.DataPaths.baked_dir='data/baked'\""
+
+
+def _train(prep: Path, model_dir: str, mixture: str, steps: str = "") -> str:
+    image = _codec_dir(prep, "gin/codecs/rqvae_demo.gin")
+    audio = _codec_dir(prep, "gin/codecs/audio_demo.gin")
+    return (
+        f".venv/bin/mt3u train --gin-file gin/demo.gin \"--gin.MIXTURE_OR_TASK_NAME='{mixture}'\""
+        f"{steps} \"--gin.MODEL_DIR='{model_dir}'\" {_data_flags()} "
+        f"\"--gin.CodebookInit.image_codec_workdir='{image}'\" "
+        f"\"--gin.CodebookInit.audio_codec_workdir='{audio}'\""
+    )
+
+
+def _eval(model_dir: str, output: str, split: str, pairs: str = "", examples: int = 32) -> str:
+    pairs = f" --pairs {pairs}" if pairs else ""
+    return (
+        f".venv/bin/mt3u eval --checkpoint {model_dir} -o {output} --split {split}{pairs} "
+        f"{_data_flags()} --max-examples {examples}"
+    )
+
+
+def test_demo_dry_run_prints_every_stage_not_done(tmp_path):
+    out = _stages(tmp_path, "demo.sh", {}, TRAIN_STEPS="7", CODEC_STEPS="5", EVAL_EXAMPLES="3")
+    prep, runs, outputs = tmp_path / "prep", tmp_path / "runs", tmp_path / "runs" / "outputs"
+    image = _codec_dir(prep, "gin/codecs/rqvae_demo.gin")
+    audio = _codec_dir(prep, "gin/codecs/audio_demo.gin")
+    codec = (
+        "\"--gin.corpus_data.corpus='synthetic_scores/demo'\" \"--gin.corpus_data.data_dir='data'\""
+    )
+    model = f"{runs}/demo/model"
+    assert out.splitlines() == [
+        "bash launch/setup_env.sh",
+        ".venv/bin/mt3u build synthetic --config demo --data-dir data",
+        f".venv/bin/mt3u report corpus --config demo --data-dir data -o {outputs}/corpus_demo.html",
+        f".venv/bin/mt3u train-codec --gin-file=gin/codecs/rqvae_demo.gin --workdir={image} "
+        f"--gin.train_codec.steps=5 {codec} 2> {prep}/image_codec.log",
+        f".venv/bin/mt3u train-codec --gin-file=gin/codecs/audio_demo.gin --workdir={audio} "
+        f"--gin.train_codec.steps=5 {codec} 2> {prep}/audio_codec.log",
+        f".venv/bin/mt3u bake --corpus synthetic_scores/demo --data-dir data --image-workdir "
+        f"{image} --audio-workdir {audio} --output-dir data/baked/synthetic_scores/demo "
+        f"--report {outputs}/codecs_demo.html",
+        _train(prep, model, "synthetic_demo_all", " --gin.TRAIN_STEPS=7"),
+        _eval(model, f"{outputs}/eval_demo", "test", examples=3),
+        _eval(model, f"{outputs}/eval_demo_heldout", "test_heldout", examples=3),
+        f".venv/bin/mt3u report eval {outputs}/eval_demo --screenshot "
+        f"{outputs}/eval_demo/report.png",
+    ]
+    assert not (tmp_path / "runs").exists() and not prep.exists()  # a dry run writes nothing
+
+
+def test_compare_dry_run_reuses_the_demos_stages_and_adds_the_single_task_runs(tmp_path):
+    prep_done = ["corpus", "corpus_report", "image_codec", "audio_codec", "bake"]
+    out = _stages(tmp_path, "compare_mixtures.sh",
+                  {"prep/stages": prep_done, "runs/demo/stages": ["train"],
+                   "runs/demo/compare/omr/stages": ["omr_train", "omr_eval"]},
+                  OUTPUT_ROOT=f"{tmp_path}/out")  # fmt: skip
+    prep, runs, outputs = tmp_path / "prep", tmp_path / "runs", tmp_path / "out"
+    model, table = f"{runs}/demo/model", f"{outputs}/compare_demo"
+    omr, amt = f"{runs}/demo/compare/omr", f"{runs}/demo/compare/amt"
+    assert out.splitlines() == [
+        "bash launch/setup_env.sh",
+        *(f"# {name}: done before ({prep}/stages/{name}.done); skipped" for name in prep_done),
+        f"# train: done before ({runs}/demo/stages/train.done); skipped",
+        _eval(model, f"{outputs}/eval_demo", "test"),
+        _eval(model, f"{outputs}/eval_demo_heldout", "test_heldout"),
+        f"# omr_train: done before ({omr}/stages/omr_train.done); skipped",
+        f"# omr_eval: done before ({omr}/stages/omr_eval.done); skipped",
+        _eval(f"{omr}/model", f"{table}/eval_omr_heldout", "test_heldout", "image_to_lmx"),
+        _train(prep, f"{amt}/model", "synthetic_demo_amt"),
+        _eval(f"{amt}/model", f"{table}/eval_amt", "test", "audio_to_midi"),
+        _eval(f"{amt}/model", f"{table}/eval_amt_heldout", "test_heldout", "audio_to_midi"),
+        f".venv/bin/mt3u report compare -o {table}/comparison.md "
+        f"--single-task {table}/eval_omr --single-task {table}/eval_omr_heldout "
+        f"--single-task {table}/eval_amt --single-task {table}/eval_amt_heldout "
+        f"--all-task {outputs}/eval_demo --all-task {outputs}/eval_demo_heldout",
+    ]
+
+
+@pytest.mark.parametrize("script", ["demo.sh", "compare_mixtures.sh"])
+def test_the_stage_scripts_take_only_dry_run(script):
+    done = subprocess.run(["bash", str(ROOT / "launch" / script), "--dry"],
+                          capture_output=True, text=True)  # fmt: skip
+    assert (done.returncode, done.stdout) == (2, "")
+    assert done.stderr == f"{script}: unknown argument --dry (the only one is --dry-run)\n"

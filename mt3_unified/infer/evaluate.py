@@ -63,6 +63,20 @@ def check_codecs(pairs: Sequence[str], workdirs: dict[str, str | None]) -> None:
             raise EvaluationError(f"{workdir}: no such {modality} codec workdir")
 
 
+def select_pairs(found: dict[str, str], pairs: Sequence[str] | None, where: str) -> dict[str, str]:
+    """The ``found`` {pair: eval task} of ``pairs`` (None: all of them), in ``found``'s
+    order; a pair not found raises EvaluationError naming ``where`` and those found."""
+    if pairs is None:
+        return found
+    unknown = [pair for pair in pairs if pair not in found]
+    if unknown or not pairs:
+        raise EvaluationError(
+            f"{where}: no pair {', '.join(unknown) or '(none given)'} to evaluate; "
+            f"the pairs are {', '.join(found) or '(none)'}"
+        )
+    return {pair: name for pair, name in found.items() if pair in pairs}
+
+
 # ------------------------------------------------------------------ entry point
 @gin.configurable
 def evaluate(
@@ -78,6 +92,7 @@ def evaluate(
     image_codec: str | None = None,
     audio_codec: str | None = None,
     embedder=None,
+    pairs: Sequence[str] | None = None,
     seed: int = 0,
     progress: bool = True,
     bindings: Sequence[str] = (),
@@ -85,6 +100,7 @@ def evaluate(
     """Evaluates checkpoint ``checkpoint_step`` (latest) of ``model_dir`` on ``split`` of
     ``dataset`` (the run's) into ``output_dir``; returns the results.json dict.
 
+    ``pairs``: the modality pairs to evaluate (e.g. ``["image_to_lmx"]``; default all);
     ``image_codec``/``audio_codec``: codec workdirs (default: those that baked the run's
     corpus); ``embedder``: FAD's (`infer.embedders.load_embedder`); ``bindings``: gin
     bindings added to the run's config (e.g. ``DataPaths.baked_dir``).
@@ -100,9 +116,10 @@ def evaluate(
     check_output_dir(output)
     run = restore_run(model_dir, checkpoint_step, bindings=bindings)
     dataset = dataset or run_dataset(run.mixture_or_task_name)
-    pairs = pair_tasks(dataset, split)
-    if not pairs:
+    found = pair_tasks(dataset, split)
+    if not found:
         raise EvaluationError(f"{dataset}: no registered pair has a {split!r} split")
+    pairs = select_pairs(found, pairs, f"{dataset} ({split})")
     baked = run.codec_workdirs()
     workdirs = {
         "image": image_codec or baked.get("image"),
@@ -121,9 +138,11 @@ def evaluate(
         samples += write_samples(ctx, decoded)
     results = {
         "model_dir": str(model_dir),
+        "mixture": run.mixture_or_task_name,
         "step": run.step,
         "split": split,
         "dataset": dataset,
+        "pairs": list(pairs),
         "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "tables": tables,
         "samples": samples,
@@ -145,6 +164,7 @@ def run_evaluate(args) -> int:
         "max_examples": args.max_examples, "batch_size": args.batch_size,
         "samples_per_task": args.samples, "image_codec": args.image_codec,
         "audio_codec": args.audio_codec, "embedder": args.embedder,
+        "pairs": args.pairs and [pair for pair in args.pairs.split(",") if pair],
     }  # fmt: skip
     results = evaluate(
         model_dir=args.checkpoint,

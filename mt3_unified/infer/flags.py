@@ -43,6 +43,8 @@ def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--split", help="the split to evaluate (default: test)")
     parser.add_argument("--dataset", help="dataset of the tasks (default: the run's)")
     parser.add_argument("--max-examples", type=int, help="examples per task (default 64)")
+    parser.add_argument("--pairs", help="the modality pairs to evaluate, comma-separated, "
+                        "e.g. image_to_lmx,audio_to_midi (default: all)")  # fmt: skip
     parser.add_argument("--batch-size", type=int)
     parser.add_argument("--samples", type=int, help="items per task kept for the report")
     parser.add_argument("--image-codec", help="image codec workdir (default: the bake's)")

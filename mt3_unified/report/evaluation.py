@@ -1,19 +1,29 @@
-"""One evaluation as a self-contained HTML page: metric tables, loss curves and every sample."""
+"""One evaluation as a self-contained HTML page: metric tables, loss and metric curves, samples."""
 
 from __future__ import annotations
 
 import functools
 import json
 import os
+import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from mt3_unified.report.html import HtmlReport
-from mt3_unified.report.plots import curves_png, piano_roll_png
+from mt3_unified.report.plots import curves_png, metric_curves_png, piano_roll_png
 from mt3_unified.train.curves import HISTORY_FILE, read_history
 
 RESULTS_FILE = "results.json"
 REPORT_FILE = "report.html"
+METRIC_CURVES_FILE = "metric_curves.png"
+# Each task's headline metric during training, by what it outputs: LMX (SER), MIDI
+# (onset F1), image or audio codes (code accuracy); the first a task has is its own.
+HEADLINE_METRICS = {
+    "ser": "SER (%)",
+    "onset_f1@50ms": "onset F1 @50ms",
+    "code_accuracy": "code accuracy",
+}
+_PAIR = re.compile(r"(lmx|midi|image|audio)_to_(lmx|midi|image|audio)")
 Reader = Callable[[str], bytes | None]
 
 ROLES = ("input", "target", "prediction")
@@ -34,6 +44,7 @@ def evaluation_report(
     _header(report, results, eval_dir, model_dir)
     _tables(report, results.get("tables", []))
     _loss_curves(report, model_dir)
+    _metric_curves(report, model_dir, eval_dir)
     _samples(report, eval_dir, results.get("samples", []))
     return report.write(output if output is not None else eval_dir / REPORT_FILE)
 
@@ -95,6 +106,86 @@ def _loss_curves(report: HtmlReport, model_dir: str | None) -> None:
         curves[task] = ([s for s, _ in points], [loss for _, loss in points])
     png = curves_png(curves, ylabel="training loss", title=f"training loss per task, {model_dir}")
     report.image(png, alt="training loss per task")
+
+
+def headline_curves(model_dir: str) -> dict[str, dict]:
+    """{task: {"metric", "steps", "minutes", "values"}}: each task's headline metric
+    (`HEADLINE_METRICS`) of the evaluations during training (``<model_dir>/eval``'s
+    ``eval/<task>/<metric>`` scalars), minutes counted from the first event of
+    ``<model_dir>/train`` (when training began; a resumed run's pause counts too)."""
+    from mt3_unified.report.events import read_scalars, start_time
+
+    by_task: dict[str, dict] = {}
+    for tag, points in read_scalars(os.path.join(model_dir, "eval")).items():
+        parts = tag.split("/")
+        if len(parts) == 3 and parts[0] == "eval":
+            by_task.setdefault(parts[1], {})[parts[2]] = points
+    if not by_task:
+        return {}
+    start = start_time(os.path.join(model_dir, "train"))
+    if start is None:  # no training events: the eval writer opened with them
+        start = start_time(os.path.join(model_dir, "eval"))
+    curves = {}
+    for task, metrics in sorted(by_task.items()):
+        metric = next((m for m in HEADLINE_METRICS if m in metrics), None)
+        if metric is None:
+            continue
+        points = metrics[metric]
+        curves[task] = {
+            "metric": metric,
+            "steps": [p.step for p in points],
+            "minutes": [round((p.wall_time - start) / 60, 2) for p in points],
+            "values": [p.value for p in points],
+        }
+    return curves
+
+
+def _task_label(task: str) -> str:
+    found = _PAIR.search(task)
+    return found.group(0) if found else task
+
+
+def _metric_curves(report: HtmlReport, model_dir: str | None, eval_dir: Path) -> None:
+    """Each task's headline metric against training time, also written as
+    ``eval_dir/metric_curves.png``."""
+    report.heading("Metrics during training")
+    if model_dir is None:
+        report.text("No model dir here, so no metrics during training.")
+        return
+    curves = headline_curves(str(model_dir))
+    if not curves:
+        report.text(
+            f"No evaluation during training in {os.path.join(str(model_dir), 'eval')} "
+            "(train.eval_every)."
+        )
+        return
+    panels: dict[str, dict] = {label: {} for label in HEADLINE_METRICS.values()}
+    for task, curve in curves.items():
+        panel = panels[HEADLINE_METRICS[curve["metric"]]]
+        panel[_task_label(task)] = (curve["minutes"], curve["steps"], curve["values"])
+    panels = {label: panel for label, panel in panels.items() if panel}
+    png = metric_curves_png(panels, title=f"evaluation during training, {model_dir}")
+    (eval_dir / METRIC_CURVES_FILE).write_bytes(png)
+    report.image(png, alt="each task's metric during training")
+    report.text(
+        "Each task's metric on the first validation examples (TaskMetricEvaluator.max_examples), "
+        "evaluated every train.eval_every steps; minutes since training began."
+    )
+    minutes_of_step: dict[int, float] = {}
+    for curve in curves.values():
+        for step, minute in zip(curve["steps"], curve["minutes"], strict=True):
+            minutes_of_step[step] = min(minute, minutes_of_step.get(step, minute))
+    columns = ["step", "minutes"] + [
+        f"{_task_label(task)} {HEADLINE_METRICS[curve['metric']]}" for task, curve in curves.items()
+    ]
+    rows = []
+    for step in sorted(minutes_of_step):
+        values = [
+            dict(zip(curve["steps"], curve["values"], strict=True)).get(step, "n/a")
+            for curve in curves.values()
+        ]
+        rows.append([step, minutes_of_step[step], *values])
+    report.table(columns, rows)
 
 
 def _samples(report: HtmlReport, eval_dir: Path, samples: Sequence[dict]) -> None:

@@ -62,3 +62,38 @@ def curves_png(
         axes.legend()
     axes.grid(alpha=0.3)
     return _png(figure)
+
+
+def metric_curves_png(
+    panels: Mapping[str, Mapping[str, tuple[Sequence[float], Sequence[int], Sequence[float]]]],
+    *,
+    title: str = "",
+    max_step_ticks: int = 7,
+) -> bytes:
+    """One panel a metric ({y label: {curve name: (minutes, steps, values)}}): each curve's
+    values against training time in minutes, with the steps of its points on the top axis."""
+    figure, grid = plt.subplots(1, len(panels), figsize=(5.2 * len(panels), 3.8), squeeze=False)
+    for axes, (ylabel, curves) in zip(grid[0], panels.items(), strict=True):
+        minute_of_step: dict[int, float] = {}
+        for name, (minutes, steps, values) in curves.items():
+            axes.plot(minutes, values, marker="o", markersize=3, label=name)
+            for step, minute in zip(steps, minutes, strict=True):
+                minute_of_step.setdefault(step, minute)
+        axes.set_xlim(left=0)  # training began at 0
+        axes.set_xlabel("training time (min)")
+        axes.set_ylabel(ylabel)
+        axes.grid(alpha=0.3)
+        if curves:
+            axes.legend(fontsize="small")
+        top = axes.twiny()  # the steps, at the minutes they were evaluated at
+        top.set_xlim(axes.get_xlim())
+        ticks = sorted(minute_of_step.items())
+        every = -(-len(ticks) // max_step_ticks) if ticks else 1
+        ticks = ticks[::every]
+        top.set_xticks([minute for _, minute in ticks])
+        top.set_xticklabels([str(step) for step, _ in ticks], fontsize="small")
+        top.set_xlabel("step")
+    if title:
+        figure.suptitle(title)
+    figure.tight_layout()
+    return _png(figure)

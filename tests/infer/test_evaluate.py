@@ -4,6 +4,7 @@ embedder, and one end-to-end run of a trained tiny model on a hand-made baked co
 from __future__ import annotations
 
 import json
+import re
 
 import gin
 import numpy as np
@@ -23,7 +24,7 @@ from mt3_unified.infer.eval_context import (
 from mt3_unified.infer.eval_results import RESULTS_JSON, RESULTS_MD, markdown
 from mt3_unified.infer.eval_samples import sample_indices
 from mt3_unified.infer.eval_tables import random_pairing, row, ser_values
-from mt3_unified.infer.evaluate import evaluate
+from mt3_unified.infer.evaluate import evaluate, select_pairs
 from mt3_unified.metrics.fad import frechet_audio_distance
 from mt3_unified.report.evaluation import evaluation_report
 from mt3_unified.tasks.registry import add_translation_task
@@ -86,6 +87,23 @@ def test_markdown_writes_one_table_a_pair_with_its_note():
         "| system | SER (%) | examples |\n|---|---|---|\n"
         "| model | 12.35 | 4 |\n| random pairing | n/a | 4 |\n\na|note\n"
     )
+
+
+def test_select_pairs_keeps_the_named_pairs_in_the_runs_order():
+    found = {"image_to_lmx": "d_image_to_lmx_eval", "audio_to_midi": "d_audio_to_midi_eval",
+             "midi_to_lmx": "d_midi_to_lmx_eval"}  # fmt: skip
+    assert select_pairs(found, None, "d (test)") == found
+    assert select_pairs(found, ["midi_to_lmx", "image_to_lmx"], "d (test)") == {
+        "image_to_lmx": "d_image_to_lmx_eval", "midi_to_lmx": "d_midi_to_lmx_eval",
+    }  # fmt: skip
+    message = (
+        "d (test): no pair image_to_midi to evaluate; the pairs are "
+        "image_to_lmx, audio_to_midi, midi_to_lmx"
+    )
+    with pytest.raises(EvaluationError, match=re.escape(message)):
+        select_pairs(found, ["image_to_lmx", "image_to_midi"], "d (test)")
+    with pytest.raises(EvaluationError, match=re.escape("no pair (none given)")):
+        select_pairs(found, [], "d (test)")
 
 
 def test_sample_indices_are_seeded_sorted_and_capped():

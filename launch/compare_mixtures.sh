@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Does training on the far-modal tasks help the near-modal ones (the paper's claim)?
+# Trains the OMR-only and the AMT-only mixtures with the demo's gin and budget, each
+# evaluated on its own pair, and writes one table of them against the demo's all-task
+# model: OMR SER and AMT onset F1 @50 ms on the test split (and, at demo scale, on the
+# held-out rendering style).
+#
+#   bash launch/compare_mixtures.sh             # after (or including) the demo's stages
+#   bash launch/compare_mixtures.sh --dry-run   # print the commands of the stages not done
+#   TRAIN_STEPS=N EVAL_EXAMPLES=N SCALE=paper ...   as for launch/demo.sh
+#   RUN_ROOT=/tmp/cmp TRAIN_STEPS=20 EVAL_EXAMPLES=2 bash launch/compare_mixtures.sh
+#       # a scratch comparison: its own all-task run too, reusing runs/<config>'s corpus,
+#       # codecs and bake (PREP_RUN), outputs under RUN_ROOT/outputs
+#
+# It runs the demo's stages first (launch/demo_stages.sh: corpus, codecs, bake, the
+# all-task train and eval; each skipped when done, the report left to demo.sh), then
+# for each single-task mixture <m> (omr, amt) its own stages, markers under
+# RUN/compare/<m>/stages: <m>_train (model RUN/compare/<m>/model) and <m>_eval,
+# <m>_eval_heldout (into OUTPUT_ROOT/compare_<config>/eval_<m>[_heldout]); then the table:
+# OUTPUT_ROOT/compare_<config>/comparison.md and comparison.json.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DRY_RUN=0
+case "${1:-}" in
+  --dry-run) DRY_RUN=1 ;;
+  "") ;;
+  *) printf 'compare_mixtures.sh: unknown argument %s (the only one is --dry-run)\n' "$1" >&2
+     exit 2 ;;
+esac
+source launch/demo_stages.sh
+
+# Each single-task mixture (the suffix of <prefix>_<m>, tasks/mixtures.py) and its pair.
+SINGLE_TASK=(omr:image_to_lmx amt:audio_to_midi)
+COMPARE="${RUN}/compare"
+TABLE_DIR="${OUTPUT_ROOT}/compare_${CONFIG}"
+
+setup
+demo_stages
+
+single_dirs=()
+all_dirs=("$EVAL")
+[ "$CONFIG" = demo ] && all_dirs+=("${EVAL}_heldout")
+for entry in "${SINGLE_TASK[@]}"; do
+  recipe="${entry%%:*}" pair="${entry#*:}"
+  markers="${COMPARE}/${recipe}/stages" model="${COMPARE}/${recipe}/model"
+  stage_in "$markers" "${recipe}_train" train_model "$model" "${MIXTURE_PREFIX}_${recipe}"
+  stage_in "$markers" "${recipe}_eval" evaluate test "${TABLE_DIR}/eval_${recipe}" "$model" "$pair"
+  single_dirs+=("${TABLE_DIR}/eval_${recipe}")
+  if [ "$CONFIG" = demo ]; then  # the rendering style held out of training
+    stage_in "$markers" "${recipe}_eval_heldout" evaluate test_heldout "${TABLE_DIR}/eval_${recipe}_heldout" \
+      "$model" "$pair"
+    single_dirs+=("${TABLE_DIR}/eval_${recipe}_heldout")
+  fi
+done
+
+# The table is cheap and always rewritten, so it shows the latest evaluations.
+table=($MT3U report compare -o "${TABLE_DIR}/comparison.md")
+for dir in "${single_dirs[@]}"; do table+=(--single-task "$dir"); done
+for dir in "${all_dirs[@]}"; do table+=(--all-task "$dir"); done
+run "${table[@]}"
+dry_run || cat "${TABLE_DIR}/comparison.md"

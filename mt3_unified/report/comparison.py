@@ -1,0 +1,169 @@
+"""Single-task against all-task mixtures in one table: OMR SER and AMT onset F1 of the
+models each mixture trained, read from the eval dirs `mt3u eval` wrote.
+
+Each single-task eval dir (e.g. the OMR-only model's, evaluated with ``--pairs
+image_to_lmx``) gives the left value of a row, the all-task eval dir of the same split
+gives the right one; a row is one headline metric on one split (``test``, and the
+held-out rendering style ``test_heldout`` where it was evaluated). Only the ``model``
+row of each results table counts; the others (random pairing, ...) are floors.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+from mt3_unified.errors import Mt3UnifiedError
+from mt3_unified.infer.eval_context import MODEL, TITLES
+from mt3_unified.infer.eval_results import markdown_table
+
+# {pair: (task, metric column of its results table, which way is better)}
+HEADLINES = {
+    "image_to_lmx": ("OMR", "SER (%)", "lower"),
+    "audio_to_midi": ("AMT", "onset F1 @50ms", "higher"),
+}
+SPLIT_NAMES = {"test": "test", "test_heldout": "held-out style (test_heldout)"}
+PAIRS_BY_TITLE = {title: pair for pair, title in TITLES.items()}
+COLUMNS = [
+    "task", "metric", "split", "single-task mixture", "all-task mixture", "all - single",
+    "examples (single / all)", "step (single / all)",
+]  # fmt: skip
+SOURCE_COLUMNS = ["task", "split", "single-task model", "eval dir", "all-task model", "eval dir"]
+
+
+class ComparisonError(Mt3UnifiedError, ValueError):
+    """Eval dirs that cannot make the table: the message names the dirs."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Score:
+    """One headline value of one eval dir: the model row's metric on one split."""
+
+    value: float | None
+    examples: int | None
+    step: int | None
+    model: str  # the run's mixture, else its model dir
+    eval_dir: str
+
+
+def read_scores(eval_dir: str | Path) -> dict[tuple[str, str], Score]:
+    """{(pair, split): Score} of the headline pairs in an eval dir's results.json."""
+    from mt3_unified.report.evaluation import load_results
+
+    results = load_results(Path(eval_dir))
+    split = results.get("split", "?")
+    out = {}
+    for table in results.get("tables", []):
+        pair = PAIRS_BY_TITLE.get(table.get("title"))
+        if pair not in HEADLINES:
+            continue
+        columns = table["columns"]
+        metric = HEADLINES[pair][1]
+        model_rows = [row for row in table["rows"] if row[0] == MODEL]
+        if metric not in columns or not model_rows:
+            continue
+        row = dict(zip(columns, model_rows[0], strict=False))
+        out[(pair, split)] = Score(
+            value=row[metric],
+            examples=row.get("examples"),
+            step=results.get("step"),
+            model=results.get("mixture") or results.get("model_dir") or "?",
+            eval_dir=str(eval_dir),
+        )
+    return out
+
+
+def _merged(eval_dirs: Sequence[str | Path], side: str) -> dict[tuple[str, str], Score]:
+    merged: dict[tuple[str, str], Score] = {}
+    for eval_dir in eval_dirs:
+        for key, score in read_scores(eval_dir).items():
+            if key in merged:
+                raise ComparisonError(
+                    f"{side} eval dirs {merged[key].eval_dir} and {eval_dir} both give "
+                    f"{key[0]} on {key[1]}: name one of them"
+                )
+            merged[key] = score
+    return merged
+
+
+def _split_order(split: str) -> tuple[int, str]:
+    order = list(SPLIT_NAMES)
+    return (order.index(split) if split in order else len(order), split)
+
+
+def compare(single_task: Sequence[str | Path], all_task: Sequence[str | Path]) -> dict:
+    """The comparison (what comparison.json holds): one row per headline pair and split
+    that a single-task eval dir gives, beside the all-task eval dir's value (None where
+    no all-task dir has that split)."""
+    singles, alls = _merged(single_task, "single-task"), _merged(all_task, "all-task")
+    if not singles:
+        raise ComparisonError(
+            f"no OMR or AMT model row in the single-task eval dirs {[str(d) for d in single_task]}"
+        )
+    rows = []
+    for pair, (task, metric, better) in HEADLINES.items():
+        splits = sorted((split for p, split in singles if p == pair), key=_split_order)
+        for split in splits:
+            single, together = singles[(pair, split)], alls.get((pair, split))
+            difference = None
+            if together is not None and None not in (single.value, together.value):
+                difference = round(together.value - single.value, 4)
+            rows.append({
+                "task": task, "pair": pair, "metric": metric, "better": better,
+                "split": split, "difference": difference,
+                "single_task": dataclasses.asdict(single),
+                "all_task": None if together is None else dataclasses.asdict(together),
+            })  # fmt: skip
+    return {"rows": rows}
+
+
+def markdown(comparison: dict) -> str:
+    """comparison.md: the values table, then where each value comes from."""
+    values, sources, steps = [], [], set()
+    for row in comparison["rows"]:
+        single, together = row["single_task"], row["all_task"] or {}
+        split = SPLIT_NAMES.get(row["split"], row["split"])
+        values.append([
+            row["task"], f"{row['metric']}, {row['better']} is better", split,
+            single["value"], together.get("value"), row["difference"],
+            f"{_shown(single['examples'])} / {_shown(together.get('examples'))}",
+            f"{_shown(single['step'])} / {_shown(together.get('step'))}",
+        ])  # fmt: skip
+        sources.append([
+            row["task"], split, single["model"], single["eval_dir"],
+            together.get("model"), together.get("eval_dir"),
+        ])  # fmt: skip
+        steps |= {step for step in (single["step"], together.get("step")) if step is not None}
+    lines = [
+        "# Single-task against all-task mixture",
+        "",
+        "Each model trained with the same gin and steps; each single-task model evaluated "
+        "on its own pair, the all-task model on every pair, on the same examples.",
+        "",
+        markdown_table(COLUMNS, values),
+    ]
+    if len(steps) > 1:
+        shown = ", ".join(str(step) for step in sorted(steps))
+        lines += ["", f"The models were trained for different steps ({shown}): "
+                  "this is not a comparison at the same budget."]  # fmt: skip
+    lines += ["", "## Sources", "", markdown_table(SOURCE_COLUMNS, sources)]
+    return "\n".join(lines) + "\n"
+
+
+def _shown(value) -> str:
+    return "n/a" if value is None else str(value)
+
+
+def write_comparison(
+    single_task: Sequence[str | Path], all_task: Sequence[str | Path], output: str | Path
+) -> tuple[Path, Path]:
+    """Writes ``output`` (the Markdown table) and the JSON beside it (``.json``)."""
+    comparison = compare(single_task, all_task)
+    output = Path(output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(markdown(comparison), encoding="utf-8")
+    as_json = output.with_suffix(".json")
+    as_json.write_text(json.dumps(comparison, indent=2), encoding="utf-8")
+    return output, as_json

@@ -1,0 +1,67 @@
+"""A training run's TensorBoard scalars read back: (step, wall time, value) series by tag."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+
+
+@dataclasses.dataclass(frozen=True)
+class Point:
+    step: int
+    wall_time: float  # seconds since the epoch, when the value was written
+    value: float
+
+
+def event_files(folder: str) -> list[str]:
+    """The event files directly in ``folder`` (e.g. ``<model_dir>/eval``), by name."""
+    if "://" not in folder and not os.path.isdir(folder):
+        return []  # without importing TensorFlow (seconds) for nothing
+    import tensorflow as tf
+
+    return sorted(tf.io.gfile.glob(os.path.join(folder, "events.out.tfevents.*")))
+
+
+def read_scalars(folder: str) -> dict[str, list[Point]]:
+    """{tag: points by step} of every scalar in ``folder``'s event files (clu's
+    SummaryWriter stores them as tensors, older writers as simple values). A step written
+    twice (a resumed run redoes the steps after its last checkpoint) keeps the value
+    written last."""
+    import tensorflow as tf
+
+    latest: dict[str, dict[int, Point]] = {}
+    for path in event_files(folder):
+        for event in _events(path):
+            for value in event.summary.value:
+                kind = value.WhichOneof("value")
+                if kind == "simple_value":
+                    number = float(value.simple_value)
+                elif kind == "tensor" and value.metadata.plugin_data.plugin_name == "scalars":
+                    number = float(tf.make_ndarray(value.tensor))
+                else:
+                    continue  # text, images, histograms
+                point = Point(int(event.step), float(event.wall_time), number)
+                known = latest.setdefault(value.tag, {}).get(point.step)
+                if known is None or known.wall_time <= point.wall_time:
+                    latest[value.tag][point.step] = point
+    return {tag: [points[s] for s in sorted(points)] for tag, points in sorted(latest.items())}
+
+
+def start_time(folder: str) -> float | None:
+    """The wall time of the earliest event in ``folder``'s event files (a writer's first
+    event is written when it opens: for ``<model_dir>/train``, when training began);
+    None without event files."""
+    firsts = [next(_events(path), None) for path in event_files(folder)]
+    times = [event.wall_time for event in firsts if event is not None]
+    return min(times) if times else None
+
+
+def _events(path: str):
+    """The events of one file; one that a running writer is still appending to may end
+    in a partial record, which ends the reading instead of raising."""
+    import tensorflow as tf
+
+    try:
+        yield from tf.compat.v1.train.summary_iterator(path)
+    except tf.errors.DataLossError:
+        return
