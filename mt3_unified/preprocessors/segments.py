@@ -6,9 +6,10 @@ audio side's feature length less its EOS frame), and each window gets the
 MIDI events of the same time span, MT3's way (`midi_window`): a tie section
 for the notes held over from before, times counted from the window's start.
 In training each unit yields one window at a seeded random offset
-(`variants.unit_choice`: the same unit and seed, the same window); in
-evaluation every window in order, covering the unit from its start to its
-end, the last one left open so that every note lands in exactly one window.
+(`variants.unit_choice`: the same unit, seed and pass over the data, the same
+window; each pass, `variants.EPOCH`, draws again); in evaluation every window
+in order, covering the unit from its start to its end, the last one left open
+so that every note lands in exactly one window.
 Each window's `start_time` is the unit's plus the window's offset, for stitching.
 
 Image and LMX units (score systems) stay whole (`unit_midi`): one example per
@@ -81,10 +82,11 @@ def segment_audio_and_notes(
     """Audio windows with the MIDI ids (`midi_ids`) of their time span (module docstring).
 
     `audio_side` ("inputs" or "targets") names the feature the audio becomes: its
-    length less one EOS frame is the window. Windows count audio code frames at
-    the example's `audio_frame_rate`, or with `frame_rate` (continuous inputs:
-    mel frames a second) the waveform's frames at that rate; codes and samples
-    are both cut to the window's time span where present.
+    length less one EOS frame is the window. In training one window a unit, at an offset
+    keyed by the unit, `seed` and the example's pass (`variants.EPOCH`, 0 without one).
+    Windows count audio code frames at the example's `audio_frame_rate`, or with
+    `frame_rate` (continuous inputs: mel frames a second) the waveform's frames at that
+    rate; codes and samples are both cut to the window's time span where present.
     """
     frames = int(sequence_length[audio_side]) - 1
     if frames < 1:

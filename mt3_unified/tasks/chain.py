@@ -1,7 +1,8 @@
 """The preprocessor chain of one translation task, from raw examples to frames of unified ids.
 
     tokenize (pre-cache: Python's event codec)
-    | cache point
+    | cache point     (seqio repeats here: `get_dataset(num_epochs=...)`)
+    | number_passes   (training, code modalities: seqio's repeat as numbered passes, `epoch`)
     | select_variant  (baked sources: a seeded random shift variant; eval: variant 0)
     | segments        (audio <-> MIDI: windows, random in training, all in order in eval;
     |                  otherwise whole units, MIDI of the unit)
@@ -11,8 +12,12 @@
     | to_frames       (inputs/targets [L, K] with EOS, modality and task indices)
 
 Every step reads the vocabulary (`unified_vocabulary()`) and gin when a dataset
-is made. Random choices are keyed hashes of the unit and the pipeline's seed
-(`pipeline_seed`, `variants.unit_choice`), so the same seed gives the same examples.
+is made. Random choices are keyed hashes of the unit, the pass over the data (the
+`epoch` that `variants.number_passes` numbers) and the pipeline's seed
+(`pipeline_seed`, `variants.unit_choice`): the same seed gives the same examples,
+whatever the sharding, and each pass draws again, so that a unit meets all its
+baked variants and many windows in a long run. The `epoch` feature ends at
+`to_frames`, which emits the frame features only.
 """
 
 from __future__ import annotations
@@ -67,9 +72,9 @@ def pipeline_seed() -> int:
     derives it from the seed that `get_dataset` was given and advances it per seeded step,
     so the same seed gives the same choices; without a seed it is random.
 
-    Choices key a hash by this int and the unit (`variants.unit_choice`), not by the
-    example's position, so that sharding and restarts do not change them: hence one int
-    per step, read once when the dataset is made, rather than a seed per element.
+    Choices key a hash by this int, the unit and its pass (`variants.unit_choice`), not
+    by the example's position, so that sharding and restarts do not change them: hence
+    one int per step, read once when the dataset is made, rather than a seed per element.
     """
     first, second = _map_seed(tf.data.Dataset.from_tensors(0)).get_single_element()
     return (int(first) * 1_000_003 + int(second)) & (2**63 - 1)
@@ -92,6 +97,10 @@ def preprocessors(source, input_modality: str, output_modality: str, *, training
     if pair & set(SYMBOLIC_MODALITIES):
         steps.append(_tokenize)
     steps.append(seqio.CacheDatasetPlaceholder())
+    if training and pair & set(CODE_MODALITIES):
+        # The steps that choose (variants, audio windows) draw again in each pass; it
+        # must come first after the cache point, where seqio's repeat is.
+        steps.append(variants.number_passes)
     if pair & set(CODE_MODALITIES):
         steps.append(functools.partial(_select_variant, source=source, training=training))
     steps.append(
@@ -192,7 +201,8 @@ def _frames(dataset, sequence_length, *, input_modality, output_modality, task):
 def count_dropped(task: seqio.Task, split: str, sequence_length, seed: int | None = 0) -> dict:
     """{reason: examples} that `task`'s drop_invalid step drops from ``split`` (every one of
     `validation.REASONS`, zeros included, and "valid"): the task's own source and steps up
-    to that step, seeded as `get_dataset(seed=seed)` seeds them, read once on the host."""
+    to that step, seeded as `get_dataset(seed=seed)` seeds them, read once on the host
+    (one pass: a training chain's choices those of its first pass, `epoch` 0)."""
     steps = list(task.preprocessors)
     found = [i for i, step in enumerate(steps) if is_validation_step(step)]
     if not found:
@@ -207,7 +217,12 @@ def count_dropped(task: seqio.Task, split: str, sequence_length, seed: int | Non
         preprocessors=steps[:index],
     )
     ds = until_validation.get_dataset(
-        sequence_length, split=split, shuffle=False, seed=seed, trim_output_features=False
+        sequence_length,
+        split=split,
+        shuffle=False,
+        seed=seed,
+        num_epochs=1,
+        trim_output_features=False,
     )
     settings = validation_settings(sequence_length, **steps[index].keywords)
     return validation.count_invalid(ds, **settings)

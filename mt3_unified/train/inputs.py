@@ -148,6 +148,8 @@ def seqio_dataset(
         shuffle=True,
         seed=seed,
         shard_info=seqio.ShardInfo(index=shard_index, num_shards=num_shards),
+        # Endless: seqio repeats after the cache point, and the training chains number
+        # its passes (`variants.number_passes`) so that each draws variants and windows anew.
         num_epochs=None,
         try_in_mem_cache=memory_cache,
     )

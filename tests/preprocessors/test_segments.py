@@ -1,9 +1,11 @@
 """Audio windows with their notes' MIDI events; whole units."""
 
 import numpy as np
+import tensorflow as tf
 
 from mt3_unified.preprocessors.segments import segment_audio_and_notes, unit_midi
 from mt3_unified.preprocessors.tokenize import tokenize_symbolic
+from mt3_unified.preprocessors.variants import EPOCH, number_passes, unit_choice
 from tests.preprocessors.helpers import dataset_of, listed, midi, raw_example, vocab
 
 LENGTHS = {"inputs": 11, "targets": 64}  # 10 audio frames (1 s at 10 frames/s) + EOS
@@ -22,8 +24,10 @@ def unit(piece="p", index=0, frames=25, start=3.0):
     )
 
 
-def windows(examples, training, seed=0):
+def windows(examples, training, seed=0, passes=None):
     ds = tokenize_symbolic(dataset_of(*examples), vocabulary=vocab())
+    if passes is not None:
+        ds = number_passes(ds.repeat(passes))
     return listed(
         segment_audio_and_notes(
             ds, LENGTHS, training=training, audio_side="inputs", vocabulary=vocab(), seed=seed
@@ -69,6 +73,30 @@ def test_training_crops_one_seeded_window_per_unit():
     assert offsets == [round((float(w["start_time"]) - 3.0) * 10) for w in windows(units, True, 1)]
     assert offsets != [round((float(w["start_time"]) - 3.0) * 10) for w in windows(units, True, 2)]
     assert len(set(offsets)) > 1
+
+
+def test_training_crops_another_window_in_each_pass_the_same_for_the_same_seed():
+    passes = 8
+    units = [unit(index=i) for i in range(6)]
+    drawn = windows(units, training=True, seed=1, passes=passes)
+    again = windows(units, training=True, seed=1, passes=passes)
+    assert len(drawn) == 6 * passes
+    offsets = {}
+    for w, w_again in zip(drawn, again, strict=True):
+        np.testing.assert_array_equal(w["audio_codes"], w_again["audio_codes"])
+        offset = round((float(w["start_time"]) - 3.0) * 10)
+        assert offset == round((float(w_again["start_time"]) - 3.0) * 10)
+        # 25 frames, windows of 10: 16 offsets, the one keyed by (unit, pass, seed).
+        key = {name: tf.constant(w[name]) for name in ("piece_id", "unit_index", EPOCH)}
+        assert offset == int(unit_choice(key, 16, seed=1, salt="segment"))
+        np.testing.assert_array_equal(w["audio_codes"], unit()["audio_codes"][offset:][:10])
+        offsets.setdefault(int(w["unit_index"]), []).append(offset)
+    assert sorted(offsets) == list(range(6))
+    assert all(len(set(seen)) > 1 for seen in offsets.values())  # not one window for ever
+    # Pass 0 crops as a single pass does.
+    assert [o[0] for o in offsets.values()] == [
+        round((float(w["start_time"]) - 3.0) * 10) for w in windows(units, True, 1)
+    ]
 
 
 def test_whole_unit_midi():

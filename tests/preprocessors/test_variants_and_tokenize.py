@@ -1,9 +1,11 @@
-"""Variant choice (seeded, per unit) and symbolic tokenization, with exact values."""
+"""Variant choice (seeded, per unit and pass) and symbolic tokenization, with exact values."""
 
 import numpy as np
+import pytest
+import tensorflow as tf
 
 from mt3_unified.preprocessors.tokenize import tokenize_symbolic
-from mt3_unified.preprocessors.variants import select_variant
+from mt3_unified.preprocessors.variants import EPOCH, number_passes, select_variant, unit_choice
 from mt3_unified.vocab.layout import UNK_ID
 from tests.preprocessors.helpers import dataset_of, listed, raw_example, vocab
 
@@ -49,6 +51,44 @@ def test_choice_ignores_order_and_sharding():
     forward = picks(select_variant(baked(), training=True, num_variants=3, seed=7))
     backward = picks(select_variant(reordered, training=True, num_variants=3, seed=7))
     assert sorted(forward) == sorted(backward)
+
+
+def test_number_passes_numbers_the_passes_of_a_repeat():
+    ds = tf.data.Dataset.range(3).map(lambda i: {"i": i})
+    assert [int(e[EPOCH]) for e in listed(number_passes(ds))] == [0, 0, 0]
+    numbered = listed(number_passes(ds.repeat(3)))
+    assert [(int(e["i"]), int(e[EPOCH])) for e in numbered] == [
+        (i, epoch) for epoch in range(3) for i in range(3)
+    ]
+    endless = listed(number_passes(ds.repeat()).take(10))
+    assert [int(e[EPOCH]) for e in endless] == [0, 0, 0, 1, 1, 1, 2, 2, 2, 3]
+    with pytest.raises(ValueError, match="not a repeat"):
+        number_passes(ds.repeat().map(lambda e: e))
+
+
+def test_each_pass_draws_the_variants_again_the_same_for_the_same_seed():
+    passes, variants = 8, 4
+
+    def drawn(seed):
+        ds = number_passes(baked(variants=variants).repeat(passes))
+        ds = select_variant(ds, training=True, num_variants=variants, seed=seed)
+        return [(*pick, int(e[EPOCH])) for pick, e in zip(picks(ds), listed(ds), strict=True)]
+
+    first = drawn(7)
+    assert first == drawn(7)
+    # One record per unit and pass: the variant the keyed hash of (unit, pass, seed) picks.
+    assert len(first) == 12 * passes
+    for piece, unit, variant, epoch in first:
+        key = {"piece_id": tf.constant(piece), "unit_index": tf.constant(unit), EPOCH: epoch}
+        assert variant == int(unit_choice(key, variants, seed=7, salt="variant"))
+    seen = {}
+    for piece, unit, variant, _ in first:
+        seen.setdefault((piece, unit), set()).add(variant)
+    assert len(seen) == 12 and all(len(v) > 1 for v in seen.values())  # not one for ever
+    # The first pass is a single pass's choice (no repeat: pass 0).
+    one_pass = number_passes(baked(variants=variants))
+    single = picks(select_variant(one_pass, training=True, num_variants=variants, seed=7))
+    assert single == [p[:3] for p in first[:12]]
 
 
 def test_tokenize_lmx_and_note_events():
