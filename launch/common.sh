@@ -19,6 +19,18 @@ quote_command() {
   printf '%s\n' "${words[*]}"
 }
 
+# Sets DRY_RUN from a script's arguments: --dry-run alone (1), or none (0); anything
+# else ends the script with status 2, naming it.
+parse_dry_run() {
+  DRY_RUN=0
+  case "${1:-}" in
+    --dry-run) DRY_RUN=1 ;;
+    "") ;;
+    *) printf '%s: unknown argument %s (the only one is --dry-run)\n' "$(basename "$0")" "$1" >&2
+       exit 2 ;;
+  esac
+}
+
 # Prints the command (DRY_RUN=1) or replaces this shell with it.
 run_or_print() {
   if [[ ${DRY_RUN:-0} == 1 ]]; then

@@ -20,13 +20,8 @@
 # OUTPUT_ROOT/compare_<config>/comparison.md and comparison.json.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-DRY_RUN=0
-case "${1:-}" in
-  --dry-run) DRY_RUN=1 ;;
-  "") ;;
-  *) printf 'compare_mixtures.sh: unknown argument %s (the only one is --dry-run)\n' "$1" >&2
-     exit 2 ;;
-esac
+source launch/common.sh
+parse_dry_run "$@"
 source launch/demo_stages.sh
 
 # Each single-task mixture (the suffix of <prefix>_<m>, tasks/mixtures.py) and its pair.

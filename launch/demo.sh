@@ -14,12 +14,8 @@
 # The stages and their settings (RUN_ROOT, OUTPUT_ROOT, ...) are in launch/demo_stages.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-DRY_RUN=0
-case "${1:-}" in
-  --dry-run) DRY_RUN=1 ;;
-  "") ;;
-  *) printf 'demo.sh: unknown argument %s (the only one is --dry-run)\n' "$1" >&2; exit 2 ;;
-esac
+source launch/common.sh
+parse_dry_run "$@"
 source launch/demo_stages.sh
 
 setup
