@@ -97,6 +97,26 @@ def midi_piece(
     return ns
 
 
+def stitch_midi(
+    outputs: Sequence, examples: Sequence[Mapping], vocabulary: VocabularyLayout | None = None
+) -> dict[str, music_pb2.NoteSequence]:
+    """{piece id: whole piece} of the MIDI outputs of a piece's windows (any order), each
+    placed by its example's ``piece_id`` and ``start_time``, joined through their ties."""
+    if len(outputs) != len(examples):
+        raise ValueError(f"{len(outputs)} outputs for {len(examples)} examples")
+    by_piece: dict[str, list] = {}
+    for output, example in zip(outputs, examples, strict=True):
+        piece = np.asarray(example["piece_id"]).item()
+        piece = piece.decode() if isinstance(piece, bytes) else str(piece)
+        by_piece.setdefault(piece, []).append((_start_time(example), output))
+    stitched = {}
+    for piece, windows in by_piece.items():
+        windows.sort(key=lambda window: window[0])
+        starts, ordered = zip(*windows, strict=True)
+        stitched[piece] = midi_piece(ordered, starts, vocabulary)
+    return stitched
+
+
 def code_frames(output, modality: str, vocabulary: VocabularyLayout | None = None) -> np.ndarray:
     """An image or audio output as raw codes [T, K] (codebook indices), up to its EOS frame."""
     vocabulary = vocabulary or unified_vocabulary()
