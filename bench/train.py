@@ -10,7 +10,9 @@ process:
       `checkpoint_every` steps; steps/s is the trainer's own `steps_per_second` summaries
       after the first logging interval (which holds the compilation), combined over the
       intervals; every save but the last falls inside them;
-  (c) the seconds each save blocked the loop (the trainer's `checkpoint_seconds` summaries).
+  (c) the seconds each save blocked the loop (the trainer's `checkpoint_seconds` summaries:
+      copying the state and the input position, and Orbax's blocking part; mid-run the
+      next step runs meanwhile, CheckpointConfig.overlap).
 The ratio (b)/(a) is the figure to compare (target >= 0.95). --quick is a smoke run: the
 tiny config, short lengths, a few steps; its figures are not the benchmark's.
 """

@@ -19,6 +19,7 @@ import jax
 import numpy as np
 
 from mt3_unified.errors import CheckpointMismatchError, Mt3UnifiedError
+from mt3_unified.runtime import files
 from mt3_unified.vocab.layout import CODE_MODALITIES
 
 CONFIG_FILE = "config.gin"  # what train/trainer.py writes (its CONFIG_FILE)
@@ -49,9 +50,9 @@ class RestoredRun:
 
 def check_model_dir(model_dir: str) -> None:
     """Raises RunNotFoundError unless ``model_dir`` holds a saved config and a checkpoint."""
-    if not os.path.isdir(model_dir):
+    if not files.isdir(model_dir):
         raise RunNotFoundError(f"{model_dir}: no such model dir")
-    if not os.path.isfile(os.path.join(model_dir, CONFIG_FILE)):
+    if not files.isfile(files.join(model_dir, CONFIG_FILE)):
         raise RunNotFoundError(
             f"{model_dir}: no {CONFIG_FILE} (not a model dir written by `mt3u train`)"
         )
@@ -60,10 +61,10 @@ def check_model_dir(model_dir: str) -> None:
 
 
 def _checkpoint_steps(model_dir: str) -> list[int]:
-    folder = os.path.join(model_dir, "checkpoints")
-    if not os.path.isdir(folder):
+    folder = files.join(model_dir, "checkpoints")
+    if not files.isdir(folder):
         return []
-    return sorted(int(name) for name in os.listdir(folder) if name.isdigit())
+    return sorted(int(name) for name in files.listdir(folder) if name.isdigit())
 
 
 def parse_run_config(model_dir: str) -> str:
@@ -71,8 +72,7 @@ def parse_run_config(model_dir: str) -> str:
     returns its text. Bindings the caller adds afterwards override it."""
     import mt3_unified.tasks  # noqa: F401  (registers the tasks the config's mixture names)
 
-    with open(os.path.join(model_dir, CONFIG_FILE)) as f:
-        text = f.read()
+    text = files.read_text(files.join(model_dir, CONFIG_FILE))
     gin.clear_config()
     try:
         gin.parse_config(text)

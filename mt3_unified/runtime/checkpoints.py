@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import os
-
 import jax
 import orbax.checkpoint as ocp
 
 from mt3_unified.errors import CheckpointMismatchError
+from mt3_unified.runtime import files
 
 CHECKPOINT_DIR = "checkpoints"
 
@@ -29,8 +28,9 @@ def shape_differences(first: dict, second: dict, labels: tuple[str, str]) -> lis
 
 
 def checkpoint_dir(workdir: str) -> str:
-    """Where a run's checkpoints live: an absolute path, as Orbax requires."""
-    return os.path.abspath(os.path.join(workdir, CHECKPOINT_DIR))
+    """Where a run's checkpoints live: an absolute path, as Orbax requires (a gs:// URL stays
+    as it is)."""
+    return files.absolute(files.join(workdir, CHECKPOINT_DIR))
 
 
 def checkpoint_manager(workdir: str, max_to_keep: int | None = 2) -> ocp.CheckpointManager:

@@ -11,23 +11,29 @@ Restore order (`restore_or_init`):
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import functools
 import logging
-import os
-import shutil
+import math
 from collections.abc import Callable
 
 import gin
+import jax
+import jax.numpy as jnp
+import numpy as np
 import orbax.checkpoint as ocp
+from jax.experimental import multihost_utils
 from orbax.checkpoint import checkpoint_managers as policies
 
 from mt3_unified.errors import CheckpointMismatchError
+from mt3_unified.runtime import files
 from mt3_unified.runtime.checkpoints import array_shapes, checkpoint_dir, shape_differences
 from mt3_unified.runtime.iterator_checkpoint import (
     DatasetIteratorHandler,
     DatasetIteratorRestore,
     DatasetIteratorSave,
+    iterator_snapshot,
 )
 from mt3_unified.train.config_diff import (
     CONFIG_FILE,
@@ -46,7 +52,11 @@ class CheckpointConfig:
     """What a run keeps: a checkpoint every `every` steps (and at the end), the last `keep`
     of them, and the `keep_best` best by `best_metric` (a name the evaluation writes, e.g.
     "eval/loss"; `best_mode` "min" or "max"). `initial_checkpoint`: a model dir (or its
-    checkpoints folder) whose latest parameters start a fresh run (finetuning)."""
+    checkpoints folder) whose latest parameters start a fresh run (finetuning).
+    `overlap`: the loop starts the next step before a save's blocking part, which then reads a
+    copy of the state kept on the devices until it has copied it to the host (one more state's
+    device memory for about a step; a device whose memory statistics say it has no room saves
+    without the copy, as with False: the loop then waits for the saved step to finish)."""
 
     every: int = 1000
     keep: int = 3
@@ -55,6 +65,7 @@ class CheckpointConfig:
     keep_best: int = 1
     initial_checkpoint: str | None = None
     asynchronous: bool = True
+    overlap: bool = True
 
     def __post_init__(self):
         if self.every < 1 or self.keep < 1:
@@ -103,7 +114,7 @@ def _metric(name: str, metrics: dict) -> float:
 def _checkpoints_of(path: str) -> str:
     """A model dir's checkpoints folder; a path that is one already stays as it is."""
     inner = checkpoint_dir(path)
-    return inner if os.path.isdir(inner) else os.path.abspath(path)
+    return inner if files.isdir(inner) else files.absolute(path)
 
 
 class TrainCheckpoints:
@@ -118,19 +129,74 @@ class TrainCheckpoints:
         self.config = config
         self.run_config = run_config
         self.manager = _manager(checkpoint_dir(model_dir), config)
+        self._state_bytes: collections.Counter | None = None  # per device, for `snapshot`
+        self._copy = None  # the state's jitted copy, for `snapshot`
+        self._warned_no_room = False
 
     def latest_step(self) -> int | None:
         return self.manager.latest_step()
 
     def save(self, state: TrainState, iterator, metrics: dict | None = None) -> None:
         """Starts saving (asynchronously, unless configured otherwise); the iterator's position
-        is written before this returns."""
+        (or a `snapshot`'s) is written before this returns."""
         args = ocp.args.Composite(
             params=ocp.args.StandardSave(state.params),
             optimizer=ocp.args.StandardSave({"opt_state": state.opt_state, "step": state.step}),
             input=DatasetIteratorSave(iterator),
         )
         self.manager.save(int(state.step), args=args, metrics=metrics, force=True)
+
+    def snapshot(self, state: TrainState, iterator):
+        """(state, iterator) copied for a save that runs once the next step has started: the
+        state on its devices (the next step donates the original's buffers), the iterator at
+        its present position. None when `overlap` is off, the iterator cannot be copied, or a
+        device has no room for a second state (on any process: they all decide alike, as
+        their saves meet in collective steps)."""
+        if not self.config.overlap:
+            return None
+        fits = self._fits_twice(state)
+        if jax.process_count() > 1:
+            fits = bool(np.all(multihost_utils.process_allgather(np.asarray(fits))))
+        if not fits:
+            return None
+        position = iterator_snapshot(iterator)
+        if position is None:
+            return None
+        self.prepare(state)
+        return self._copy(state), position
+
+    def prepare(self, state: TrainState) -> None:
+        """Compiles `snapshot`'s copy of the state (one dispatch for all arrays) ahead, so
+        that the loop's first overlapped save finds it in jax's caches."""
+        if self.config.overlap and self._copy is None:
+            shardings = jax.tree.map(lambda x: x.sharding, state)
+            self._copy = jax.jit(lambda s: jax.tree.map(jnp.copy, s), out_shardings=shardings)
+            self._copy.lower(state).compile()
+
+    def _fits_twice(self, state: TrainState) -> bool:
+        """Whether each device's memory holds another copy of its part of the state on top of
+        the run's peak so far (a device without memory statistics, a CPU, is taken to)."""
+        if self._state_bytes is None:
+            self._state_bytes = collections.Counter()
+            for leaf in jax.tree.leaves(state):
+                shard = math.prod(leaf.sharding.shard_shape(leaf.shape)) * leaf.dtype.itemsize
+                for device in leaf.sharding.addressable_devices:
+                    self._state_bytes[device] += shard
+        for device, needed in self._state_bytes.items():
+            stats = device.memory_stats() or {}
+            if "bytes_limit" not in stats:
+                continue
+            used = stats.get("peak_bytes_in_use", stats.get("bytes_in_use", 0))
+            if used + needed > stats["bytes_limit"]:
+                if not self._warned_no_room:
+                    logging.info(
+                        "%s has no room for a copy of the state (%d of %d bytes used, %d "
+                        "needed): saves wait for their step", device, used,
+                        stats["bytes_limit"], needed,
+                    )  # fmt: skip
+                    self._warned_no_room = True
+                return False
+        return True
 
     def wait(self) -> None:
         self.manager.wait_until_finished()
@@ -151,6 +217,16 @@ class TrainCheckpoints:
             try:
                 return self._restore(step, abstract, iterator)
             except Exception as err:  # noqa: BLE001 - any read failure means an unusable step
+                if _other_pipeline(err):
+                    raise CheckpointMismatchError(
+                        f"{self.model_dir}: the checkpoint of step {step} holds its place in "
+                        "another input pipeline (the mixture, its tasks, feature lengths, batch "
+                        "or the preprocessors changed since it was saved), so the run cannot go "
+                        "on from it exactly; nothing was moved. Resume with the code and gin "
+                        "that saved it, or start a new model dir with CheckpointConfig."
+                        f"initial_checkpoint = '{self.model_dir}' to keep its parameters (a "
+                        f"fresh optimizer and input). ({str(err).splitlines()[0][:300]})"
+                    ) from err
                 moved = self._move_aside(step)
                 logging.warning(
                     "checkpoint of step %d in %s cannot be read (%s: %s); moved it to %s and "
@@ -176,11 +252,17 @@ class TrainCheckpoints:
         )
 
     def _move_aside(self, step: int) -> str:
-        target = os.path.join(self.model_dir, CORRUPT_DIR, str(step))
-        os.makedirs(os.path.dirname(target), exist_ok=True)
-        shutil.move(str(self.manager.directory / str(step)), target)
+        target = files.join(self.model_dir, CORRUPT_DIR, str(step))
+        files.makedirs(files.parent(target))
+        files.move(files.join(self.manager.directory, str(step)), target)
         self.manager.reload()
         return target
+
+
+def _other_pipeline(err: Exception) -> bool:
+    """Whether a restore failed because the saved input position belongs to a tf.data
+    pipeline of another shape (TensorFlow's message says so), not to a damaged file."""
+    return "dataset definition has not changed" in str(err)
 
 
 def restore_initial_params(
@@ -245,7 +327,7 @@ def _check_fits(
 def _gin_fields(checkpoints_dir, run_config: str) -> str:
     """The start of a mismatch's message: the gin fields the saving run's config.gin (in the
     model dir that holds `checkpoints_dir`) and this run's config differ in."""
-    model_dir = os.path.dirname(os.fspath(checkpoints_dir).rstrip(os.sep))
+    model_dir = files.parent(checkpoints_dir)
     saved = read_saved_config(model_dir)
     if saved is None:
         return f"no {CONFIG_FILE} in {model_dir} to name the gin fields that differ; "

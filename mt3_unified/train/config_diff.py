@@ -3,9 +3,10 @@ says about a checkpoint that does not fit the config trying to resume from it.""
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterable
+
+from mt3_unified.runtime import files
 
 # The gin config a run wrote into its model dir (gin.config_str()).
 CONFIG_FILE = "config.gin"
@@ -93,7 +94,6 @@ def read_saved_config(model_dir: str) -> str | None:
     """The gin config a run wrote into `model_dir`, or None when there is none (or it cannot
     be read)."""
     try:
-        with open(os.path.join(model_dir, CONFIG_FILE)) as f:
-            return f.read()
+        return files.read_text(files.join(model_dir, CONFIG_FILE))
     except OSError:
         return None

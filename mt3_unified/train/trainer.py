@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import logging
-import os
 import signal
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -18,6 +17,7 @@ import numpy as np
 
 from mt3_unified.errors import Mt3UnifiedError
 from mt3_unified.model.codebook_init import CodebookInit
+from mt3_unified.runtime import files
 from mt3_unified.runtime.summaries import SummaryWriter
 from mt3_unified.train import curves, partitioning
 from mt3_unified.train.checkpoints import CheckpointConfig, TrainCheckpoints, restore_or_init
@@ -98,7 +98,10 @@ def train(
     gin fields that differ from the config.gin of the run that saved it, before anything
     compiles. Summaries under train/ include `compile_seconds` (the train step lowered and
     compiled ahead of the first step, timed) and `checkpoint_seconds` (how long each save
-    blocked the loop).
+    blocked the loop; mid-run, with `CheckpointConfig.overlap`, while the next step runs).
+    `model_dir` may be remote (gs://): its own files go through runtime/files.py.
+    Each step's loss comes to the host one step late (the device keeps a step queued); the
+    other metrics every `log_every` steps.
     """
     require_bound("train", model_dir=model_dir, steps=steps, batch_size=batch_size,
                   train_dataset_fn=train_dataset_fn)  # fmt: skip
@@ -135,6 +138,7 @@ def train(
     )
     logging.info("%s: %s", model_dir, origin)
     start = int(state.step)
+    checkpoints.prepare(state)
     if writes_files:
         _write_config(model_dir)
         curves.truncate_history(model_dir, start)
@@ -142,18 +146,23 @@ def train(
                                              modalities=modalities), shardings, mesh)  # fmt: skip
     evaluate = _evaluator(model, eval_dataset_fn, eval_batches, seed, batch_size, mesh,
                           metric_evaluator)  # fmt: skip
-    summaries = SummaryWriter(model_dir if writes_files else None, splits=("train", "eval"))
+    # Asynchronous: written in a thread of clu's (TensorFlow's writer flushes every 2 minutes
+    # and at the end; each write's flush on gs:// would upload the whole file again).
+    summaries = SummaryWriter(model_dir if writes_files else None, splits=("train", "eval"),
+                              asynchronous=True)  # fmt: skip
     rng = jax.random.key(seed)
-    log = _Logger(model_dir, summaries, schedule, log_every, writes_history=writes_files)
 
-    # ---- the loop: dispatch step n+1, then look at step n's metrics (keeps the device busy)
-    step, pending, metrics = start, None, {}
+    # ---- the loop: dispatch step n+1, then look at step n (keeps the device busy)
+    step, metrics, deferred = start, {}, None
     with (
         _StopSignal() as stop,
         _progress(progress, start, steps) as bar,
         _finished(checkpoints),
         contextlib.closing(summaries),
+        curves.HistoryWriter(model_dir if writes_files else None) as history,
     ):
+        log = _Logger(model_dir, summaries, history, _learning_rates(schedule, steps), log_every)
+        save = functools.partial(_checkpoint, checkpoints, summaries, history, evaluate)
         while step < steps:
             batch = global_batch(next_host_batch(iterator), batch_sharding)
             if step == start:
@@ -162,24 +171,25 @@ def train(
                 summaries.write("train", step + 1, {"compile_seconds": seconds})
             state, device_metrics = step_fn(state, batch, rng)
             step += 1
-            if pending:
-                metrics = log.observe(*pending, bar)
-            pending = (step, device_metrics)
+            log.add(step, device_metrics, bar)  # waits for the step before, not for this one
+            if deferred:  # the step before's save: its loss is now known to be finite
+                save(*deferred)
+                deferred = None
             if step == start + 1 and writes_files:
                 _write_operative_config(model_dir)
-            eval_metrics = evaluate(state.params) if eval_every and step % eval_every == 0 else None
+            evaluating = evaluate is not None and eval_every and step % eval_every == 0
             stopping = stop.requested or _preempted(checkpoints, step)
-            if step % checkpoint.every == 0 or step == steps or eval_metrics or stopping:
-                # ---- checkpoint: only after this step's loss is known to be finite
-                metrics, pending = log.observe(*pending, bar), None
-                seconds = _save(checkpoints, state, iterator, eval_metrics)
-                summaries.write("train", step, {"checkpoint_seconds": seconds})
-                if eval_metrics:
-                    summaries.write("eval", step, eval_metrics)
-                # The PNG is redrawn at evaluations and at the end, not at every save:
-                # drawing it cost the tiny config's loop ~10% of its steps (BENCHMARKS.md).
-                if writes_files and (eval_metrics or step == steps or stopping):
-                    curves.plot_loss_curves(model_dir)
+            if step % checkpoint.every == 0 or step == steps or evaluating or stopping:
+                # ---- checkpoint: written once this step's loss is known to be finite. Mid-run,
+                # from copies (checkpoints.snapshot) while the next step runs; else it waits.
+                last = step == steps or stopping
+                begin = time.perf_counter()
+                copied = None if last else checkpoints.snapshot(state, iterator)
+                if copied:
+                    deferred = (step, *copied, evaluating, last, time.perf_counter() - begin)
+                else:
+                    metrics = log.settle(bar)
+                    save(step, state, iterator, evaluating, last)
             if stopping:
                 logging.warning("stop requested: saved step %d, exiting", step)
                 break
@@ -222,6 +232,22 @@ def _save(checkpoints: TrainCheckpoints, state, iterator, eval_metrics) -> float
     return time.perf_counter() - begin
 
 
+def _checkpoint(checkpoints, summaries, history, evaluate, step, state, iterator, evaluating,
+                last, waited=0.0) -> None:  # fmt: skip
+    """Saves one step's state (and input position), evaluated first at evaluation steps;
+    `waited`: the seconds the loop already spent on this save (copying its inputs)."""
+    eval_metrics = evaluate(state.params) if evaluating else None
+    seconds = waited + _save(checkpoints, state, iterator, eval_metrics)
+    summaries.write("train", step, {"checkpoint_seconds": seconds})
+    if eval_metrics:
+        summaries.write("eval", step, eval_metrics)
+    # The PNG is redrawn at evaluations and at the end, not at every save: drawing it cost
+    # the tiny config's loop ~10% of its steps (BENCHMARKS.md); in its thread it still takes
+    # CPU time.
+    if eval_metrics or last:
+        history.draw()
+
+
 @contextlib.contextmanager
 def _finished(checkpoints: TrainCheckpoints):
     """Lets saves in flight finish however the loop ends (a NaN error keeps the last good
@@ -239,57 +265,87 @@ def _preempted(checkpoints: TrainCheckpoints, step: int) -> bool:
 
 
 class _Logger:
-    """Looks at a finished step's metrics: the NaN check, progress, summaries, loss history."""
+    """Looks at finished steps: each step's loss comes to the host (the NaN check, progress),
+    all its metrics only every `every` steps (summaries, loss history) and at saves."""
 
-    def __init__(self, model_dir, summaries, schedule, every, writes_history=True):
-        self.model_dir, self.summaries, self.schedule, self.every = (
-            model_dir, summaries, schedule, every,
-        )  # fmt: skip
-        self.writes_history = writes_history
+    def __init__(self, model_dir, summaries, history, learning_rates, every):
+        self.model_dir, self.summaries, self.history = model_dir, summaries, history
+        self.learning_rates, self.every = learning_rates, every
+        self.pending: list = []  # (step, its metrics on the device): dispatched, not looked at
         self.last_time, self.last_step = time.perf_counter(), None
 
-    def observe(self, step: int, device_metrics, bar) -> dict:
-        metrics = {name: float(v) for name, v in jax.device_get(device_metrics).items()}
-        if not np.isfinite(metrics["loss"]):
-            tasks = nonfinite_tasks(metrics) or ["(no single task: the total)"]
+    def add(self, step: int, device_metrics, bar) -> None:
+        """Takes a dispatched step and looks at the ones before it (waiting for them to
+        finish, while it runs)."""
+        *earlier, latest = [*self.pending, (step, device_metrics)]
+        self.pending = [latest]
+        for entry in earlier:
+            self._look(*entry, bar)
+
+    def settle(self, bar) -> dict:
+        """Looks at every dispatched step; returns the last one's metrics on the host."""
+        pending, self.pending = self.pending, []
+        metrics = {}
+        for i, entry in enumerate(pending):
+            metrics = self._look(*entry, bar, everything=i == len(pending) - 1)
+        return metrics
+
+    def _look(self, step: int, device_metrics, bar, everything=False) -> dict:
+        loss = float(device_metrics["loss"])
+        if not np.isfinite(loss):
+            tasks = nonfinite_tasks(_on_host(device_metrics)) or ["(no single task: the total)"]
             raise NonFiniteLossError(
-                f"{self.model_dir}: the loss at step {step} is {metrics['loss']} "
+                f"{self.model_dir}: the loss at step {step} is {loss} "
                 f"(tasks {', '.join(tasks)}); the run stopped and keeps its last checkpoint"
             )
         bar.update(step - bar.n)
-        bar.set_postfix(loss=f"{metrics['loss']:.4f}", refresh=False)
+        bar.set_postfix(loss=f"{loss:.4f}", refresh=False)
+        if step % self.every and not everything:
+            return {"loss": loss}
+        metrics = _on_host(device_metrics)
         if step % self.every == 0:
             now = time.perf_counter()
             if self.last_step is not None:
                 metrics["steps_per_second"] = (step - self.last_step) / (now - self.last_time)
             self.last_time, self.last_step = now, step
-            metrics["learning_rate"] = float(self.schedule(step - 1))
+            metrics["learning_rate"] = float(self.learning_rates[step - 1])
             self.summaries.write("train", step, metrics)
-            losses = {t: metrics[f"{t}/loss"] for t in TASKS if metrics[f"{t}/num_tokens"] > 0}
-            if self.writes_history:
-                curves.append_history(self.model_dir, step, losses)
+            self.history.append(
+                step, {t: metrics[f"{t}/loss"] for t in TASKS if metrics[f"{t}/num_tokens"] > 0}
+            )
         return metrics
+
+
+def _learning_rates(schedule, steps: int) -> np.ndarray:
+    """The schedule's rate at each step (index step - 1), computed once: evaluated at a log
+    step, it queued behind the step in flight and the loop waited for that step (on the tiny
+    config ~0.3 s of idle device at every log step)."""
+    return np.asarray(jax.device_get(schedule(np.arange(max(steps, 1)))))
+
+
+def _on_host(device_metrics) -> dict[str, float]:
+    return {name: float(v) for name, v in jax.device_get(device_metrics).items()}
 
 
 def _evaluator(model, dataset_fn, num_batches, seed, batch_size, mesh, metric_evaluator):
     """evaluate(params) -> the eval losses (`_loss_evaluator`) and the metric evaluator's
-    metrics in one dict; None when neither is configured."""
+    metrics in one dict; None (no function) when neither is configured."""
     losses = _loss_evaluator(model, dataset_fn, num_batches, seed, batch_size, mesh)
     if metric_evaluator is None:
         return losses
 
     def evaluate(params):
-        return {**(losses(params) or {}), **metric_evaluator(model, params, mesh)}
+        return {**(losses(params) if losses else {}), **metric_evaluator(model, params, mesh)}
 
     return evaluate
 
 
 def _loss_evaluator(model, dataset_fn, num_batches, seed, batch_size, mesh):
     """evaluate(params) -> {"eval/loss", "eval/<task>/loss", "eval/accuracy", ...} over the
-    first `num_batches` batches of the eval data, weighted by target tokens (None without
-    data)."""
+    first `num_batches` batches of the eval data, weighted by target tokens; None (no
+    function) without data."""
     if dataset_fn is None:
-        return lambda params: None
+        return None
     sharding = partitioning.batch_sharding(mesh)
     dataset = _dataset(dataset_fn, batch_size, seed).take(num_batches)
 
@@ -313,10 +369,9 @@ def _prepare_model_dir(model_dir: str, check_writable: bool = True) -> None:
     anything compiles. The gin config is written after the restore (`_write_config`): until
     then config.gin is the previous run's, which a mismatched checkpoint is compared with."""
     try:
-        os.makedirs(model_dir, exist_ok=True)
+        files.makedirs(model_dir)
         if check_writable:
-            with tempfile.TemporaryFile(dir=model_dir):
-                pass
+            files.check_writable(model_dir)
     except OSError as err:
         raise Mt3UnifiedError(f"{model_dir}: cannot write the model dir ({err})") from err
 
@@ -324,16 +379,14 @@ def _prepare_model_dir(model_dir: str, check_writable: bool = True) -> None:
 def _write_config(model_dir: str) -> None:
     """This run's gin config (gin.config_str()) as the model dir's config.gin."""
     try:
-        with open(os.path.join(model_dir, CONFIG_FILE), "w") as f:
-            f.write(gin.config_str())
+        files.write_text(files.join(model_dir, CONFIG_FILE), gin.config_str())
     except OSError as err:
         raise Mt3UnifiedError(f"{model_dir}: cannot write the model dir ({err})") from err
 
 
 def _write_operative_config(model_dir: str) -> None:
     """The values gin actually handed out (known once the first step has been built)."""
-    with open(os.path.join(model_dir, OPERATIVE_CONFIG_FILE), "w") as f:
-        f.write(gin.operative_config_str())
+    files.write_text(files.join(model_dir, OPERATIVE_CONFIG_FILE), gin.operative_config_str())
 
 
 class _StopSignal:

@@ -61,6 +61,34 @@ def test_a_restored_iterator_continues_where_the_saved_one_was(tmp_path):
     assert next(iterator).numpy().tolist() == seen[3]
 
 
+def test_a_save_from_a_snapshot_keeps_the_state_and_input_of_its_step(tmp_path):
+    """The loop's overlapped save: the snapshot is taken, the next step donates the state and
+    reads a batch, and only then is the snapshot saved."""
+    checkpoints = TrainCheckpoints(str(tmp_path), CheckpointConfig(every=1))
+    iterator = shuffled_iterator()
+    next(iterator)
+    state = state_at(1)
+    checkpoints.prepare(state)
+    saved_state, position = checkpoints.snapshot(state, iterator)
+    expected = next(iterator).numpy().tolist()  # the next step's batch, read before the save
+    donate = jax.jit(lambda s: jax.tree.map(lambda x: x + 1, s), donate_argnums=0)
+    donate(state)
+    checkpoints.save(saved_state, position)
+    checkpoints.wait()
+    checkpoints.close()
+
+    restored_iterator = shuffled_iterator()
+    restored = TrainCheckpoints(str(tmp_path), CheckpointConfig()).restore_latest(
+        abstract(), restored_iterator
+    )
+    assert int(restored.step) == 1
+    np.testing.assert_array_equal(restored.params["w"], [1.0, 1.0, 1.0])
+    assert next(restored_iterator).numpy().tolist() == expected
+    no_copy = TrainCheckpoints(str(tmp_path / "b"), CheckpointConfig(overlap=False))
+    assert no_copy.snapshot(state_at(1), shuffled_iterator()) is None
+    no_copy.close()
+
+
 def test_a_truncated_latest_checkpoint_is_reported_and_the_one_before_restored(tmp_path, caplog):
     seen = save_steps(tmp_path, [1, 2])
     for folder, _, files in os.walk(tmp_path / "checkpoints" / "2" / "params"):
@@ -76,6 +104,32 @@ def test_a_truncated_latest_checkpoint_is_reported_and_the_one_before_restored(t
     assert next(iterator).numpy().tolist() == seen[1]
     assert "checkpoint of step 2" in caplog.text and "cannot be read" in caplog.text
     assert os.listdir(tmp_path / CORRUPT_DIR) == ["2"]
+
+
+def test_a_truncated_input_position_is_reported_and_the_one_before_restored(tmp_path, caplog):
+    seen = save_steps(tmp_path, [1, 2])
+    for folder, _, files in os.walk(tmp_path / "checkpoints" / "2" / "input"):
+        for name in files:
+            with open(os.path.join(folder, name), "r+b") as f:
+                f.truncate(3)
+    iterator = shuffled_iterator()
+    with caplog.at_level(logging.WARNING):
+        state = TrainCheckpoints(str(tmp_path), CheckpointConfig()).restore_latest(
+            abstract(), iterator
+        )
+    assert int(state.step) == 1
+    assert next(iterator).numpy().tolist() == seen[1]  # the same iterator, usable still
+    assert os.listdir(tmp_path / CORRUPT_DIR) == ["2"]
+
+
+def test_a_position_in_another_input_pipeline_is_an_error_that_moves_nothing(tmp_path):
+    save_steps(tmp_path, [1, 2])
+    other = iter(tf.data.Dataset.range(100).map(lambda x: 2 * x).batch(2))
+    with pytest.raises(CheckpointMismatchError, match="another input pipeline") as err:
+        TrainCheckpoints(str(tmp_path), CheckpointConfig()).restore_latest(abstract(), other)
+    assert "step 2" in str(err.value) and "initial_checkpoint" in str(err.value)
+    assert sorted(os.listdir(tmp_path / "checkpoints")) == ["1", "2"]
+    assert not (tmp_path / CORRUPT_DIR).exists()
 
 
 def test_a_checkpoint_of_another_config_names_the_differing_arrays(tmp_path):
