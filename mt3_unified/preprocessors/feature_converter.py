@@ -2,8 +2,8 @@
 
 Task features: `inputs` and `targets` frames int32 [L, K] (EOS frame last),
 and the scalars `input_modality`, `target_modality`, `task`; with
-`continuous=True` also `continuous_inputs` float32 [L, D] (its length must be
-named in the task feature lengths, equal to the inputs'). Model features:
+`continuous=True` also `continuous_inputs` float32 [L, D] (its length is the inputs',
+unless the task feature lengths name one). Model features:
 `mt3_unified.model.features.MODEL_FEATURES`, padded to the lengths. No
 packing: the model has no segment ids, so one example is one row.
 """
@@ -61,6 +61,12 @@ class UnifiedFeatureConverter(seqio.FeatureConverter):
             }
         self._bos_ids = tf.constant([vocabulary.target_id(m) for m in MODALITIES], tf.int32)
         super().__init__(pack=False, **kwargs)
+
+    def __call__(self, ds: tf.data.Dataset, task_feature_lengths: Mapping[str, int]):
+        lengths = dict(task_feature_lengths)
+        if self.continuous:  # one frame a code frame would have: the inputs' length
+            lengths.setdefault(CONTINUOUS, lengths["inputs"])
+        return super().__call__(ds, lengths)
 
     def _convert_features(
         self, ds: tf.data.Dataset, task_feature_lengths: Mapping[str, int]

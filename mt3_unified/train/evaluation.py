@@ -59,7 +59,7 @@ class TaskMetricEvaluator:
         max_examples: int = 8,
         batch_size: int = 4,
         max_decode_length: int | None = None,
-        continuous: bool = False,
+        continuous: bool | None = None,
     ):
         self.name, self.lengths = mixture_or_task_name, task_feature_lengths
         self.split, self.max_examples, self.batch_size = split, max_examples, batch_size
@@ -104,6 +104,7 @@ class TaskMetricEvaluator:
         import seqio
 
         from mt3_unified.preprocessors.feature_converter import UnifiedFeatureConverter
+        from mt3_unified.preprocessors.frames import CONTINUOUS
         from mt3_unified.vocab.layout import VocabularyLayout
 
         task = seqio.TaskRegistry.get(name)
@@ -116,7 +117,10 @@ class TaskMetricEvaluator:
         if not examples:
             logging.warning("evaluation: %s has no valid %s example; left out", name, self.split)
             return None
-        converter = UnifiedFeatureConverter(VocabularyLayout(), continuous=self.continuous)
+        continuous = self.continuous
+        if continuous is None:  # the task's examples say (ContinuousInputs in gin)
+            continuous = CONTINUOUS in examples[0]
+        converter = UnifiedFeatureConverter(VocabularyLayout(), continuous=continuous)
         rows = list(converter(ds, self.lengths).as_numpy_iterator())
         return examples, padded_batches(rows, self.batch_size)
 

@@ -117,7 +117,7 @@ def seqio_dataset(
     num_shards: int = 1,
     split: str = "train",
     use_cached: bool = False,
-    continuous: bool = False,
+    continuous: bool | None = None,
     log_dropped: bool = False,
     memory_cache: bool = False,
 ) -> tf.data.Dataset:
@@ -128,10 +128,13 @@ def seqio_dataset(
     split (process 0; it reads the whole split once, minutes for a large corpus).
     `memory_cache`: let seqio cache a task of under 10,000 examples in memory after its
     pre-cache steps. Off by default: the checkpointed iterator would then hold the whole
-    cache (557 MB a checkpoint for the demo corpus's eight tasks, against ~1 MB without)."""
+    cache (557 MB a checkpoint for the demo corpus's eight tasks, against ~1 MB without).
+    `continuous`: whether batches carry `encoder_continuous_inputs`; by default, whether the
+    tasks' examples do (`ContinuousInputs.modalities` in gin asks for them)."""
     import seqio
 
     from mt3_unified.preprocessors.feature_converter import UnifiedFeatureConverter
+    from mt3_unified.preprocessors.frames import CONTINUOUS
     from mt3_unified.tasks import get_task_or_mixture
     from mt3_unified.vocab.layout import VocabularyLayout
 
@@ -153,6 +156,8 @@ def seqio_dataset(
         num_epochs=None,
         try_in_mem_cache=memory_cache,
     )
+    if continuous is None:
+        continuous = CONTINUOUS in ds.element_spec
     converter = UnifiedFeatureConverter(VocabularyLayout(), continuous=continuous)
     return converter(ds, task_feature_lengths=lengths).batch(batch_size, drop_remainder=True)
 

@@ -168,3 +168,20 @@ def test_every_task_of_a_mixture_learns_with_the_local_cpu_config(data_dir, tmp_
         losses = [entry["losses"][task] for entry in history if task in entry["losses"]]
         assert len(losses) >= 6, task
         assert np.mean(losses[-3:]) < 0.3 * losses[0], (task, losses)
+
+
+def test_a_run_with_log_mel_inputs_needs_only_the_model_and_task_switches(data_dir, tmp_path):
+    """AMT on whole pieces with log-mel inputs: the batches and the evaluation carry the
+    continuous features because the tasks' examples do, with no switch of their own."""
+    task = "synthetic_tiny_pieces_audio_to_midi"
+    result = run(
+        data_dir, tmp_path, f"{task}_train", 2,
+        "ContinuousInputs.modalities=('audio',)",
+        "ModelConfig.continuous_input_dim=128",
+        "ModelConfig.continuous_modalities=('audio',)",
+        "train.eval_every=2",
+        "TaskMetricEvaluator.max_examples=2",
+        "TaskMetricEvaluator.max_decode_length=16",
+    )  # fmt: skip
+    assert int(result.state.step) == 2
+    assert "continuous_proj" in str(jax.tree_util.tree_structure(result.state.params))
