@@ -18,6 +18,7 @@ import seqio
 import tensorflow as tf
 
 from mt3_unified.errors import Mt3UnifiedError
+from mt3_unified.preprocessors.frames import CONTINUOUS
 from mt3_unified.tasks.chain import count_dropped
 from mt3_unified.tasks.registry import registered_pairs, task_name, task_pair
 from mt3_unified.vocab.unified import TASK_ALIASES
@@ -96,6 +97,12 @@ class CurriculumMixture(seqio.Mixture):
         for task in sampled:
             _require_an_example(task, sequence_length, split, kwargs.get("shard_info"))
         return super().get_dataset(sequence_length, split, **kwargs)
+
+    def get_task_dataset(self, task, output_feature_keys, *args, **kwargs):
+        # seqio keeps only the output features of a mixture's examples; log-mel or patch
+        # inputs (`ContinuousInputs`) are a feature the tasks add when gin asks: kept too.
+        keys = set(output_feature_keys) | {CONTINUOUS}
+        return super().get_task_dataset(task, keys, *args, **kwargs)
 
     def _sample(self, datasets, rates, seed):
         curriculum = Curriculum()
