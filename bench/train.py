@@ -1,6 +1,7 @@
 """Training loop speed: the whole `train(...)` loop against its bare jitted step, same run.
 
-Run: python bench/train.py [--quick] [--configs tiny small]. For each config (gin/models/),
+Run: python bench/train.py [--quick] [--configs tiny small] [--repeats 3] [--checkpoint-every N]
+[--steps N]. For each config (gin/models/),
 the bench writes random valid examples of every task as TFRecords and measures, in one
 process:
   (a) the bare step: make_train_step + jit_train_step fed batches already on the device,
@@ -13,7 +14,8 @@ process:
   (c) the seconds each save blocked the loop (the trainer's `checkpoint_seconds` summaries:
       copying the state and the input position, and Orbax's blocking part; mid-run the
       next step runs meanwhile, CheckpointConfig.overlap).
-The ratio (b)/(a) is the figure to compare (target >= 0.95). --quick is a smoke run: the
+The ratio (b)/(a) is the figure to compare (target >= 0.95): the median over `--repeats` pairs
+of (b) then (a), each pair's own ratio. --quick is a smoke run: the
 tiny config, short lengths, a few steps; its figures are not the benchmark's.
 """
 
@@ -60,12 +62,13 @@ class Setting:
 
 SETTINGS = {
     "tiny": Setting(batch_size=8, length=256, steps=50, log_every=10, checkpoint_every=10),
-    "small": Setting(batch_size=4, length=256, steps=15, log_every=5, checkpoint_every=5),
+    "small": Setting(batch_size=4, length=256, steps=25, log_every=5, checkpoint_every=5),
 }
 QUICK = Setting(batch_size=4, length=64, steps=6, log_every=2, checkpoint_every=2)
 FIELDS = (
-    "config", "batch", "length", "timed steps", "bare step/s", "loop step/s", "loop / bare",
-    "target", "saves", "save blocks s (median)", "save blocks s (max)",
+    "config", "batch", "length", "save every", "timed steps", "repeats", "bare step/s",
+    "loop step/s", "loop / bare", "ratios (min, max)", "target", "saves",
+    "save blocks s (median)", "save blocks s (max)",
 )  # fmt: skip
 
 
@@ -170,23 +173,31 @@ def loop_figures(model, records: str, setting: Setting, model_dir: str) -> dict:
     return {"loop_rate": steps / seconds, "timed_steps": steps, "saves": saves}
 
 
-def measure(name: str, model: UnifiedModel, setting: Setting, workdir: str) -> dict:
-    """One table row: (a), (b), their ratio and (c), for `model` run as `setting` says."""
+def measure(name: str, model: UnifiedModel, setting: Setting, workdir: str, repeats=1) -> dict:
+    """One table row: (a), (b), their ratio and (c), for `model` run as `setting` says; with
+    `repeats`, (b) then (a) that many times in turn, the ratio the median of each pair's (a
+    pair runs within a minute: the machine's other load changes less within it)."""
     count = max(4 * setting.batch_size, len(TASKS))
     examples = random_examples(model, count, setting.length)
     records = os.path.join(workdir, f"{name}.tfrecord")
     write_example_records(records, examples)
-    loop = loop_figures(model, records, setting, os.path.join(workdir, f"{name}_run"))
-    bare = bare_steps_per_second(model, examples, setting, loop["timed_steps"])
-    saves = loop["saves"]
+    loops, bares = [], []
+    for r in range(repeats):
+        loops.append(loop_figures(model, records, setting, os.path.join(workdir, f"{name}_{r}")))
+        bares.append(bare_steps_per_second(model, examples, setting, loops[-1]["timed_steps"]))
+    ratios = [loop["loop_rate"] / bare for loop, bare in zip(loops, bares, strict=True)]
+    saves = [seconds for loop in loops for seconds in loop["saves"]]
     return {
         "config": name,
         "batch": setting.batch_size,
         "length": setting.length,
-        "timed steps": loop["timed_steps"],
-        "bare step/s": bare,
-        "loop step/s": loop["loop_rate"],
-        "loop / bare": loop["loop_rate"] / bare,
+        "save every": setting.checkpoint_every,
+        "timed steps": loops[0]["timed_steps"],
+        "repeats": repeats,
+        "bare step/s": float(np.median(bares)),
+        "loop step/s": float(np.median([loop["loop_rate"] for loop in loops])),
+        "loop / bare": float(np.median(ratios)),
+        "ratios (min, max)": f"{min(ratios):.3f}, {max(ratios):.3f}",
         "target": ">= 0.95",
         "saves": len(saves),
         "save blocks s (median)": float(np.median(saves)),
@@ -209,13 +220,23 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="smoke run: tiny, a few steps")
     parser.add_argument("--configs", nargs="+", default=["tiny", "small"], choices=SETTINGS)
+    parser.add_argument("--checkpoint-every", type=int, help="save every N steps instead")
+    parser.add_argument("--steps", type=int, help="loop steps instead of the config's")
+    parser.add_argument("--repeats", type=int, default=3, help="(b), (a) pairs a config")
     args = parser.parse_args(argv)
     configs = ["tiny"] if args.quick else args.configs
     rows = []
     with tempfile.TemporaryDirectory() as workdir:
         for name in configs:
             setting = QUICK if args.quick else SETTINGS[name]
-            rows.append(measure(name, load_model(name), setting, workdir))
+            # On a CPU a save's writing shares the cores with the step: its cost per step
+            # falls with the interval (BENCHMARKS.md), which these let one measure.
+            overrides = {"checkpoint_every": args.checkpoint_every, "steps": args.steps}
+            setting = dataclasses.replace(
+                setting, **{k: v for k, v in overrides.items() if v is not None}
+            )
+            repeats = 1 if args.quick else args.repeats
+            rows.append(measure(name, load_model(name), setting, workdir, repeats))
             print(format_table(rows[-1:]), flush=True)
     print(format_table(rows))
     print(f"load average {os.getloadavg()[0]:.1f}; {os.cpu_count()} CPUs")

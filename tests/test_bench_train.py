@@ -25,4 +25,4 @@ def test_the_quick_path_fills_every_field(tmp_path):
     assert row["loop / bare"] == row["loop step/s"] / row["bare step/s"]
     table = format_table([row]).splitlines()
     assert table[0] == "| " + " | ".join(FIELDS) + " |"
-    assert table[2].startswith("| tests-tiny | 2 | 8 | 3 | ")
+    assert table[2].startswith("| tests-tiny | 2 | 8 | 2 | 3 | 1 | ")
