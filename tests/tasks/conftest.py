@@ -102,3 +102,14 @@ def handmade_gin(handmade_dir, tmp_path):
     gin_bindings(tmp_path / "no_tfds", handmade_dir)
     yield handmade_dir
     gin.clear_config()
+
+
+@pytest.fixture
+def tiny_gin(tiny_build, tmp_path):
+    """gin reading the tiny TFDS corpus (and no bake); yields its data_dir."""
+    data_dir, _ = tiny_build
+    gin.clear_config()
+    gin.bind_parameter("DataPaths.data_dir", str(data_dir))
+    gin.bind_parameter("DataPaths.baked_dir", str(tmp_path / "no_bake"))
+    yield data_dir
+    gin.clear_config()

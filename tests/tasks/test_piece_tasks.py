@@ -23,16 +23,11 @@ LENGTHS = {"inputs": 256, "targets": 1024}  # windows of 255 mel frames: 2.55 s
 
 
 @pytest.fixture
-def pieces_gin(tiny_build, tmp_path):
-    data_dir, _ = tiny_build
-    gin.clear_config()
-    gin.bind_parameter("DataPaths.data_dir", str(data_dir))
-    gin.bind_parameter("DataPaths.baked_dir", str(tmp_path / "no_bake"))
+def pieces_gin(tiny_gin):
     # Log-mel inputs: the audio -> MIDI task reads the TFDS pieces, no bake needed.
     gin.bind_parameter("ContinuousInputs.modalities", ("audio",))
     gin.bind_parameter("ContinuousInputs.frame_rate", MEL_FRAMES_A_SECOND)
-    yield data_dir
-    gin.clear_config()
+    return tiny_gin
 
 
 def test_pieces_datasets_register_the_pairs_that_cut_in_time():

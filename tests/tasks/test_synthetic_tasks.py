@@ -22,16 +22,6 @@ pytestmark = needs_fluidsynth
 SYMBOLIC_LENGTHS = {"inputs": 1024, "targets": 1024}
 
 
-@pytest.fixture
-def tiny_gin(tiny_build, tmp_path):
-    data_dir, _ = tiny_build
-    gin.clear_config()
-    gin.bind_parameter("DataPaths.data_dir", str(data_dir))
-    gin.bind_parameter("DataPaths.baked_dir", str(tmp_path / "no_bake"))
-    yield data_dir
-    gin.clear_config()
-
-
 @pytest.mark.parametrize("pair", [("lmx", "midi"), ("midi", "lmx")])
 def test_symbolic_tasks_read_the_tfds_corpus_end_to_end(tiny_gin, pair):
     from mt3_unified.codecs.data import load_corpus
