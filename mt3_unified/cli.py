@@ -6,6 +6,7 @@ import argparse
 import json
 import os
 import sys
+import traceback
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -453,7 +454,20 @@ def main(argv: list[str] | None = None) -> int:
     except (Mt3UnifiedError, OSError) as error:
         # Expected failures (bad files, missing folders) get one clear line, not a traceback.
         print(f"mt3u {args.command}: {error}", file=sys.stderr)
+        release_frames(error)
         return 2
+
+
+def release_frames(error: BaseException) -> None:
+    """Clears the locals of the frames a failed command left in `error`'s tracebacks, now:
+    a tf.data iterator held there (the trainer's, say) would otherwise be destroyed at
+    interpreter exit, where its pipeline threads can no longer take the GIL, and the process
+    hung after printing the error instead of exiting."""
+    seen: set[int] = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        traceback.clear_frames(error.__traceback__)
+        error = error.__cause__ or error.__context__
 
 
 if __name__ == "__main__":

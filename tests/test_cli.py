@@ -9,6 +9,7 @@ import pytest
 
 from mt3_unified import cli
 from mt3_unified.runtime.gin_config import T5X_FLAG_ALIASES, GinArgumentParser
+from tests.corpus.conftest import needs_fluidsynth
 
 
 @pytest.fixture(scope="module")
@@ -183,3 +184,26 @@ def test_build_then_report_the_tiny_corpus(tmp_path, capsys):
     # A second build resumes: nothing is rebuilt and the data is kept.
     assert cli.main(["build", "synthetic", "--config", "tiny", "--data-dir", str(data)]) == 0
     assert json.loads(capsys.readouterr().out)["systems"] == summary["systems"]
+
+
+@needs_fluidsynth  # the tiny corpus renders audio
+def test_a_train_that_fails_at_its_first_batch_exits_with_its_error(tiny_build, tmp_path):
+    """The error is printed and the process exits (it used to hang: the trainer's tf.data
+    iterator, left in the error's traceback, was destroyed at interpreter exit)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    data_dir, _ = tiny_build
+    command = [
+        sys.executable, "-m", "mt3_unified.cli", "train", "--gin-file", "gin/local_cpu.gin",
+        "--gin.MIXTURE_OR_TASK_NAME='synthetic_tiny_lmx_to_midi_train'", "--gin.TRAIN_STEPS=2",
+        f"--gin.MODEL_DIR='{tmp_path / 'run'}'", f"--gin.DataPaths.data_dir='{data_dir}'",
+        # A model that wants log-mel inputs the tasks do not make: the first batch fails.
+        "--gin.ModelConfig.continuous_input_dim=8",
+        "--gin.train.progress=False", "--gin.seqio_dataset.log_dropped=False",
+    ]  # fmt: skip
+    root = Path(__file__).resolve().parents[1]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300, cwd=root)
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert "mt3u train: batch lacks feature 'encoder_continuous_inputs'" in result.stderr
