@@ -24,6 +24,7 @@ from mt3_unified.infer.eval_context import (
 from mt3_unified.infer.eval_decode import example_key, units_by_key
 from mt3_unified.infer.eval_transcribe import omr
 from mt3_unified.tasks import postprocess
+from mt3_unified.tasks.chain import continuous_input
 from mt3_unified.tasks.metrics import code_metrics, lmx_metrics, midi_metrics
 
 
@@ -107,7 +108,7 @@ def score_ser(ctx: Context, decoded: Decoded) -> dict:
 def score_notes(ctx: Context, decoded: Decoded) -> dict:
     rows = model_and_random_rows(ctx, decoded, note_values)
     note = f"{RANDOM}: {random_note(ctx.seed)}"
-    if decoded.pair == "audio_to_midi":
+    if decoded.pair == "audio_to_midi" and not continuous_input("audio"):
         # The inputs are audio codes: the codec's encoding of the ground-truth audio, so
         # "AMT on codec-reconstructed audio" is exactly the model row; not repeated.
         note += (

@@ -70,3 +70,16 @@ def test_the_metric_evaluator_names_an_unknown_task_when_validated():
     )  # building it reads nothing: gin builds it for runs that never evaluate
     with pytest.raises(UnknownTaskError, match="no task or mixture named 'no_such_task'"):
         evaluator.validate()
+
+
+def test_demo_amt_mel_trains_amt_alone_on_log_mel_frames_with_the_demos_budget():
+    from mt3_unified.model.config import ModelConfig
+    from mt3_unified.tasks.chain import ContinuousInputs
+
+    parse_gin(["gin/demo_amt_mel.gin"], ["MODEL_DIR='/tmp/x'"])
+    assert gin.query_parameter("%MIXTURE_OR_TASK_NAME") == "synthetic_demo_amt"
+    assert gin.query_parameter("%TRAIN_STEPS") == 6000
+    assert ContinuousInputs().modalities == ("audio",)
+    config = ModelConfig()
+    assert (config.continuous_input_dim, config.continuous_modalities) == (128, ("audio",))
+    assert config.continuous_input_dim == ContinuousInputs().num_mel_bins
