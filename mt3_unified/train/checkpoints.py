@@ -104,6 +104,19 @@ def _manager(directory: str, config: CheckpointConfig, read_only: bool = False):
     return ocp.CheckpointManager(directory, options=options, item_handlers=handlers)
 
 
+def _on_host(tree):
+    """The tree's arrays fetched to host memory in one batched transfer when every one is
+    whole on this process (a multi-process run's are left to Orbax, which copies shard by
+    shard). Orbax's own copy of jax arrays goes array by array through Python: for the tiny
+    config's 195 arrays that was 0.1 s of the loop's time and 40% of a save's CPU
+    (BENCHMARKS.md). On a CPU backend these are views of the device buffers; Orbax copies
+    numpy arrays before its save returns, after which the views are gone and the next step
+    may donate the buffers."""
+    if not all(getattr(x, "is_fully_addressable", True) for x in jax.tree.leaves(tree)):
+        return tree
+    return jax.device_get(tree)
+
+
 def _metric(name: str, metrics: dict) -> float:
     """The best_metric of a checkpoint's saved metrics (a KeyError names the ones there)."""
     if name not in metrics:
@@ -137,8 +150,10 @@ class TrainCheckpoints:
         return self.manager.latest_step()
 
     def save(self, state: TrainState, iterator, metrics: dict | None = None) -> None:
-        """Starts saving (asynchronously, unless configured otherwise); the iterator's position
-        (or a `snapshot`'s) is written before this returns."""
+        """Starts saving (asynchronously, unless configured otherwise); the state's arrays are
+        copied to host memory and the iterator's position (or a `snapshot`'s) written before
+        this returns, so that the next step may donate the state."""
+        state = _on_host(state)
         args = ocp.args.Composite(
             params=ocp.args.StandardSave(state.params),
             optimizer=ocp.args.StandardSave({"opt_state": state.opt_state, "step": state.step}),

@@ -51,6 +51,22 @@ def save_steps(model_dir, steps, config=None, metrics=None):
     return seen
 
 
+def test_a_save_leaves_the_state_to_the_next_step_and_writes_it_as_it_was(tmp_path):
+    # The save copies the arrays to host memory before returning: the next step may donate
+    # the state's buffers (overwrite them in place) while the write runs.
+    checkpoints = TrainCheckpoints(str(tmp_path), CheckpointConfig(every=1))
+    state = state_at(4)
+    checkpoints.save(state, shuffled_iterator())
+    step = jax.jit(lambda s: jax.tree.map(lambda x: x * 0 + 9, s), donate_argnums=0)
+    after = step(state)
+    assert state.params["w"].is_deleted()  # donated, not copied for want of it
+    checkpoints.wait()
+    restored = checkpoints.restore_latest(abstract(), shuffled_iterator())
+    np.testing.assert_array_equal(restored.params["w"], [4.0, 4.0, 4.0])
+    np.testing.assert_array_equal(after.params["w"], [9.0, 9.0, 9.0])
+    checkpoints.close()
+
+
 def test_a_restored_iterator_continues_where_the_saved_one_was(tmp_path):
     seen = save_steps(tmp_path, [1, 2, 3])
     iterator = shuffled_iterator()
