@@ -62,6 +62,14 @@ class UnifiedFeatureConverter(seqio.FeatureConverter):
         self._bos_ids = tf.constant([vocabulary.target_id(m) for m in MODALITIES], tf.int32)
         super().__init__(pack=False, **kwargs)
 
+    @classmethod
+    def for_dataset(cls, vocabulary, ds: tf.data.Dataset, continuous: bool | None = None):
+        """A converter for `ds`: with continuous inputs where `continuous` says, or (None)
+        where its examples carry them (`ContinuousInputs.modalities` in gin asks for them)."""
+        if continuous is None:
+            continuous = CONTINUOUS in ds.element_spec
+        return cls(vocabulary, continuous=continuous)
+
     def __call__(self, ds: tf.data.Dataset, task_feature_lengths: Mapping[str, int]):
         lengths = dict(task_feature_lengths)
         if self.continuous:  # one frame a code frame would have: the inputs' length

@@ -104,7 +104,6 @@ class TaskMetricEvaluator:
         import seqio
 
         from mt3_unified.preprocessors.feature_converter import UnifiedFeatureConverter
-        from mt3_unified.preprocessors.frames import CONTINUOUS
         from mt3_unified.vocab.layout import VocabularyLayout
 
         task = seqio.TaskRegistry.get(name)
@@ -117,10 +116,7 @@ class TaskMetricEvaluator:
         if not examples:
             logging.warning("evaluation: %s has no valid %s example; left out", name, self.split)
             return None
-        continuous = self.continuous
-        if continuous is None:  # the task's examples say (ContinuousInputs in gin)
-            continuous = CONTINUOUS in examples[0]
-        converter = UnifiedFeatureConverter(VocabularyLayout(), continuous=continuous)
+        converter = UnifiedFeatureConverter.for_dataset(VocabularyLayout(), ds, self.continuous)
         rows = list(converter(ds, self.lengths).as_numpy_iterator())
         return examples, padded_batches(rows, self.batch_size)
 

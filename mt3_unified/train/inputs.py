@@ -134,7 +134,6 @@ def seqio_dataset(
     import seqio
 
     from mt3_unified.preprocessors.feature_converter import UnifiedFeatureConverter
-    from mt3_unified.preprocessors.frames import CONTINUOUS
     from mt3_unified.tasks import get_task_or_mixture
     from mt3_unified.vocab.layout import VocabularyLayout
 
@@ -156,9 +155,7 @@ def seqio_dataset(
         num_epochs=None,
         try_in_mem_cache=memory_cache,
     )
-    if continuous is None:
-        continuous = CONTINUOUS in ds.element_spec
-    converter = UnifiedFeatureConverter(VocabularyLayout(), continuous=continuous)
+    converter = UnifiedFeatureConverter.for_dataset(VocabularyLayout(), ds, continuous)
     return converter(ds, task_feature_lengths=lengths).batch(batch_size, drop_remainder=True)
 
 
