@@ -13,6 +13,7 @@ from collections.abc import Iterable, Iterator
 import numpy as np
 
 from mt3_unified.codecs.inputs import audio_to_array, image_to_array
+from mt3_unified.text import as_text
 
 IMAGE_FEATURE = "image"
 AUDIO_FEATURE = "audio"
@@ -114,12 +115,9 @@ def split_names(name: str, data_dir: str | None = None) -> list[str]:
 def example_name(example: dict, index: int) -> str:
     """How messages name a corpus example: ``piece#system``, its ``id``, or its position."""
 
-    def text(value):
-        return value.decode() if isinstance(value, bytes) else str(value)
-
     if "piece_id" in example:
         system = example.get("system_index")
-        return text(example["piece_id"]) + ("" if system is None else f"#{int(system)}")
+        return as_text(example["piece_id"]) + ("" if system is None else f"#{int(system)}")
     if "id" in example:
-        return text(example["id"])
+        return as_text(example["id"])
     return f"example {index}"

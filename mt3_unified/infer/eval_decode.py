@@ -8,6 +8,7 @@ from collections.abc import Callable
 import numpy as np
 
 from mt3_unified.infer.eval_context import Context, Decoded, EvaluationError
+from mt3_unified.text import as_text
 
 
 def pair_tasks(dataset: str, split: str) -> dict[str, str]:
@@ -101,9 +102,7 @@ def decode_pair(ctx: Context, pair: str, name: str) -> Decoded | None:
 
 def example_key(example: dict) -> tuple[str, float]:
     """(piece_id, start_time) of an example or raw unit: what names its unit."""
-    piece = example["piece_id"]
-    piece = piece.decode() if isinstance(piece, bytes) else str(piece)
-    return piece, round(float(example["start_time"]), 4)
+    return as_text(example["piece_id"]), round(float(example["start_time"]), 4)
 
 
 def units_by_key(task_name: str, split: str, keys: set, value_of: Callable[[dict], object]):

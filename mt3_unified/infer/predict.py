@@ -22,6 +22,7 @@ import tensorflow as tf
 from mt3_unified.tasks.chain import continuous_input, is_validation_step, preprocessors
 from mt3_unified.tasks.folder_source import parse_record, serialize_raw
 from mt3_unified.tasks.registry import output_features
+from mt3_unified.text import as_text
 from mt3_unified.train import partitioning
 from mt3_unified.train.evaluation import padded_batches
 
@@ -128,14 +129,10 @@ def decode_units(
         for i in range(min(batch_size, len(examples) - done)):
             example = examples[done + i]
             yield Segment(
-                piece_id=_text(example["piece_id"]),
+                piece_id=as_text(example["piece_id"]),
                 start_time=float(example["start_time"]),
                 example=example,
                 frames=frames[i],
                 score=float(scores[i]),
             )
         done += min(batch_size, len(examples) - done)
-
-
-def _text(value) -> str:
-    return value.decode("utf-8") if isinstance(value, bytes) else str(value)

@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 from note_seq.protobuf import music_pb2
 
+from mt3_unified.text import as_text
 from mt3_unified.vocab import midi_events
 from mt3_unified.vocab.lmx import lmx_to_musicxml
 from mt3_unified.vocab.unified import (
@@ -106,8 +107,7 @@ def stitch_midi(
         raise ValueError(f"{len(outputs)} outputs for {len(examples)} examples")
     by_piece: dict[str, list] = {}
     for output, example in zip(outputs, examples, strict=True):
-        piece = np.asarray(example["piece_id"]).item()
-        piece = piece.decode() if isinstance(piece, bytes) else str(piece)
+        piece = as_text(example["piece_id"])
         by_piece.setdefault(piece, []).append((_start_time(example), output))
     stitched = {}
     for piece, windows in by_piece.items():
