@@ -356,12 +356,15 @@ def run_eval(args) -> int:
 
 # ------------------------------------------------------------------- report
 def _report_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("what", choices=["corpus", "eval", "compare"])
+    p.add_argument("what", choices=["corpus", "eval", "compare", "curves"])
     p.add_argument("eval_dir", nargs="?", type=Path, help="eval: the folder `mt3u eval` wrote")
     p.add_argument("--single-task", action="append", default=[], metavar="EVAL_DIR",
                    help="compare: a single-task mixture's eval dir (repeat)")  # fmt: skip
     p.add_argument("--all-task", action="append", default=[], metavar="EVAL_DIR",
                    help="compare: the all-task mixture's eval dir of a split (repeat)")  # fmt: skip
+    p.add_argument("--run", action="append", default=[], metavar="LABEL=MODEL_DIR",
+                   help="curves: a run whose eval metrics during training are drawn")  # fmt: skip
+    p.add_argument("--task", help="curves: only the tasks whose name contains this")
     p.add_argument("--config", default="tiny", help="corpus: the synthetic corpus config")
     p.add_argument("--data-dir", type=Path, default=Path("data"))
     p.add_argument("--systems", type=int, default=3, help="corpus: systems shown per split")
@@ -369,13 +372,15 @@ def _report_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--screenshot", type=Path, help="eval: check it in headless chromium, "
                    "save a screenshot here")  # fmt: skip
     p.add_argument("-o", "--output", type=Path, default=None,
-                   help="the report; compare: the Markdown table (JSON beside it)")  # fmt: skip
+                   help="the report; compare: the Markdown table (JSON beside it); "
+                   "curves: the PNG (its points as Markdown beside it)")  # fmt: skip
 
 
 @command(
     "report",
     "write an HTML report of a built corpus or of an evaluation, or the table of "
-    "single-task against all-task mixtures (compare)",
+    "single-task against all-task mixtures (compare), or several runs' metrics during "
+    "training against minutes of training (curves)",
     _report_args,
 )
 def run_report(args) -> int:
@@ -383,6 +388,8 @@ def run_report(args) -> int:
         return _eval_report(args)
     if args.what == "compare":
         return _compare_report(args)
+    if args.what == "curves":
+        return _curves_report(args)
     from mt3_unified.report.corpus import corpus_report
 
     output = args.output or Path("outputs") / f"corpus_{args.config}.html"
@@ -418,6 +425,18 @@ def _compare_report(args) -> int:
                      "(each repeatable) and -o TABLE.md")  # fmt: skip
     markdown, as_json = write_comparison(args.single_task, args.all_task, args.output)
     print(f"comparison written to {markdown} and {as_json}")
+    return 0
+
+
+def _curves_report(args) -> int:
+    from mt3_unified.report.run_curves import write_run_curves
+
+    runs = dict(run.split("=", 1) for run in args.run if "=" in run)
+    if not runs or len(runs) != len(args.run) or args.output is None:
+        raise _usage("report curves: give --run LABEL=MODEL_DIR (repeatable, labels unique) "
+                     "and -o CURVES.png")  # fmt: skip
+    png, table = write_run_curves(runs, args.output, args.task)
+    print(f"curves written to {png} and {table}")
     return 0
 
 

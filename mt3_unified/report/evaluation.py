@@ -6,7 +6,7 @@ import functools
 import json
 import os
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from mt3_unified.report.html import HtmlReport
@@ -111,9 +111,10 @@ def _loss_curves(report: HtmlReport, model_dir: str | None) -> None:
 def headline_curves(model_dir: str) -> dict[str, dict]:
     """{task: {"metric", "steps", "minutes", "values"}}: each task's headline metric
     (`HEADLINE_METRICS`) of the evaluations during training (``<model_dir>/eval``'s
-    ``eval/<task>/<metric>`` scalars), minutes counted from the first event of
-    ``<model_dir>/train`` (when training began; a resumed run's pause counts too)."""
-    from mt3_unified.report.events import read_scalars, start_time
+    ``eval/<task>/<metric>`` scalars), in minutes of training: from the first event of
+    ``<model_dir>/train`` (when training began), less the pauses of a killed run before
+    it resumed."""
+    from mt3_unified.report.events import read_scalars, training_clock
 
     by_task: dict[str, dict] = {}
     for tag, points in read_scalars(os.path.join(model_dir, "eval")).items():
@@ -122,9 +123,9 @@ def headline_curves(model_dir: str) -> dict[str, dict]:
             by_task.setdefault(parts[1], {})[parts[2]] = points
     if not by_task:
         return {}
-    start = start_time(os.path.join(model_dir, "train"))
-    if start is None:  # no training events: the eval writer opened with them
-        start = start_time(os.path.join(model_dir, "eval"))
+    folders = [os.path.join(model_dir, "train"), os.path.join(model_dir, "eval")]
+    # Without training events, the eval writer's opening is when training began.
+    clock = training_clock(*folders) or training_clock(folders[1])
     curves = {}
     for task, metrics in sorted(by_task.items()):
         metric = next((m for m in HEADLINE_METRICS if m in metrics), None)
@@ -134,15 +135,25 @@ def headline_curves(model_dir: str) -> dict[str, dict]:
         curves[task] = {
             "metric": metric,
             "steps": [p.step for p in points],
-            "minutes": [round((p.wall_time - start) / 60, 2) for p in points],
+            "minutes": [round(clock(p.wall_time) / 60, 2) for p in points],
             "values": [p.value for p in points],
         }
     return curves
 
 
-def _task_label(task: str) -> str:
+def task_label(task: str) -> str:
     found = _PAIR.search(task)
     return found.group(0) if found else task
+
+
+def curve_panels(curves: Mapping[str, dict]) -> dict[str, dict]:
+    """{metric label: {name: (minutes, steps, values)}} of named headline curves, the
+    panels of `metric_curves_png` in HEADLINE_METRICS's order."""
+    panels: dict[str, dict] = {label: {} for label in HEADLINE_METRICS.values()}
+    for name, curve in curves.items():
+        panel = panels[HEADLINE_METRICS[curve["metric"]]]
+        panel[name] = (curve["minutes"], curve["steps"], curve["values"])
+    return {label: panel for label, panel in panels.items() if panel}
 
 
 def _metric_curves(report: HtmlReport, model_dir: str | None, eval_dir: Path) -> None:
@@ -159,11 +170,7 @@ def _metric_curves(report: HtmlReport, model_dir: str | None, eval_dir: Path) ->
             "(train.eval_every)."
         )
         return
-    panels: dict[str, dict] = {label: {} for label in HEADLINE_METRICS.values()}
-    for task, curve in curves.items():
-        panel = panels[HEADLINE_METRICS[curve["metric"]]]
-        panel[_task_label(task)] = (curve["minutes"], curve["steps"], curve["values"])
-    panels = {label: panel for label, panel in panels.items() if panel}
+    panels = curve_panels({task_label(task): curve for task, curve in curves.items()})
     png = metric_curves_png(panels, title=f"evaluation during training, {model_dir}")
     (eval_dir / METRIC_CURVES_FILE).write_bytes(png)
     report.image(png, alt="each task's metric during training")
@@ -176,7 +183,7 @@ def _metric_curves(report: HtmlReport, model_dir: str | None, eval_dir: Path) ->
         for step, minute in zip(curve["steps"], curve["minutes"], strict=True):
             minutes_of_step[step] = min(minute, minutes_of_step.get(step, minute))
     columns = ["step", "minutes"] + [
-        f"{_task_label(task)} {HEADLINE_METRICS[curve['metric']]}" for task, curve in curves.items()
+        f"{task_label(task)} {HEADLINE_METRICS[curve['metric']]}" for task, curve in curves.items()
     ]
     rows = []
     for step in sorted(minutes_of_step):

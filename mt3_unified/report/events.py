@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import os
 
@@ -47,13 +48,37 @@ def read_scalars(folder: str) -> dict[str, list[Point]]:
     return {tag: [points[s] for s in sorted(points)] for tag, points in sorted(latest.items())}
 
 
-def start_time(folder: str) -> float | None:
-    """The wall time of the earliest event in ``folder``'s event files (a writer's first
-    event is written when it opens: for ``<model_dir>/train``, when training began);
-    None without event files."""
-    firsts = [next(_events(path), None) for path in event_files(folder)]
-    times = [event.wall_time for event in firsts if event is not None]
-    return min(times) if times else None
+def training_clock(folder: str, *others: str):
+    """A function of wall time -> seconds of training, from the event files of ``folder``
+    (``<model_dir>/train``: one file a process, a resumed run adds one) and ``others``
+    (``<model_dir>/eval``): the time since the first event, less each pause between the
+    last event written before a process started and that process's first event (a
+    killed run waiting to be resumed). None without event files in ``folder``."""
+    starts = []
+    for path in event_files(folder):
+        first = next(_events(path), None)
+        if first is not None:
+            starts.append(first.wall_time)
+    if not starts:
+        return None
+    starts.sort()
+    written = sorted(
+        event.wall_time
+        for each in (folder, *others)
+        for path in event_files(each)
+        for event in _events(path)
+    )
+    pauses = []
+    for begin in starts[1:]:
+        earlier = bisect.bisect_left(written, begin)
+        if earlier:
+            pauses.append((written[earlier - 1], begin))
+
+    def seconds(wall_time: float) -> float:
+        paused = sum(max(0.0, min(wall_time, end) - start) for start, end in pauses)
+        return wall_time - starts[0] - paused
+
+    return seconds
 
 
 def _events(path: str):

@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from mt3_unified.report.evaluation import METRIC_CURVES_FILE, evaluation_report, headline_curves
-from mt3_unified.report.events import Point, read_scalars, start_time
+from mt3_unified.report.events import Point, read_scalars, training_clock
 
 
 def _write_events(folder: Path, name: str, events: list[tuple[float, int, dict]]) -> None:
@@ -52,7 +52,7 @@ def test_read_scalars_gives_back_what_clu_wrote(tmp_path):
     }
     walls = [p.wall_time for points in scalars.values() for p in points]
     assert all(before - 1 <= w <= after + 1 for w in walls)
-    assert before - 1 <= start_time(str(tmp_path)) <= min(walls)
+    assert 0 <= training_clock(str(tmp_path))(max(walls)) <= after - before + 1
 
 
 def test_read_scalars_orders_by_step_and_keeps_a_redone_steps_last_value(tmp_path):
@@ -64,8 +64,19 @@ def test_read_scalars_orders_by_step_and_keeps_a_redone_steps_last_value(tmp_pat
     assert read_scalars(str(tmp_path)) == {
         "m": [Point(100, 1060.0, 0.5), Point(150, 2030.0, 0.625), Point(200, 2090.0, 0.75)]
     }
-    assert start_time(str(tmp_path)) == 1000.0
-    assert read_scalars(str(tmp_path / "none")) == {} and start_time(str(tmp_path / "x")) is None
+    assert read_scalars(str(tmp_path / "none")) == {}
+
+
+def test_the_training_clock_leaves_out_the_pause_before_a_resumed_run(tmp_path):
+    # The first process wrote from 1000 to 1120 s, the resumed one from 2000 to 2090 s.
+    _write_events(tmp_path, "1.a", [(1000.0, 0, {}), (1060.0, 100, {"m": 0.5}),
+                                    (1120.0, 200, {"m": 0.6})])  # fmt: skip
+    _write_events(tmp_path, "2.b", [(2000.0, 0, {}), (2090.0, 200, {"m": 0.75})])
+    clock = training_clock(str(tmp_path))
+    assert [clock(t) for t in (1000.0, 1060.0, 1120.0, 1500.0, 2000.0, 2090.0)] == [
+        0.0, 60.0, 120.0, 120.0, 120.0, 210.0
+    ]  # fmt: skip
+    assert training_clock(str(tmp_path / "none")) is None
 
 
 def _model_dir(root: Path) -> Path:
@@ -103,6 +114,17 @@ def test_headline_curves_pick_each_tasks_metric_against_minutes(tmp_path):
     assert headline_curves(str(tmp_path / "no_model")) == {}
 
 
+def test_a_resumed_runs_curve_counts_minutes_of_training_not_the_pause(tmp_path):
+    model_dir = _model_dir(tmp_path)  # trained from 1000 s; evaluated at 1060 and 1180 s
+    _write_events(model_dir / "train", "2.t", [(5000.0, 0, {}), (5120.0, 300, {"loss": 4.0})])
+    _write_events(
+        model_dir / "eval", "2.e", [(5120.0, 300, {"eval/d_image_to_lmx_eval/ser": 60.0})]
+    )
+    curve = headline_curves(str(model_dir))["d_image_to_lmx_eval"]
+    # The first process's last event is its eval at 1180 s: the pause is 1180-5000 s.
+    assert curve["minutes"] == [1.0, 3.0, 5.0] and curve["values"] == [80.0, 70.0, 60.0]
+
+
 def test_the_report_draws_them_and_writes_the_png_into_the_eval_dir(tmp_path):
     model_dir = _model_dir(tmp_path)
     eval_dir = tmp_path / "eval"
@@ -130,3 +152,38 @@ def test_no_evaluation_during_training_is_a_line_of_text(tmp_path):
     text = evaluation_report(eval_dir).read_text()
     assert "No evaluation during training in" in text
     assert not (eval_dir / METRIC_CURVES_FILE).exists()
+
+
+def test_report_curves_draws_several_runs_and_tables_their_points(tmp_path, capsys):
+    from mt3_unified.cli import main
+
+    small, large = _model_dir(tmp_path / "a"), _model_dir(tmp_path / "b")
+    output = tmp_path / "out" / "amt.png"
+    runs = ["--run", f"tiny={small}", "--run", f"d256={large}"]
+    assert main(["report", "curves", *runs, "--task", "audio_to_midi", "-o", str(output)]) == 0
+    table = output.with_suffix(".md")
+    assert capsys.readouterr().out.strip() == f"curves written to {output} and {table}"
+    assert Image.open(output).format == "PNG"
+    assert table.read_text().splitlines() == [
+        "| run | task | step | minutes | metric | value |",
+        "|---|---|---|---|---|---|",
+        "| tiny | audio_to_midi | 100 | 1 | onset F1 @50ms | 0.01 |",
+        "| tiny | audio_to_midi | 200 | 3 | onset F1 @50ms | 0.03 |",
+        "| d256 | audio_to_midi | 100 | 1 | onset F1 @50ms | 0.01 |",
+        "| d256 | audio_to_midi | 200 | 3 | onset F1 @50ms | 0.03 |",
+    ]
+
+
+def test_report_curves_names_a_run_without_evaluations(tmp_path, capsys):
+    from mt3_unified.cli import main
+
+    model_dir = _model_dir(tmp_path)
+    args = ["report", "curves", "--run", f"x={model_dir}", "--task", "midi_to_audio"]
+    assert main([*args, "-o", str(tmp_path / "c.png")]) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"mt3u report: {model_dir}: no evaluation during training of a task containing "
+        "'midi_to_audio' (<model_dir>/eval, written every train.eval_every steps)"
+    )
+    assert main(["report", "curves", "--run", str(model_dir), "-o", str(tmp_path / "c.png")]) == 2
+    assert "give --run LABEL=MODEL_DIR" in capsys.readouterr().err
+    assert not (tmp_path / "c.png").exists()
