@@ -190,7 +190,11 @@ def run_vocab(args) -> int:
 # -------------------------------------------------------------------- build
 def _build_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("corpus", choices=["synthetic"], help="which corpus builder")
-    p.add_argument("--config", default="tiny", help="tiny (tests, demos), full, or paper")
+    p.add_argument(
+        "--config",
+        default="tiny",
+        help="tiny (tests), demo, chorales, full or paper (corpus/synthetic.py)",
+    )
     p.add_argument("--data-dir", type=Path, default=Path("data"))
     p.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     p.add_argument("--no-pieces", action="store_true", help="skip the whole-piece dataset")

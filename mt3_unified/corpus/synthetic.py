@@ -99,6 +99,16 @@ CONFIGS = {
             source_glob="bach/bwv*.mxl",
             source_every=3,
         ),
+        SyntheticConfig(
+            "chorales",
+            PieceConfig(image_height=128, sample_rate=16000, layout=LayoutConfig(page_width=1000)),
+            description="Every Bach chorale of music21 (408), otherwise as `demo`: three "
+            "times its pieces, the same styles, splits and held-out style (a piece keeps its "
+            "split and style in both), to measure what corpus size does at the demo's budget.",
+            styles=TRAINING_STYLES,
+            heldout_style=HELDOUT_STYLE,
+            source_glob="bach/bwv*.mxl",
+        ),
     )
 }
 

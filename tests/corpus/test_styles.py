@@ -99,6 +99,18 @@ def test_demo_sources_are_a_fixed_spread_of_the_bach_chorales():
     assert DEMO.piece.layout.page_width == 1000 and DEMO.piece.image_height == 128
 
 
+def test_chorales_hold_every_chorale_and_demos_pieces_in_the_same_style_and_split():
+    chorales = synthetic.CONFIGS["chorales"]
+    ids = [piece_id for piece_id, _ in synthetic.list_sources(chorales)]
+    assert len(ids) == 408 and ids == sorted(ids)
+    demo_ids = [piece_id for piece_id, _ in synthetic.list_sources(DEMO)]
+    assert demo_ids == ids[::3]
+    assert chorales.splits == DEMO.splits and chorales.piece == DEMO.piece
+    assert [synthetic.style_name(chorales, p) for p in demo_ids] == [
+        synthetic.style_name(DEMO, p) for p in demo_ids
+    ]
+
+
 def test_styled_config_sets_font_program_and_a_page_width_of_its_own():
     base = DEMO.piece
     a = styled_piece_config(base, TRAINING_STYLES[1], "bach/bwv66.6.mxl")
