@@ -26,31 +26,20 @@ source launch/demo_stages.sh
 
 # Each single-task mixture (the suffix of <prefix>_<m>, tasks/mixtures.py) and its pair.
 SINGLE_TASK=(omr:image_to_lmx amt:audio_to_midi)
-COMPARE="${RUN}/compare"
-TABLE_DIR="${OUTPUT_ROOT}/compare_${CONFIG}"
 
 setup
 demo_stages
 
-single_dirs=()
 all_dirs=("$EVAL")
-[ "$CONFIG" = demo ] && all_dirs+=("${EVAL}_heldout")
+[ "$HELDOUT" = 1 ] && all_dirs+=("${EVAL}_heldout")
 for entry in "${SINGLE_TASK[@]}"; do
-  recipe="${entry%%:*}" pair="${entry#*:}"
-  markers="${COMPARE}/${recipe}/stages" model="${COMPARE}/${recipe}/model"
-  stage_in "$markers" "${recipe}_train" train_model "$model" "${MIXTURE_PREFIX}_${recipe}"
-  stage_in "$markers" "${recipe}_eval" evaluate test "${TABLE_DIR}/eval_${recipe}" "$model" "$pair"
-  single_dirs+=("${TABLE_DIR}/eval_${recipe}")
-  if [ "$CONFIG" = demo ]; then  # the rendering style held out of training
-    stage_in "$markers" "${recipe}_eval_heldout" evaluate test_heldout "${TABLE_DIR}/eval_${recipe}_heldout" \
-      "$model" "$pair"
-    single_dirs+=("${TABLE_DIR}/eval_${recipe}_heldout")
-  fi
+  recipe="${entry%%:*}"
+  single_run "$recipe" "${MIXTURE_PREFIX}_${recipe}" "${entry#*:}"
 done
 
 # The table is cheap and always rewritten, so it shows the latest evaluations.
 table=($MT3U report compare -o "${TABLE_DIR}/comparison.md")
-for dir in "${single_dirs[@]}"; do table+=(--single-task "$dir"); done
+for dir in "${SINGLE_DIRS[@]}"; do table+=(--single-task "$dir"); done
 for dir in "${all_dirs[@]}"; do table+=(--all-task "$dir"); done
 run "${table[@]}"
 dry_run || cat "${TABLE_DIR}/comparison.md"

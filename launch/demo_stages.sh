@@ -13,6 +13,7 @@
 #   PREP_RUN    the run whose corpus, codec and bake stages are reused: their markers
 #               and the codecs' workdirs (default runs/<config>, the demo's own, also
 #               for a run under another RUN_ROOT: the data dir's baked corpus is theirs)
+#   PREP_ROOT   where PREP_RUN is when unset: PREP_ROOT/<config> (default runs)
 #   TRAIN_STEPS, CODEC_STEPS, EVAL_EXAMPLES   budgets (defaults: the gin files', 32)
 source launch/common.sh
 export TF_CPP_MIN_LOG_LEVEL=2
@@ -34,8 +35,13 @@ if [ -z "${OUTPUT_ROOT:-}" ]; then
 fi
 RUN_ROOT="${RUN_ROOT:-runs}"
 RUN="${RUN_ROOT}/${CONFIG}"
-PREP_RUN="${PREP_RUN:-runs/${CONFIG}}"
+PREP_RUN="${PREP_RUN:-${PREP_ROOT:-runs}/${CONFIG}}"
 BAKED="${DATA_DIR}/baked/synthetic_scores/${CONFIG}"
+# Configs with a rendering style held out of training (corpus/synthetic.py's heldout_style)
+# are also evaluated on it (the split test_heldout).
+case "$CONFIG" in demo|chorales) HELDOUT=1 ;; *) HELDOUT=0 ;; esac
+COMPARE="${RUN}/compare"
+TABLE_DIR="${OUTPUT_ROOT}/compare_${CONFIG}"
 EVAL="${OUTPUT_ROOT}/eval_${CONFIG}"
 STAGES="${RUN}/stages"
 PREP_STAGES="${PREP_RUN}/stages"
@@ -134,10 +140,9 @@ setup() {
   dry_run || mkdir -p "$STAGES" "$OUTPUT_ROOT"
 }
 
-# The demo's stages up to its evaluations: the corpus and its report, both codecs and
-# the bake (PREP_RUN's), then the all-task model trained and evaluated on the test
-# split (and, at demo scale, the held-out rendering style). Each skips when done.
-demo_stages() {
+# The corpus and its report, both codecs and the bake (PREP_RUN's): what every model
+# of the corpus config trains on. Each skips when done.
+prep_stages() {
   prep_stage corpus $MT3U build synthetic --config "$CONFIG" --data-dir "$DATA_DIR"
   prep_stage corpus_report $MT3U report corpus --config "$CONFIG" --data-dir "$DATA_DIR" \
     -o "${OUTPUT_ROOT}/corpus_${CONFIG}.html"
@@ -146,9 +151,34 @@ demo_stages() {
   prep_stage bake $MT3U bake --corpus "synthetic_scores/${CONFIG}" --data-dir "$DATA_DIR" \
     --image-workdir "$(codec_dir "$IMAGE_CODEC")" --audio-workdir "$(codec_dir "$AUDIO_CODEC")" \
     --output-dir "$BAKED" --report "${OUTPUT_ROOT}/codecs_${CONFIG}.html"
+}
+
+# The demo's stages up to its evaluations: the corpus, codecs and bake, then the
+# all-task model trained and evaluated on the test split (and, at demo scale, the
+# held-out rendering style). Each skips when done.
+demo_stages() {
+  prep_stages
   stage train train_model
   stage eval evaluate test "$EVAL"
-  if [ "$CONFIG" = demo ]; then  # the rendering style held out of training
+  if [ "$HELDOUT" = 1 ]; then
     stage eval_heldout evaluate test_heldout "${EVAL}_heldout"
+  fi
+}
+
+# single_run NAME MIXTURE PAIR: a model of its own beside the demo's, RUN/compare/NAME/model
+# (markers RUN/compare/NAME/stages/NAME_*), trained with MODEL_GIN on MIXTURE and
+# evaluated on PAIR (e.g. image_to_lmx) into TABLE_DIR/eval_NAME, and on the held-out
+# style into TABLE_DIR/eval_NAME_heldout; appends the eval dirs to SINGLE_DIRS.
+SINGLE_DIRS=()
+single_run() {
+  local name="$1" mixture="$2" pair="$3"
+  local markers="${COMPARE}/${name}/stages" model="${COMPARE}/${name}/model"
+  stage_in "$markers" "${name}_train" train_model "$model" "$mixture"
+  stage_in "$markers" "${name}_eval" evaluate test "${TABLE_DIR}/eval_${name}" "$model" "$pair"
+  SINGLE_DIRS+=("${TABLE_DIR}/eval_${name}")
+  if [ "$HELDOUT" = 1 ]; then
+    stage_in "$markers" "${name}_eval_heldout" evaluate test_heldout \
+      "${TABLE_DIR}/eval_${name}_heldout" "$model" "$pair"
+    SINGLE_DIRS+=("${TABLE_DIR}/eval_${name}_heldout")
   fi
 }

@@ -87,8 +87,9 @@ def _stages(tmp_path: Path, script: str, done: dict[str, list[str]], **settings:
         (tmp_path / folder).mkdir(parents=True, exist_ok=True)
         for name in names:
             (tmp_path / folder / f"{name}.done").write_text("1\n")
-    env = {"PATH": "/usr/bin:/bin", "RUN_ROOT": f"{tmp_path}/runs",
-           "PREP_RUN": f"{tmp_path}/prep", **settings}  # fmt: skip
+    env = {"PATH": "/usr/bin:/bin", "RUN_ROOT": f"{tmp_path}/runs", **settings}
+    if "PREP_ROOT" not in env:
+        env["PREP_RUN"] = f"{tmp_path}/prep"
     done_run = subprocess.run(["bash", str(ROOT / "launch" / script), "--dry-run"],
                               capture_output=True, text=True, env=env, check=True)  # fmt: skip
     return done_run.stdout
@@ -98,11 +99,11 @@ def _data_flags() -> str:
     return "\"--gin.DataPaths.data_dir='data'\" \"--gin.DataPaths.baked_dir='data/baked'\""
 
 
-def _train(prep: Path, model_dir: str, mixture: str, steps: str = "") -> str:
+def _train(prep: Path, model_dir: str, mixture: str, steps: str = "", gin="demo") -> str:
     image = _codec_dir(prep, "gin/codecs/rqvae_demo.gin")
     audio = _codec_dir(prep, "gin/codecs/audio_demo.gin")
     return (
-        f".venv/bin/mt3u train --gin-file gin/demo.gin \"--gin.MIXTURE_OR_TASK_NAME='{mixture}'\""
+        f".venv/bin/mt3u train --gin-file gin/{gin}.gin \"--gin.MIXTURE_OR_TASK_NAME='{mixture}'\""
         f"{steps} \"--gin.MODEL_DIR='{model_dir}'\" {_data_flags()} "
         f"\"--gin.CodebookInit.image_codec_workdir='{image}'\" "
         f"\"--gin.CodebookInit.audio_codec_workdir='{audio}'\""
@@ -174,7 +175,81 @@ def test_compare_dry_run_reuses_the_demos_stages_and_adds_the_single_task_runs(t
     ]
 
 
-@pytest.mark.parametrize("script", ["demo.sh", "compare_mixtures.sh"])
+PREP_DONE = ["corpus", "corpus_report", "image_codec", "audio_codec", "bake"]
+
+
+def test_levers_dry_run_trains_each_lever_beside_the_run_it_changes(tmp_path):
+    lever_done = ["train", "eval", "eval_heldout"]
+    done = {"prep/demo/stages": PREP_DONE,
+            "runs/demo/compare/amt_mel/stages": [f"amt_mel_{n}" for n in lever_done],
+            "runs/demo/compare/omr/stages": [f"omr_{n}" for n in lever_done]}  # fmt: skip
+    out = _stages(tmp_path, "levers.sh", done, PREP_ROOT=f"{tmp_path}/prep",
+                  OUTPUT_ROOT=f"{tmp_path}/out")  # fmt: skip
+    prep, runs, outputs = tmp_path / "prep", tmp_path / "runs", tmp_path / "out"
+    skipped = [f"# {n}: done before ({prep}/demo/stages/{n}.done); skipped" for n in PREP_DONE]
+    d256, omr = f"{runs}/demo/compare/amt_mel_256/model", f"{runs}/chorales/compare/omr/model"
+    amt_mel, demo_omr = f"{runs}/demo/compare/amt_mel", f"{runs}/demo/compare/omr"
+    table, chorales = f"{outputs}/compare_demo", f"{outputs}/compare_chorales"
+    image = _codec_dir(prep / "chorales", "gin/codecs/rqvae_demo.gin")
+    audio = _codec_dir(prep / "chorales", "gin/codecs/audio_demo.gin")
+    codec = "\"--gin.corpus_data.corpus='synthetic_scores/chorales'\" " + (
+        "\"--gin.corpus_data.data_dir='data'\""
+    )
+    curves = (
+        f".venv/bin/mt3u report curves --run {{}} --run {{}} --task {{}} -o {outputs}/levers/{{}}"
+    )
+    assert out.splitlines() == [
+        "bash launch/setup_env.sh",
+        *skipped,
+        *(
+            f"# amt_mel_{n}: done before ({amt_mel}/stages/amt_mel_{n}.done); skipped"
+            for n in lever_done
+        ),  # fmt: skip
+        *skipped,
+        _train(prep / "demo", d256, "synthetic_demo_amt", gin="demo_amt_mel_256"),
+        _eval(d256, f"{table}/eval_amt_mel_256", "test", "audio_to_midi"),
+        _eval(d256, f"{table}/eval_amt_mel_256_heldout", "test_heldout", "audio_to_midi"),
+        *skipped,
+        *(f"# omr_{n}: done before ({demo_omr}/stages/omr_{n}.done); skipped" for n in lever_done),
+        ".venv/bin/mt3u build synthetic --config chorales --data-dir data",
+        ".venv/bin/mt3u report corpus --config chorales --data-dir data "
+        f"-o {outputs}/corpus_chorales.html",
+        f".venv/bin/mt3u train-codec --gin-file=gin/codecs/rqvae_demo.gin --workdir={image} "
+        f"{codec} 2> {prep}/chorales/image_codec.log",
+        f".venv/bin/mt3u train-codec --gin-file=gin/codecs/audio_demo.gin --workdir={audio} "
+        f"{codec} 2> {prep}/chorales/audio_codec.log",
+        ".venv/bin/mt3u bake --corpus synthetic_scores/chorales --data-dir data "
+        f"--image-workdir {image} --audio-workdir {audio} "
+        "--output-dir data/baked/synthetic_scores/chorales "
+        f"--report {outputs}/codecs_chorales.html",
+        _train(prep / "chorales", omr, "synthetic_chorales_omr"),
+        _eval(omr, f"{chorales}/eval_omr", "test", "image_to_lmx"),
+        _eval(omr, f"{chorales}/eval_omr_heldout", "test_heldout", "image_to_lmx"),
+        curves.format(
+            f'"tiny, log-mel={amt_mel}/model"',
+            f'"d256, log-mel={d256}"',
+            "audio_to_midi",
+            "amt_curves.png",
+        ),  # fmt: skip
+        curves.format(
+            f'"demo (136 chorales)={demo_omr}/model"',
+            f'"chorales (408)={omr}"',
+            "image_to_lmx",
+            "omr_curves.png",
+        ),  # fmt: skip
+    ]
+    assert not (tmp_path / "out").exists()  # a dry run writes nothing
+
+
+def test_levers_take_no_prep_run():
+    env = {"PREP_RUN": "x", "PATH": "/usr/bin:/bin"}
+    done = subprocess.run(["bash", str(ROOT / "launch" / "levers.sh"), "--dry-run"],
+                          capture_output=True, text=True, env=env)  # fmt: skip
+    assert (done.returncode, done.stdout) == (2, "")
+    assert "set PREP_ROOT instead" in done.stderr
+
+
+@pytest.mark.parametrize("script", ["demo.sh", "compare_mixtures.sh", "levers.sh"])
 def test_the_stage_scripts_take_only_dry_run(script):
     done = subprocess.run(["bash", str(ROOT / "launch" / script), "--dry"],
                           capture_output=True, text=True)  # fmt: skip

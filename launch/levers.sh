@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# What moves OMR and AMT toward their targets at the demo's budget, measured: each lever
+# is a model of its own beside the demo's, trained and evaluated on its pair (test split
+# and held-out style), and its curve of the metric against minutes of training drawn
+# next to the run it changes.
+#
+#   AMT, the model's size: AMT alone on log-mel inputs, the tiny model
+#       (gin/demo_amt_mel.gin) against d_model 256, 4 + 4 layers (gin/demo_amt_mel_256.gin)
+#   OMR, the corpus's size: OMR alone with the tiny model (gin/demo.gin) on the `demo`
+#       corpus (136 chorales; the run launch/compare_mixtures.sh also makes) against the
+#       `chorales` corpus (all 408, its own codecs and bake)
+#
+#   bash launch/levers.sh             # after (or including) the demo's corpus, codecs, bake
+#   bash launch/levers.sh --dry-run   # print the commands of the stages not done
+#   TRAIN_STEPS=N EVAL_EXAMPLES=N RUN_ROOT=... PREP_ROOT=...   as for launch/demo.sh
+#       (launch/demo_stages.sh; the demo scale only)
+#
+# Models under runs/<config>/compare/<lever>/ (markers in its stages/), evaluations in
+# outputs/compare_<config>/eval_<lever>[_heldout], the curves in outputs/levers/
+# (amt_curves.png, omr_curves.png, each with its points as Markdown beside it).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source launch/common.sh
+parse_dry_run "$@"
+if [ "${SCALE:-demo}" != demo ]; then
+  echo "levers.sh: the levers are measured at the demo scale only (SCALE=${SCALE})" >&2
+  exit 2
+fi
+if [ -n "${PREP_RUN:-}" ]; then
+  echo "levers.sh: PREP_RUN names one config's run and the levers use two (demo, chorales);" \
+    "set PREP_ROOT instead (each config's is PREP_ROOT/<config>)" >&2
+  exit 2
+fi
+RERUN="bash launch/levers.sh"
+CURVES="${OUTPUT_ROOT:-outputs}/levers"
+
+# in_config CONFIG COMMAND...: COMMAND with the demo stages' settings of the corpus config
+# (sourced in a subshell: each config has its own run, codecs and bake).
+in_config() {
+  (
+    CONFIG="$1"
+    shift
+    source launch/demo_stages.sh
+    "$@"
+  )
+}
+
+# lever NAME GIN MIXTURE PAIR (in_config): the config's shared stages, then the lever's
+# model trained with GIN on synthetic_<config>_<MIXTURE> and evaluated on PAIR.
+lever() {
+  MODEL_GIN=(--gin-file "$2")
+  prep_stages
+  single_run "$1" "${MIXTURE_PREFIX}_$3" "$4"
+}
+
+# curves OUTPUT TASK LABEL=MODEL_DIR...: the runs' metric of TASK against training time.
+curves() {
+  local output="$1" task="$2" words=()
+  shift 2
+  for labelled in "$@"; do words+=(--run "$labelled"); done
+  in_config demo run .venv/bin/mt3u report curves "${words[@]}" --task "$task" -o "${CURVES}/${output}"
+}
+
+in_config demo setup
+in_config demo lever amt_mel gin/demo_amt_mel.gin amt audio_to_midi
+in_config demo lever amt_mel_256 gin/demo_amt_mel_256.gin amt audio_to_midi
+in_config demo lever omr gin/demo.gin omr image_to_lmx
+in_config chorales lever omr gin/demo.gin omr image_to_lmx
+RUNS="${RUN_ROOT:-runs}"
+curves amt_curves.png audio_to_midi "tiny, log-mel=${RUNS}/demo/compare/amt_mel/model" \
+  "d256, log-mel=${RUNS}/demo/compare/amt_mel_256/model"
+curves omr_curves.png image_to_lmx "demo (136 chorales)=${RUNS}/demo/compare/omr/model" \
+  "chorales (408)=${RUNS}/chorales/compare/omr/model"
+[[ $DRY_RUN == 1 ]] || cat "${CURVES}/amt_curves.md" "${CURVES}/omr_curves.md"
