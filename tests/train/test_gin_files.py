@@ -83,3 +83,18 @@ def test_demo_amt_mel_trains_amt_alone_on_log_mel_frames_with_the_demos_budget()
     config = ModelConfig()
     assert (config.continuous_input_dim, config.continuous_modalities) == (128, ("audio",))
     assert config.continuous_input_dim == ContinuousInputs().num_mel_bins
+
+
+def test_demo_amt_mel_256_is_the_same_run_with_a_wider_deeper_model():
+    from mt3_unified.model.config import ModelConfig
+    from mt3_unified.tasks.chain import ContinuousInputs
+
+    parse_gin(["gin/demo_amt_mel_256.gin"], ["MODEL_DIR='/tmp/x'"])
+    assert gin.query_parameter("%MIXTURE_OR_TASK_NAME") == "synthetic_demo_amt"
+    assert gin.query_parameter("%TRAIN_STEPS") == 4000
+    assert ContinuousInputs().modalities == ("audio",)
+    config = ModelConfig()
+    shape = (config.emb_dim, config.num_heads, config.head_dim, config.mlp_dim)
+    assert shape == (256, 4, 64, 1024)
+    assert (config.num_encoder_layers, config.num_decoder_layers) == (4, 4)
+    assert (config.continuous_input_dim, config.max_input_len) == (128, 320)
