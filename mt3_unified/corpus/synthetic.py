@@ -69,6 +69,17 @@ class SyntheticConfig:
         return SPLITS + ((HELDOUT_SPLIT,) if self.heldout_style is not None else ())
 
 
+DEMO = SyntheticConfig(
+    "demo",
+    PieceConfig(image_height=128, sample_rate=16000, layout=LayoutConfig(page_width=1000)),
+    description="136 Bach chorales (every third), systems of a few measures, in 7 "
+    "rendering styles (fonts, GM pianos, degradations, reverb); the test pieces again "
+    "in a held-out style as test_heldout; 128 px, 16 kHz. Builds in minutes on 2 cores.",
+    styles=TRAINING_STYLES,
+    heldout_style=HELDOUT_STYLE,
+    source_glob="bach/bwv*.mxl",
+    source_every=3,
+)
 CONFIGS = {
     c.name: c
     for c in (
@@ -88,26 +99,14 @@ CONFIGS = {
             PieceConfig(image_height=416, sample_rate=44100, layout=LayoutConfig(page_width=2100)),
             description="Every usable score at the paper's resolution: 416 px, 44.1 kHz.",
         ),
-        SyntheticConfig(
-            "demo",
-            PieceConfig(image_height=128, sample_rate=16000, layout=LayoutConfig(page_width=1000)),
-            description="136 Bach chorales (every third), systems of a few measures, in 7 "
-            "rendering styles (fonts, GM pianos, degradations, reverb); the test pieces again "
-            "in a held-out style as test_heldout; 128 px, 16 kHz. Builds in minutes on 2 cores.",
-            styles=TRAINING_STYLES,
-            heldout_style=HELDOUT_STYLE,
-            source_glob="bach/bwv*.mxl",
-            source_every=3,
-        ),
-        SyntheticConfig(
-            "chorales",
-            PieceConfig(image_height=128, sample_rate=16000, layout=LayoutConfig(page_width=1000)),
+        DEMO,
+        dataclasses.replace(
+            DEMO,
+            name="chorales",
+            source_every=1,
             description="Every Bach chorale of music21 (408), otherwise as `demo`: three "
             "times its pieces, the same styles, splits and held-out style (a piece keeps its "
             "split and style in both), to measure what corpus size does at the demo's budget.",
-            styles=TRAINING_STYLES,
-            heldout_style=HELDOUT_STYLE,
-            source_glob="bach/bwv*.mxl",
         ),
     )
 }

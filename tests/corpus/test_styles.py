@@ -27,7 +27,7 @@ from mt3_unified.corpus.systems import music_fonts
 
 from .conftest import needs_fluidsynth
 
-DEMO = synthetic.CONFIGS["demo"]
+DEMO = synthetic.DEMO
 ROUGH = RenderingStyle("rough", blur=1.0, pixel_noise=10.0, rotation=0.5, contrast=0.3)
 
 
