@@ -21,10 +21,22 @@ command -v "$PYTHON" >/dev/null || PYTHON=python3
 if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv
 fi
-# Reinstall only when setup.py changed since the last install.
+# EXTRAS: setup.py's extras to install (default dev; launch/test.sh adds dac, whose test
+# also needs the packages of launch/dac_test_requirements.txt, installed without deps).
+EXTRAS="${EXTRAS:-dev}"
+# Reinstall only when setup.py or the DAC test's requirements changed since the last
+# install, or an extra is asked for that it did not install (the stamp lists them).
 STAMP=.venv/.mt3u-installed
-if [ ! -f "$STAMP" ] || [ setup.py -nt "$STAMP" ]; then
+missing=0
+for extra in ${EXTRAS//,/ }; do
+  grep -qx "$extra" "$STAMP" 2>/dev/null || missing=1
+done
+if [ "$missing" = 1 ] || [ setup.py -nt "$STAMP" ] || [ launch/dac_test_requirements.txt -nt "$STAMP" ]; then
+  installed=$( (cat "$STAMP" 2>/dev/null; echo "${EXTRAS//,/$'\n'}") | grep . | sort -u | paste -sd, -)
   .venv/bin/python -m pip install -q --upgrade pip
-  .venv/bin/python -m pip install -q -e ".[dev]"
-  touch "$STAMP"
+  .venv/bin/python -m pip install -q -e ".[${installed}]"
+  if [[ ",${installed}," == *,dac,* ]]; then
+    .venv/bin/python -m pip install -q --no-deps -r launch/dac_test_requirements.txt
+  fi
+  echo "${installed//,/$'\n'}" > "$STAMP"
 fi
