@@ -23,8 +23,8 @@ class RunCurvesError(Mt3UnifiedError, ValueError):
     """A run without evaluations during training: the message names its model dir."""
 
 
-def run_curves(runs: Mapping[str, str], task: str | None = None) -> dict[str, dict]:
-    """{"<run>: <pair>": curve} of each run's headline curves ({label: model dir}), only
+def run_curves(runs: Mapping[str, str], task: str | None = None) -> dict[tuple[str, str], dict]:
+    """{(run label, pair): curve} of each run's headline curves ({label: model dir}), only
     the tasks whose name contains ``task`` when given."""
     out = {}
     for label, model_dir in runs.items():
@@ -40,7 +40,7 @@ def run_curves(runs: Mapping[str, str], task: str | None = None) -> dict[str, di
                 "(<model_dir>/eval, written every train.eval_every steps)"
             )
         for name, curve in curves.items():
-            out[f"{label}: {task_label(name)}"] = curve
+            out[label, task_label(name)] = curve
     return out
 
 
@@ -51,11 +51,11 @@ def write_run_curves(
     Markdown table beside it (``.md``)."""
     curves = run_curves(runs, task)
     output.parent.mkdir(parents=True, exist_ok=True)
-    png = metric_curves_png(curve_panels(curves), title="evaluation during training")
+    named = {f"{run}: {pair}": curve for (run, pair), curve in curves.items()}
+    png = metric_curves_png(curve_panels(named), title="evaluation during training")
     output.write_bytes(png)
     rows = []
-    for name, curve in curves.items():
-        run, pair = name.split(": ", 1)
+    for (run, pair), curve in curves.items():
         points = zip(curve["steps"], curve["minutes"], curve["values"], strict=True)
         for step, minutes, value in points:
             label = HEADLINE_METRICS[curve["metric"]]
