@@ -69,9 +69,12 @@ def metric_curves_png(
     *,
     title: str = "",
     max_step_ticks: int = 7,
+    step_axis: bool = True,
 ) -> bytes:
     """One panel a metric ({y label: {curve name: (minutes, steps, values)}}): each curve's
-    values against training time in minutes, with the steps of its points on the top axis."""
+    values against training time in minutes, with the steps of its points on the top axis
+    (curves of one run); without ``step_axis`` (runs whose steps take different times),
+    each curve's last point is labelled with its step instead."""
     figure, grid = plt.subplots(1, len(panels), figsize=(5.2 * len(panels), 3.8), squeeze=False)
     for axes, (ylabel, curves) in zip(grid[0], panels.items(), strict=True):
         minute_of_step: dict[int, float] = {}
@@ -79,12 +82,17 @@ def metric_curves_png(
             axes.plot(minutes, values, marker="o", markersize=3, label=name)
             for step, minute in zip(steps, minutes, strict=True):
                 minute_of_step.setdefault(step, minute)
+            if not step_axis and steps:
+                axes.annotate(f"step {steps[-1]}", (minutes[-1], values[-1]), fontsize="small",
+                              textcoords="offset points", xytext=(4, 4))  # fmt: skip
         axes.set_xlim(left=0)  # training began at 0
         axes.set_xlabel("training time (min)")
         axes.set_ylabel(ylabel)
         axes.grid(alpha=0.3)
         if curves:
             axes.legend(fontsize="small")
+        if not step_axis:
+            continue
         top = axes.twiny()  # the steps, at the minutes they were evaluated at
         top.set_xlim(axes.get_xlim())
         ticks = sorted(minute_of_step.items())

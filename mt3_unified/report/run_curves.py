@@ -52,7 +52,9 @@ def write_run_curves(
     curves = run_curves(runs, task)
     output.parent.mkdir(parents=True, exist_ok=True)
     named = {f"{run}: {pair}": curve for (run, pair), curve in curves.items()}
-    png = metric_curves_png(curve_panels(named), title="evaluation during training")
+    png = metric_curves_png(
+        curve_panels(named), title="evaluation during training", step_axis=False
+    )
     output.write_bytes(png)
     rows = []
     for (run, pair), curve in curves.items():
