@@ -44,9 +44,7 @@ def codec_report(
     and SI-SNR (dB); the page shows
     the first ``shown`` examples as original vs decoded image and audio.
     """
-    import jax.numpy as jnp
-
-    from mt3_unified.codecs.audio import mel_distance, si_snr
+    from mt3_unified.codecs.audio import host_audio_distances
     from mt3_unified.codecs.data import example_name, load_corpus
     from mt3_unified.codecs.inputs import CodecInputError
 
@@ -69,9 +67,9 @@ def codec_report(
                 audio = audio_encoder.prepare(example["audio"], example.get("sample_rate"), name)
                 codes = audio_encoder(audio)
                 decoded_audio = audio_encoder.decode(codes, audio.shape[0])
-                pair = jnp.asarray(decoded_audio[None]), jnp.asarray(audio[None])
-                mels.append(float(mel_distance(*pair, audio_encoder.model.config)))
-                snrs.append(float(si_snr(*pair)[0]))
+                mel, snr = host_audio_distances(decoded_audio, audio, audio_encoder.model.config)
+                mels.append(mel)
+                snrs.append(snr)
                 section["audio"] = (audio, decoded_audio, codes.shape, mels[-1], snrs[-1])
         except CodecInputError as error:
             skipped.append(f"{name}: {error.problem}")

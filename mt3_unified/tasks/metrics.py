@@ -130,7 +130,7 @@ def decoded_image_metrics(targets: Sequence, predictions: Sequence, encoder) -> 
 def decoded_audio_metrics(targets: Sequence, predictions: Sequence, encoder) -> dict[str, float]:
     """Mean mel distance of audio decoded from predicted codes against that of the targets
     (the codec's own multi-scale log-mel L1; predictions cut or padded with silence)."""
-    from mt3_unified.codecs.audio import mel_distance
+    from mt3_unified.codecs.audio import host_audio_distances
     from mt3_unified.tasks.postprocess import decode_audio
 
     distances = []
@@ -138,5 +138,5 @@ def decoded_audio_metrics(targets: Sequence, predictions: Sequence, encoder) -> 
         reference = decode_audio(target, encoder)
         sound = decode_audio(prediction, encoder) if len(prediction) else np.zeros(0, np.float32)
         sound = np.pad(sound[: len(reference)], (0, max(len(reference) - len(sound), 0)))
-        distances.append(float(mel_distance(sound[None], reference[None], encoder.model.config)))
+        distances.append(host_audio_distances(sound, reference, encoder.model.config)[0])
     return {"decoded_mel_distance": float(np.mean(distances))}

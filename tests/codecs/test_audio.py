@@ -11,6 +11,7 @@ from mt3_unified.codecs.audio import (
     AudioCodec,
     AudioCodecConfig,
     WaveDiscriminator,
+    host_audio_distances,
     log_mel,
     mel_distance,
     si_snr,
@@ -92,6 +93,20 @@ def test_metrics_are_zero_distance_and_high_snr_for_identical_audio():
     assert snrs[0] > 60.0 and snrs[1] > 60.0
     np.testing.assert_allclose(snrs[2], 0.0, atol=0.2)
     assert mel.shape == (1, 4000 // 64 + 1, 20)
+
+
+def test_host_distances_are_the_metrics_of_one_signal_whatever_its_length():
+    t = np.arange(4000) / 16000
+    tone = np.sin(2 * np.pi * 440 * t).astype(np.float32)
+    noise = np.sin(2 * np.pi * 1234.5 * t).astype(np.float32)
+    mel, snr = host_audio_distances(tone + noise, tone, TINY)
+    assert mel == pytest.approx(
+        float(mel_distance((tone + noise)[None], tone[None], TINY)), rel=1e-5
+    )
+    assert snr == pytest.approx(float(si_snr((tone + noise)[None], tone[None])[0]), abs=1e-4)
+    assert abs(snr) < 0.2  # an orthogonal signal of equal power: ~0 dB
+    same_mel, same_snr = host_audio_distances(tone[:3001], tone[:3001], TINY)  # another length
+    assert same_mel == pytest.approx(0.0, abs=1e-6) and same_snr > 60.0
 
 
 def test_discriminator_gives_logits_and_features_per_scale():
