@@ -17,4 +17,3 @@ def test_a_piece_id_reads_the_same_however_tf_data_gives_it(value):
 def test_utf8_bytes_are_decoded_and_other_values_printed():
     assert as_text("Dvořák".encode()) == "Dvořák"
     assert as_text(np.asarray(7)) == "7"
-

@@ -1,4 +1,4 @@
-"""Scores of generated audio: own-AMT note F1 (DTW-aligned for image -> audio) and FAD."""
+"""Scores of generated audio: transcribed note F1 (DTW-aligned for image -> audio) and FAD."""
 
 from __future__ import annotations
 
@@ -120,8 +120,8 @@ def score_audio(ctx: Context, decoded: Decoded) -> dict:
             row(MULTI, [*onset_values(truth, staged), fad_or_none(real, stages[0], embed)], n)
         )
     note = (
-        f"Generated audio is decoded by the audio codec and transcribed by this model's own "
-        f"AMT (audio → MIDI); onset F1 against {truth_note}"
+        f"Generated audio is decoded by the audio codec and transcribed by "
+        f"{ctx.transcriber_label()} (audio → MIDI); onset F1 against {truth_note}"
         f"{' after DTW alignment of the transcription' if far else ''}. "
         f"FAD against the decoded ground-truth codes, embedder: {embed_label}. "
         f"{RANDOM}: ground-truth notes scored against another example's, paired at random "

@@ -88,6 +88,10 @@ class Context:
     samples_per_task: int
     codec_workdirs: dict[str, str | None]
     embedder: object = None
+    # The run whose AMT transcribes generated audio (`evaluate`'s ``transcriber``; None:
+    # this run's own) and the audio codec it reads, by workdir.
+    transcriber: object = None
+    transcriber_codec: str | None = None
     skipped: dict[str, str] = dataclasses.field(default_factory=dict)  # {task: why}
     _encoders: dict = dataclasses.field(default_factory=dict)
     _embed: tuple | None = None
@@ -100,6 +104,24 @@ class Context:
             workdir = self.codec_workdirs.get(modality)
             self._encoders[modality] = load_code_encoder(workdir) if workdir else None
         return self._encoders[modality]
+
+    def transcriber_encoder(self):
+        """The audio codec's host encoder the transcriber reads clips with."""
+        if self.transcriber is None:
+            return self.encoder("audio")
+        key = ("transcriber", self.transcriber_codec)
+        if key not in self._encoders:
+            from mt3_unified.codecs.loading import load_code_encoder
+
+            self._encoders[key] = load_code_encoder(self.transcriber_codec)
+        return self._encoders[key]
+
+    def transcriber_label(self) -> str:
+        """Who transcribes generated audio, as the tables' notes say it."""
+        if self.transcriber is None:
+            return "this model's own AMT"
+        run = self.transcriber
+        return f"the AMT of {run.model_dir} (step {run.step}, `--transcriber`)"
 
     def embed(self) -> tuple[Callable, str]:
         if self._embed is None:

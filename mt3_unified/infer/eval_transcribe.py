@@ -1,4 +1,4 @@
-"""The model's own AMT and OMR of generated audio and images, for scoring them as notes and LMX."""
+"""The AMT and OMR that score generated audio and images as notes and LMX."""
 
 from __future__ import annotations
 
@@ -33,6 +33,17 @@ def audio_units_of_samples(samples: np.ndarray, encoder, piece_id: str) -> list[
     unit["audio"] = np.round(np.clip(samples, -1.0, 1.0) * 32767.0).astype(np.int16)
     unit["sample_rate"] = np.int32(config.sample_rate)
     return [unit]
+
+
+def resampled(samples: np.ndarray, rate: int, encoder) -> np.ndarray:
+    """``samples`` at ``rate`` Hz brought to the sample rate of ``encoder``'s codec."""
+    target = encoder.model.config.sample_rate
+    samples = np.asarray(samples, np.float32).reshape(-1)
+    if rate == target or samples.size == 0:
+        return samples
+    import librosa
+
+    return librosa.resample(samples, orig_sr=rate, target_sr=target).astype(np.float32)
 
 
 def image_code_unit(codes: np.ndarray, piece_id: str) -> dict:
@@ -72,27 +83,38 @@ def notes_unit(ns: music_pb2.NoteSequence, audio_encoder, piece_id: str) -> dict
     return unit
 
 
-def decode_grouped(ctx: Context, units: list[dict], input_modality: str, output_modality: str):
-    """{piece_id: [segments in order]} of units decoded with the run's model."""
+def decode_grouped(
+    ctx: Context, units: list[dict], input_modality: str, output_modality: str, run=None
+):
+    """{piece_id: [segments in order]} of units decoded with ``run`` (default: the
+    evaluated run's model), gin holding that run's config while it decodes."""
     from mt3_unified.infer.predict import decode_units
+    from mt3_unified.infer.restore import config_of
 
+    run = run or ctx.run
     grouped: dict[str, list] = {u["piece_id"].item().decode(): [] for u in units}
-    for segment in decode_units(
-        ctx.run, units, input_modality, output_modality, batch_size=ctx.batch_size
-    ):
-        grouped[segment.piece_id].append(segment)
+    with config_of(run, then=ctx.run):
+        for segment in decode_units(
+            run, units, input_modality, output_modality, batch_size=ctx.batch_size
+        ):
+            grouped[segment.piece_id].append(segment)
     return grouped
 
 
 def transcribe(ctx: Context, clips: Sequence[np.ndarray]) -> list[music_pb2.NoteSequence]:
-    """The model's own AMT of each clip (re-encoded by the audio codec); empty clips: no notes."""
+    """The AMT of each clip (the evaluated model's own, or `ctx.transcriber`'s), re-encoded by
+    the codec that AMT reads (clips at the evaluated codec's rate are resampled to its);
+    empty clips: no notes."""
     from mt3_unified.infer.outputs import notes_of_segments
 
-    encoder = ctx.encoder("audio")
+    encoder = ctx.transcriber_encoder()
+    rate = ctx.encoder("audio").model.config.sample_rate
     units = [
-        u for i, clip in enumerate(clips) for u in audio_units_of_samples(clip, encoder, f"{i}")
+        u
+        for i, clip in enumerate(clips)
+        for u in audio_units_of_samples(resampled(clip, rate, encoder), encoder, f"{i}")
     ]
-    grouped = decode_grouped(ctx, units, "audio", "midi")
+    grouped = decode_grouped(ctx, units, "audio", "midi", run=ctx.transcriber)
     return [
         notes_of_segments(grouped[f"{i}"]) if f"{i}" in grouped else music_pb2.NoteSequence()
         for i in range(len(clips))

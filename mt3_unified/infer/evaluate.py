@@ -8,9 +8,10 @@ them), scores them as the paper does and writes ``results.json`` (the format
 - image -> LMX (OMR), MIDI -> LMX: SER and SER without tuplets;
 - audio -> MIDI (AMT), LMX -> MIDI: note onset and onset-offset F1 (mir_eval);
 - MIDI -> audio, image -> audio: the generated audio is transcribed by the model's own
-  AMT (decoded, re-encoded by the audio codec) and scored against the ground-truth
-  notes (image -> audio after DTW alignment, `metrics.alignment`); FAD against the
-  decoded ground-truth codes;
+  AMT, or by another run's (``transcriber``: a model that transcribes better judges the
+  audio and not the judge), decoded and re-encoded by the audio codec that AMT reads,
+  and scored against the ground-truth notes (image -> audio after DTW alignment,
+  `metrics.alignment`); FAD against the decoded ground-truth codes;
 - audio -> image: EMD of pitch and duration token histograms of the model's own OMR of
   the generated images against the ground-truth LMX;
 - LMX -> image: code accuracy and PSNR of the decoded images.
@@ -93,6 +94,7 @@ def evaluate(
     audio_codec: str | None = None,
     embedder=None,
     pairs: Sequence[str] | None = None,
+    transcriber: str | None = None,
     seed: int = 0,
     progress: bool = True,
     bindings: Sequence[str] = (),
@@ -102,8 +104,10 @@ def evaluate(
 
     ``pairs``: the modality pairs to evaluate (e.g. ``["image_to_lmx"]``; default all);
     ``image_codec``/``audio_codec``: codec workdirs (default: those that baked the run's
-    corpus); ``embedder``: FAD's (`infer.embedders.load_embedder`); ``bindings``: gin
-    bindings added to the run's config (e.g. ``DataPaths.baked_dir``).
+    corpus); ``embedder``: FAD's (`infer.embedders.load_embedder`); ``transcriber``: the
+    model dir of a run whose AMT transcribes generated audio (latest checkpoint; default:
+    this run's); ``bindings``: gin bindings added to each run's config (e.g.
+    ``DataPaths.baked_dir``).
     """
     from tqdm import tqdm
 
@@ -114,6 +118,10 @@ def evaluate(
                               f"{max_examples}, {batch_size}")  # fmt: skip
     output = Path(output_dir)
     check_output_dir(output)
+    # The transcriber first: restoring a run leaves gin holding its config, and the
+    # evaluated run's must hold everywhere but inside the transcriber's decoding.
+    judge = restore_run(transcriber, bindings=bindings) if transcriber else None
+    judge_codec = judge.codec_workdirs().get("audio") if judge else None
     run = restore_run(model_dir, checkpoint_step, bindings=bindings)
     dataset = dataset or run_dataset(run.mixture_or_task_name)
     found = pair_tasks(dataset, split)
@@ -127,8 +135,9 @@ def evaluate(
     }
     check_codecs(list(pairs), workdirs)
     ctx = Context(
-        run, split, max_examples, batch_size, seed, output, samples_per_task, workdirs, embedder
-    )
+        run, split, max_examples, batch_size, seed, output, samples_per_task, workdirs, embedder,
+        transcriber=judge, transcriber_codec=judge_codec or workdirs["audio"],
+    )  # fmt: skip
     tables, samples = [], []
     for pair, name in tqdm(pairs.items(), desc="evaluate", unit="task", disable=not progress):
         decoded = decode_pair(ctx, pair, name)
@@ -147,6 +156,7 @@ def evaluate(
         "tables": tables,
         "samples": samples,
         "skipped": ctx.skipped,
+        "transcriber": judge and {"model_dir": str(transcriber), "step": judge.step},
     }
     write_results(output, results)
     return results
@@ -165,6 +175,7 @@ def run_evaluate(args) -> int:
         "samples_per_task": args.samples, "image_codec": args.image_codec,
         "audio_codec": args.audio_codec, "embedder": args.embedder,
         "pairs": args.pairs and [pair for pair in args.pairs.split(",") if pair],
+        "transcriber": args.transcriber,
     }  # fmt: skip
     results = evaluate(
         model_dir=args.checkpoint,

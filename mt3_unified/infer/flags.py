@@ -50,5 +50,7 @@ def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--image-codec", help="image codec workdir (default: the bake's)")
     parser.add_argument("--audio-codec", help="audio codec workdir (default: the bake's)")
     parser.add_argument("--embedder", help="FAD embedder: codec (default) or module:function")
+    parser.add_argument("--transcriber", metavar="MODEL_DIR", help="the run whose AMT "
+                        "transcribes generated audio (default: the evaluated run's)")  # fmt: skip
     parser.add_argument("--no-progress", action="store_true")
     add_gin_arguments(parser, "evaluation settings (e.g. gin/eval.gin)", required=False)

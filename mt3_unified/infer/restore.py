@@ -9,10 +9,11 @@ and only then reads them. Every problem is found before a parameter is loaded.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 
 import gin
 import jax
@@ -41,6 +42,14 @@ class RestoredRun:
     gin_text: str
     task_feature_lengths: dict[str, int]
     mixture_or_task_name: str | None
+    bindings: tuple[str, ...] = ()  # the gin bindings given over the run's config
+
+    def activate(self) -> None:
+        """Makes gin hold this run's config (and bindings) again: the chain reads gin when
+        it builds a dataset, and restoring another run replaced it."""
+        _parse_config(self.gin_text, self.model_dir)
+        if self.bindings:
+            gin.parse_config(list(self.bindings))
 
     def codec_workdirs(self) -> dict[str, str]:
         """{modality: codec workdir} of the codecs that baked the run's corpora (their
@@ -73,12 +82,30 @@ def parse_run_config(model_dir: str) -> str:
     import mt3_unified.tasks  # noqa: F401  (registers the tasks the config's mixture names)
 
     text = files.read_text(files.join(model_dir, CONFIG_FILE))
+    _parse_config(text, model_dir)
+    return text
+
+
+def _parse_config(text: str, model_dir: str) -> None:
     gin.clear_config()
     try:
         gin.parse_config(text)
     except (ValueError, ImportError) as err:
         raise Mt3UnifiedError(f"{model_dir}/{CONFIG_FILE}: cannot be parsed ({err})") from err
-    return text
+
+
+@contextlib.contextmanager
+def config_of(run: RestoredRun, then: RestoredRun) -> Iterator[RestoredRun]:
+    """gin holds ``run``'s config inside the block (decoding with a second run, such as
+    `mt3u eval`'s transcriber) and ``then``'s again after it, however the block ends."""
+    if run is then:
+        yield run
+        return
+    run.activate()
+    try:
+        yield run
+    finally:
+        then.activate()
 
 
 def _macro(name: str, default=None):
@@ -116,6 +143,7 @@ def restore_run(model_dir: str, step: int | None = None, bindings=()) -> Restore
         gin_text=text,
         task_feature_lengths=lengths,
         mixture_or_task_name=_macro("MIXTURE_OR_TASK_NAME"),
+        bindings=tuple(bindings),
     )
 
 

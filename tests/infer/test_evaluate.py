@@ -278,3 +278,33 @@ def test_evaluate_end_to_end(trained_run, evalmade_dir, tmp_path):
             assert (out / path).is_file()
     report = evaluation_report(out)
     assert "not a PNG" not in report.read_text() and "missing" not in report.read_text()
+
+
+@pytest.mark.slow
+def test_transcriber_scores_generated_audio_with_the_named_run(trained_run, evalmade_dir, tmp_path):
+    """A transcriber that is the evaluated run itself, restored again, must give the own-AMT
+    figures exactly: generated audio reaches it through the same clips and codec."""
+    bindings = [
+        f"DataPaths.baked_dir='{evalmade_dir}'",
+        f"DataPaths.data_dir='{tmp_path / 'no_tfds'}'",
+        "TASK_FEATURE_LENGTHS={'inputs': 48, 'targets': 48}",
+    ]
+    common = dict(
+        model_dir=trained_run.model_dir, dataset=EVALMADE, bindings=bindings,
+        image_codec=trained_run.codecs["image"], audio_codec=trained_run.codecs["audio"],
+        max_examples=2, batch_size=2, samples_per_task=0, pairs=["midi_to_audio"],
+        progress=False,
+    )  # fmt: skip
+    try:
+        own = evaluate(output_dir=str(tmp_path / "own"), **common)
+        judged = evaluate(
+            output_dir=str(tmp_path / "judged"), transcriber=trained_run.model_dir, **common
+        )
+    finally:
+        gin.clear_config()
+    (own_table,), (judged_table,) = own["tables"], judged["tables"]
+    assert judged_table["rows"] == own_table["rows"]
+    assert own["transcriber"] is None
+    assert judged["transcriber"] == {"model_dir": trained_run.model_dir, "step": 4}
+    assert "this model's own AMT" in own_table["note"]
+    assert f"the AMT of {trained_run.model_dir} (step 4, `--transcriber`)" in judged_table["note"]
