@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable, Sequence
 
+import numpy as np
 from note_seq.protobuf import music_pb2
 
 from mt3_unified.infer.eval_context import (
     AUDIO_COLUMNS,
     CODEC_ROW,
+    CODEC_SYSTEMS,
+    GT_AUDIO,
     MODEL,
     MULTI,
     RANDOM,
@@ -17,7 +21,14 @@ from mt3_unified.infer.eval_context import (
     Decoded,
 )
 from mt3_unified.infer.eval_decode import example_key, units_by_key
-from mt3_unified.infer.eval_tables import onset_values, random_pairing, row, table
+from mt3_unified.infer.eval_tables import (
+    note_values,
+    onset_values,
+    random_pairing,
+    row,
+    score_notes,
+    table,
+)
 from mt3_unified.infer.eval_transcribe import (
     decode_clip,
     decode_grouped,
@@ -25,9 +36,11 @@ from mt3_unified.infer.eval_transcribe import (
     note_tuples,
     notes_unit,
     omr,
+    resampled,
     transcribe,
 )
 from mt3_unified.tasks import postprocess
+from mt3_unified.tasks.chain import continuous_input
 
 
 def notes_of_inputs(example: dict) -> music_pb2.NoteSequence:
@@ -133,6 +146,43 @@ def score_audio(ctx: Context, decoded: Decoded) -> dict:
     if len(kept) < len(examples):
         note += f" {len(examples) - len(kept)} examples without ground-truth notes left out."
     return table(decoded.pair, AUDIO_COLUMNS, rows, note)
+
+
+def score_amt(ctx: Context, decoded: Decoded) -> dict:
+    """AMT's note table; where the run reads log-mel frames, with the paper's codec
+    upper-bound row besides: the model on the audio codec's reconstruction of each test
+    system against the same model on the system's original audio."""
+    out = score_notes(ctx, decoded)
+    encoder = ctx.encoder("audio")
+    if not continuous_input("audio") or encoder is None:
+        return out
+    keys = {example_key(ex) for ex in decoded.examples}
+    found = units_by_key(decoded.task, ctx.split, keys, _notes_and_audio)
+    if not found:
+        return out
+    truth = [notes for notes, _ in found.values()]
+    rate = encoder.model.config.sample_rate
+    original = [resampled(audio, audio_rate, encoder) for _, (audio, audio_rate) in found.values()]
+    rebuilt = [decode_clip(encoder(clip), encoder) for clip in original]
+    own = dataclasses.replace(ctx, transcriber=None)  # the evaluated AMT hears both
+    heard = transcribe(own, original + rebuilt)
+    n = len(truth)
+    out["rows"] += [
+        row(GT_AUDIO, note_values(truth, heard[:n]), n),
+        row(CODEC_SYSTEMS, note_values(truth, heard[n:]), n),
+    ]
+    out["note"] += (
+        f" {GT_AUDIO}: this model on each whole test system the examples start ({n}, "
+        f"at {rate} Hz), its windows' notes joined, against the system's performed notes. "
+        f"{CODEC_SYSTEMS}: the same on the audio codec's reconstruction of those systems "
+        f"({ctx.codec_workdirs.get('audio')}); its ratio to the row above is what the codec "
+        "keeps of the notes (the paper's codec upper-bound row)."
+    )
+    return out
+
+
+def _notes_and_audio(raw: dict) -> tuple[music_pb2.NoteSequence, tuple[np.ndarray, int]]:
+    return performed_notes(raw), (np.asarray(raw["audio"], np.float32), int(raw["sample_rate"]))
 
 
 def multi_stage(ctx: Context, examples: list[dict]):

@@ -17,6 +17,8 @@ MODEL, RANDOM, CODEC_ROW, GT_IMAGE, MULTI = (
     "GT image",
     "multi-stage",
 )
+# AMT on log-mel inputs: the model on whole test systems, original and codec-decoded.
+GT_AUDIO, CODEC_SYSTEMS = "GT audio, whole systems", "codec reconstruction, whole systems"
 # The codec each pair cannot be scored without, and the flag that supplies it.
 NEEDS_CODEC = {"midi_to_audio": "audio", "image_to_audio": "audio"}
 CODEC_FLAGS = {"image": "--image-codec (image_codec=)", "audio": "--audio-codec (audio_codec=)"}

@@ -6,7 +6,9 @@ them), scores them as the paper does and writes ``results.json`` (the format
 `report.evaluation` reads), ``results.md`` and ``samples/<task>/<i>/`` files:
 
 - image -> LMX (OMR), MIDI -> LMX: SER and SER without tuplets;
-- audio -> MIDI (AMT), LMX -> MIDI: note onset and onset-offset F1 (mir_eval);
+- audio -> MIDI (AMT), LMX -> MIDI: note onset and onset-offset F1 (mir_eval); AMT on
+  log-mel frames also on whole test systems, original and decoded by the audio codec
+  (the paper's codec upper bound);
 - MIDI -> audio, image -> audio: the generated audio is transcribed by the model's own
   AMT, or by another run's (``transcriber``: a model that transcribes better judges the
   audio and not the judge), decoded and re-encoded by the audio codec that AMT reads,
@@ -31,7 +33,7 @@ from pathlib import Path
 import gin
 
 from mt3_unified.infer.batch import check_output_dir
-from mt3_unified.infer.eval_audio import score_audio
+from mt3_unified.infer.eval_audio import score_amt, score_audio
 from mt3_unified.infer.eval_context import CODEC_FLAGS, NEEDS_CODEC, Context, EvaluationError
 from mt3_unified.infer.eval_decode import decode_pair, pair_tasks, run_dataset
 from mt3_unified.infer.eval_results import RESULTS_JSON, markdown, write_results
@@ -41,7 +43,7 @@ from mt3_unified.infer.eval_tables import score_codes, score_emd, score_notes, s
 SCORERS = {
     "image_to_lmx": score_ser,
     "midi_to_lmx": score_ser,
-    "audio_to_midi": score_notes,
+    "audio_to_midi": score_amt,
     "lmx_to_midi": score_notes,
     "lmx_to_image": score_codes,
     "midi_to_audio": score_audio,

@@ -14,6 +14,8 @@ from mt3_unified.codecs import baked as baked_format
 from mt3_unified.infer.embedders import EmbedderError, codec_embedder, load_embedder
 from mt3_unified.infer.eval_context import (
     CODEC_ROW,
+    CODEC_SYSTEMS,
+    GT_AUDIO,
     GT_IMAGE,
     MODEL,
     MULTI,
@@ -30,6 +32,7 @@ from mt3_unified.report.evaluation import evaluation_report
 from mt3_unified.tasks.registry import add_translation_task
 from mt3_unified.tasks.sources import Corpus
 from mt3_unified.tasks.synthetic import PAPER_PAIRS
+from tests.corpus.conftest import needs_fluidsynth
 
 EVALMADE = "evalmade"  # the end-to-end corpus's dataset name
 LMX = "measure key:fifths:0 time beats:4 beat-type:4 clef:G2 C4 quarter E4 half G4 quarter"
@@ -308,3 +311,41 @@ def test_transcriber_scores_generated_audio_with_the_named_run(trained_run, eval
     assert judged["transcriber"] == {"model_dir": trained_run.model_dir, "step": 4}
     assert "this model's own AMT" in own_table["note"]
     assert f"the AMT of {trained_run.model_dir} (step 4, `--transcriber`)" in judged_table["note"]
+
+
+@pytest.mark.slow
+@needs_fluidsynth
+def test_log_mel_amt_table_has_the_codec_upper_bound_rows(tiny_build, trained_run, tmp_path):
+    """A log-mel AMT run is also scored on whole test systems, original and decoded by the
+    audio codec: the paper's codec row, one example a system."""
+    from mt3_unified.runtime.gin_config import parse_gin
+    from mt3_unified.train import trainer
+
+    data_dir, _ = tiny_build
+    model_dir = tmp_path / "amt_mel"
+    bindings = [
+        f"DataPaths.data_dir='{data_dir}'",
+        f"DataPaths.baked_dir='{data_dir}/no_bake'",
+        "TASK_FEATURE_LENGTHS={'inputs': 320, 'targets': 64}",
+    ]
+    try:
+        parse_gin(["gin/local_cpu.gin"], [
+            *bindings, f"MODEL_DIR='{model_dir}'", "MIXTURE_OR_TASK_NAME='synthetic_tiny_amt'",
+            "TRAIN_STEPS=2", "BATCH_SIZE=2", "train.progress=False", "train.eval_every=0",
+            "ContinuousInputs.modalities=('audio',)", "ModelConfig.continuous_input_dim=128",
+            "ModelConfig.continuous_modalities=('audio',)",
+        ])  # fmt: skip
+        trainer.train(model=gin.query_parameter("%MODEL").scoped_configurable_fn())
+        results = evaluate(
+            model_dir=str(model_dir), output_dir=str(tmp_path / "eval"), bindings=bindings,
+            audio_codec=trained_run.codecs["audio"], pairs=["audio_to_midi"], max_examples=3,
+            batch_size=2, samples_per_task=0, progress=False,
+        )  # fmt: skip
+    finally:
+        gin.clear_config()
+    (amt,) = results["tables"]
+    assert [r[0] for r in amt["rows"]] == [MODEL, RANDOM, GT_AUDIO, CODEC_SYSTEMS]
+    systems = amt["rows"][2][-1]
+    assert amt["rows"][3][-1] == systems and 1 <= systems <= 3
+    assert all(0.0 <= v <= 1.0 for r in amt["rows"] for v in r[1:-1])
+    assert trained_run.codecs["audio"] in amt["note"]
