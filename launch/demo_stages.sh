@@ -126,10 +126,12 @@ train_model() {  # [MODEL_DIR [MIXTURE]]: the run's gin and TRAIN_STEPS (default
     --gin.CodebookInit.audio_codec_workdir="'$(codec_dir "$AUDIO_CODEC")'"
 }
 
-evaluate() {  # SPLIT OUTPUT [MODEL_DIR [PAIRS]]: PAIRS e.g. image_to_lmx (default: all)
+# evaluate SPLIT OUTPUT [MODEL_DIR [PAIRS [FLAG...]]]: PAIRS e.g. image_to_lmx (default:
+# all); FLAGs go to `mt3u eval` as they are (e.g. --audio-codec DIR).
+evaluate() {
   local model_dir="${3:-${RUN}/model}" pairs=()
   [ -n "${4:-}" ] && pairs=(--pairs "$4")
-  run $MT3U eval --checkpoint "$model_dir" -o "$2" --split "$1" "${pairs[@]}" \
+  run $MT3U eval --checkpoint "$model_dir" -o "$2" --split "$1" "${pairs[@]}" "${@:5}" \
     --gin.DataPaths.data_dir="'${DATA_DIR}'" --gin.DataPaths.baked_dir="'${DATA_DIR}/baked'" \
     --max-examples "${EVAL_EXAMPLES:-32}"
 }

@@ -9,6 +9,14 @@
 #   OMR, the corpus's size: OMR alone with the tiny model (gin/demo.gin) on the `demo`
 #       corpus (136 chorales; the run launch/compare_mixtures.sh also makes) against the
 #       `chorales` corpus (all 408, its own codecs and bake)
+#   OMR, inputs and size: on `chorales`, pixel patches and d_model 256
+#       (gin/demo_omr_patch_256.gin) against the tiny model on the codes
+#   The audio codec, its training: what the demo's codec (gin/codecs/audio_demo.gin)
+#       keeps of the notes against the same codec trained 5x longer
+#       (gin/codecs/audio_demo_long.gin), heard by the d256 log-mel AMT above (its AMT
+#       table's codec rows: whole test systems, original and reconstructed)
+#   MIDI -> audio, its judge: the demo's all-task model's generated audio transcribed
+#       by that d256 AMT (`mt3u eval --transcriber`) instead of its own
 #
 #   bash launch/levers.sh             # after (or including) the demo's corpus, codecs, bake
 #   bash launch/levers.sh --dry-run   # print the commands of the stages not done
@@ -53,6 +61,28 @@ lever() {
   single_run "$1" "${MIXTURE_PREFIX}_$3" "$4"
 }
 
+# codec_lever GIN (in_config): the audio codec of GIN (trained unless done: the demo's
+# own is a stage of prep_stages) judged by the d256 log-mel AMT lever's model, whose AMT
+# evaluation on the test split then has the codec's rows, into
+# TABLE_DIR/eval_amt_mel_256_<codec gin's name>.
+codec_lever() {
+  local name
+  name="$(basename "$1" .gin)"
+  [ "$1" = "$AUDIO_CODEC" ] || prep_stage "$name" train_codec "$1" "$name"
+  stage_in "${COMPARE}/amt_mel_256/stages" "amt_mel_256_${name}" evaluate test \
+    "${TABLE_DIR}/eval_amt_mel_256_${name}" "${COMPARE}/amt_mel_256/model" audio_to_midi \
+    --audio-codec "$(codec_dir "$1")"
+}
+
+# judged_synthesis (in_config): the demo's all-task model (its own stage, skipped when
+# done) on MIDI -> audio and image -> audio, its audio transcribed by the d256 AMT.
+judged_synthesis() {
+  stage train train_model
+  stage_in "${COMPARE}/amt_mel_256/stages" synthesis_judged evaluate test \
+    "${TABLE_DIR}/eval_synthesis_judged" "${RUN}/model" midi_to_audio,image_to_audio \
+    --transcriber "${COMPARE}/amt_mel_256/model"
+}
+
 # curves OUTPUT TASK LABEL=MODEL_DIR...: the runs' metric of TASK against training time.
 curves() {
   local output="$1" task="$2" words=()
@@ -66,9 +96,14 @@ in_config demo lever amt_mel gin/demo_amt_mel.gin amt audio_to_midi
 in_config demo lever amt_mel_256 gin/demo_amt_mel_256.gin amt audio_to_midi
 in_config demo lever omr gin/demo.gin omr image_to_lmx
 in_config chorales lever omr gin/demo.gin omr image_to_lmx
+in_config chorales lever omr_patch_256 gin/demo_omr_patch_256.gin omr image_to_lmx
+in_config demo codec_lever gin/codecs/audio_demo.gin
+in_config demo codec_lever gin/codecs/audio_demo_long.gin
+in_config demo judged_synthesis
 RUNS="${RUN_ROOT:-runs}"
 curves amt_curves.png audio_to_midi "tiny, log-mel=${RUNS}/demo/compare/amt_mel/model" \
   "d256, log-mel=${RUNS}/demo/compare/amt_mel_256/model"
 curves omr_curves.png image_to_lmx "demo (136 chorales)=${RUNS}/demo/compare/omr/model" \
-  "chorales (408)=${RUNS}/chorales/compare/omr/model"
+  "chorales (408)=${RUNS}/chorales/compare/omr/model" \
+  "chorales, d256 on patches=${RUNS}/chorales/compare/omr_patch_256/model"
 [[ $DRY_RUN == 1 ]] || cat "${CURVES}/amt_curves.md" "${CURVES}/omr_curves.md"

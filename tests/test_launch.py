@@ -110,10 +110,13 @@ def _train(prep: Path, model_dir: str, mixture: str, steps: str = "", gin="demo"
     )
 
 
-def _eval(model_dir: str, output: str, split: str, pairs: str = "", examples: int = 32) -> str:
+def _eval(
+    model_dir: str, output: str, split: str, pairs: str = "", examples: int = 32, flags: str = ""
+) -> str:
     pairs = f" --pairs {pairs}" if pairs else ""
+    flags = f" {flags}" if flags else ""
     return (
-        f".venv/bin/mt3u eval --checkpoint {model_dir} -o {output} --split {split}{pairs} "
+        f".venv/bin/mt3u eval --checkpoint {model_dir} -o {output} --split {split}{pairs}{flags} "
         f"{_data_flags()} --max-examples {examples}"
     )
 
@@ -195,9 +198,23 @@ def test_levers_dry_run_trains_each_lever_beside_the_run_it_changes(tmp_path):
     codec = "\"--gin.corpus_data.corpus='synthetic_scores/chorales'\" " + (
         "\"--gin.corpus_data.data_dir='data'\""
     )
-    curves = (
-        f".venv/bin/mt3u report curves --run {{}} --run {{}} --task {{}} -o {outputs}/levers/{{}}"
-    )
+    patches = f"{runs}/chorales/compare/omr_patch_256/model"
+    audio_demo = _codec_dir(prep / "demo", "gin/codecs/audio_demo.gin")
+    audio_long = _codec_dir(prep / "demo", "gin/codecs/audio_demo_long.gin")
+    chorales_prep = [
+        ".venv/bin/mt3u build synthetic --config chorales --data-dir data",
+        ".venv/bin/mt3u report corpus --config chorales --data-dir data "
+        f"-o {outputs}/corpus_chorales.html",
+        f".venv/bin/mt3u train-codec --gin-file=gin/codecs/rqvae_demo.gin --workdir={image} "
+        f"{codec} 2> {prep}/chorales/image_codec.log",
+        f".venv/bin/mt3u train-codec --gin-file=gin/codecs/audio_demo.gin --workdir={audio} "
+        f"{codec} 2> {prep}/chorales/audio_codec.log",
+        ".venv/bin/mt3u bake --corpus synthetic_scores/chorales --data-dir data "
+        f"--image-workdir {image} --audio-workdir {audio} "
+        "--output-dir data/baked/synthetic_scores/chorales "
+        f"--report {outputs}/codecs_chorales.html",
+    ]
+    curves = f".venv/bin/mt3u report curves {{}} --task {{}} -o {outputs}/levers/{{}}"
     assert out.splitlines() == [
         "bash launch/setup_env.sh",
         *skipped,
@@ -211,32 +228,50 @@ def test_levers_dry_run_trains_each_lever_beside_the_run_it_changes(tmp_path):
         _eval(d256, f"{table}/eval_amt_mel_256_heldout", "test_heldout", "audio_to_midi"),
         *skipped,
         *(f"# omr_{n}: done before ({demo_omr}/stages/omr_{n}.done); skipped" for n in lever_done),
-        ".venv/bin/mt3u build synthetic --config chorales --data-dir data",
-        ".venv/bin/mt3u report corpus --config chorales --data-dir data "
-        f"-o {outputs}/corpus_chorales.html",
-        f".venv/bin/mt3u train-codec --gin-file=gin/codecs/rqvae_demo.gin --workdir={image} "
-        f"{codec} 2> {prep}/chorales/image_codec.log",
-        f".venv/bin/mt3u train-codec --gin-file=gin/codecs/audio_demo.gin --workdir={audio} "
-        f"{codec} 2> {prep}/chorales/audio_codec.log",
-        ".venv/bin/mt3u bake --corpus synthetic_scores/chorales --data-dir data "
-        f"--image-workdir {image} --audio-workdir {audio} "
-        "--output-dir data/baked/synthetic_scores/chorales "
-        f"--report {outputs}/codecs_chorales.html",
+        *chorales_prep,
         _train(prep / "chorales", omr, "synthetic_chorales_omr"),
         _eval(omr, f"{chorales}/eval_omr", "test", "image_to_lmx"),
         _eval(omr, f"{chorales}/eval_omr_heldout", "test_heldout", "image_to_lmx"),
+        *chorales_prep,  # a dry run writes no marker: the next chorales lever prints them too
+        _train(prep / "chorales", patches, "synthetic_chorales_omr", gin="demo_omr_patch_256"),
+        _eval(patches, f"{chorales}/eval_omr_patch_256", "test", "image_to_lmx"),
+        _eval(patches, f"{chorales}/eval_omr_patch_256_heldout", "test_heldout", "image_to_lmx"),
+        _eval(
+            d256,
+            f"{table}/eval_amt_mel_256_audio_demo",
+            "test",
+            "audio_to_midi",
+            flags=f"--audio-codec {audio_demo}",
+        ),
+        f".venv/bin/mt3u train-codec --gin-file=gin/codecs/audio_demo_long.gin "
+        f"--workdir={audio_long} {codec.replace('chorales', 'demo')} "
+        f"2> {prep}/demo/audio_demo_long.log",
+        _eval(
+            d256,
+            f"{table}/eval_amt_mel_256_audio_demo_long",
+            "test",
+            "audio_to_midi",
+            flags=f"--audio-codec {audio_long}",
+        ),
+        _train(prep / "demo", f"{runs}/demo/model", "synthetic_demo_all"),
+        _eval(
+            f"{runs}/demo/model",
+            f"{table}/eval_synthesis_judged",
+            "test",
+            "midi_to_audio,image_to_audio",
+            flags=f"--transcriber {d256}",
+        ),
         curves.format(
-            f'"tiny, log-mel={amt_mel}/model"',
-            f'"d256, log-mel={d256}"',
+            f'--run "tiny, log-mel={amt_mel}/model" --run "d256, log-mel={d256}"',
             "audio_to_midi",
             "amt_curves.png",
-        ),  # fmt: skip
+        ),
         curves.format(
-            f'"demo (136 chorales)={demo_omr}/model"',
-            f'"chorales (408)={omr}"',
+            f'--run "demo (136 chorales)={demo_omr}/model" --run "chorales (408)={omr}" '
+            f'--run "chorales, d256 on patches={patches}"',
             "image_to_lmx",
             "omr_curves.png",
-        ),  # fmt: skip
+        ),
     ]
     assert not (tmp_path / "out").exists()  # a dry run writes nothing
 

@@ -98,3 +98,23 @@ def test_demo_amt_mel_256_is_the_same_run_with_a_wider_deeper_model():
     assert shape == (256, 4, 64, 1024)
     assert (config.num_encoder_layers, config.num_decoder_layers) == (4, 4)
     assert (config.continuous_input_dim, config.max_input_len) == (128, 320)
+
+
+def test_demo_omr_patch_256_reads_every_pixel_in_patches_that_fit_the_inputs():
+    import tensorflow as tf
+
+    from mt3_unified.model.config import ModelConfig
+    from mt3_unified.preprocessors.continuous import image_patches
+    from mt3_unified.tasks.chain import ContinuousInputs
+
+    parse_gin(["gin/demo_omr_patch_256.gin"], ["MODEL_DIR='/tmp/x'"])
+    assert gin.query_parameter("%MIXTURE_OR_TASK_NAME") == "synthetic_demo_omr"
+    inputs, config = ContinuousInputs(), ModelConfig()
+    assert inputs.modalities == config.continuous_modalities == ("image",)
+    assert (config.emb_dim, config.num_encoder_layers, config.num_decoder_layers) == (256, 4, 4)
+    # The corpus's systems are 128 px high (no resizing) and at most 320 px wide: 8 rows
+    # of 16 x 16 patches, 20 columns, within the 320 input frames.
+    widest = image_patches(tf.ones([128, 320]), image_height=inputs.image_height,
+                           patch_size=inputs.patch_size)  # fmt: skip
+    assert widest.shape == (8 * 20, config.continuous_input_dim)
+    assert widest.shape[0] <= config.max_input_len
