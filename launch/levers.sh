@@ -13,8 +13,9 @@
 #       (gin/demo_omr_patch_256.gin) against the tiny model on the codes
 #   The audio codec, its training: what the demo's codec (gin/codecs/audio_demo.gin)
 #       keeps of the notes against the same codec trained 5x longer
-#       (gin/codecs/audio_demo_long.gin), heard by the d256 log-mel AMT above (its AMT
-#       table's codec rows: whole test systems, original and reconstructed)
+#       (gin/codecs/audio_demo_long.gin), and that with 256 codes a codebook instead of 32
+#       (gin/codecs/audio_demo_long_256.gin), heard by the d256 log-mel AMT above (its
+#       AMT table's codec rows: whole test systems, original and reconstructed)
 #   MIDI -> audio, its judge: the demo's all-task model's generated audio transcribed
 #       by that d256 AMT (`mt3u eval --transcriber`) instead of its own
 #
@@ -99,6 +100,7 @@ in_config chorales lever omr gin/demo.gin omr image_to_lmx
 in_config chorales lever omr_patch_256 gin/demo_omr_patch_256.gin omr image_to_lmx
 in_config demo codec_lever gin/codecs/audio_demo.gin
 in_config demo codec_lever gin/codecs/audio_demo_long.gin
+in_config demo codec_lever gin/codecs/audio_demo_long_256.gin
 in_config demo judged_synthesis
 RUNS="${RUN_ROOT:-runs}"
 curves amt_curves.png audio_to_midi "tiny, log-mel=${RUNS}/demo/compare/amt_mel/model" \

@@ -201,6 +201,7 @@ def test_levers_dry_run_trains_each_lever_beside_the_run_it_changes(tmp_path):
     patches = f"{runs}/chorales/compare/omr_patch_256/model"
     audio_demo = _codec_dir(prep / "demo", "gin/codecs/audio_demo.gin")
     audio_long = _codec_dir(prep / "demo", "gin/codecs/audio_demo_long.gin")
+    audio_256 = _codec_dir(prep / "demo", "gin/codecs/audio_demo_long_256.gin")
     chorales_prep = [
         ".venv/bin/mt3u build synthetic --config chorales --data-dir data",
         ".venv/bin/mt3u report corpus --config chorales --data-dir data "
@@ -253,6 +254,16 @@ def test_levers_dry_run_trains_each_lever_beside_the_run_it_changes(tmp_path):
             "audio_to_midi",
             flags=f"--audio-codec {audio_long}",
         ),
+        f".venv/bin/mt3u train-codec --gin-file=gin/codecs/audio_demo_long_256.gin "
+        f"--workdir={audio_256} {codec.replace('chorales', 'demo')} "
+        f"2> {prep}/demo/audio_demo_long_256.log",
+        _eval(
+            d256,
+            f"{table}/eval_amt_mel_256_audio_demo_long_256",
+            "test",
+            "audio_to_midi",
+            flags=f"--audio-codec {audio_256}",
+        ),  # fmt: skip
         _train(prep / "demo", f"{runs}/demo/model", "synthetic_demo_all"),
         _eval(
             f"{runs}/demo/model",
