@@ -14,8 +14,9 @@
 #   The audio codec, its training: what the demo's codec (gin/codecs/audio_demo.gin)
 #       keeps of the notes against the same codec trained 5x longer
 #       (gin/codecs/audio_demo_long.gin), and that with 256 codes a codebook instead of 32
-#       (gin/codecs/audio_demo_long_256.gin), heard by the d256 log-mel AMT above (its
-#       AMT table's codec rows: whole test systems, original and reconstructed)
+#       (gin/codecs/audio_demo_long_256.gin) or twice as wide (audio_demo_long_wide.gin),
+#       heard by the d256 log-mel AMT above (its AMT table's codec rows: whole test
+#       systems, original and reconstructed)
 #   MIDI -> audio, its judge: the demo's all-task model's generated audio transcribed
 #       by that d256 AMT (`mt3u eval --transcriber`) instead of its own
 #
@@ -101,6 +102,7 @@ in_config chorales lever omr_patch_256 gin/demo_omr_patch_256.gin omr image_to_l
 in_config demo codec_lever gin/codecs/audio_demo.gin
 in_config demo codec_lever gin/codecs/audio_demo_long.gin
 in_config demo codec_lever gin/codecs/audio_demo_long_256.gin
+in_config demo codec_lever gin/codecs/audio_demo_long_wide.gin
 in_config demo judged_synthesis
 RUNS="${RUN_ROOT:-runs}"
 curves amt_curves.png audio_to_midi "tiny, log-mel=${RUNS}/demo/compare/amt_mel/model" \

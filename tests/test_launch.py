@@ -200,8 +200,10 @@ def test_levers_dry_run_trains_each_lever_beside_the_run_it_changes(tmp_path):
     )
     patches = f"{runs}/chorales/compare/omr_patch_256/model"
     audio_demo = _codec_dir(prep / "demo", "gin/codecs/audio_demo.gin")
-    audio_long = _codec_dir(prep / "demo", "gin/codecs/audio_demo_long.gin")
-    audio_256 = _codec_dir(prep / "demo", "gin/codecs/audio_demo_long_256.gin")
+    codec_dirs = {
+        lever: _codec_dir(prep / "demo", f"gin/codecs/{lever}.gin")
+        for lever in ["audio_demo_long", "audio_demo_long_256", "audio_demo_long_wide"]
+    }
     chorales_prep = [
         ".venv/bin/mt3u build synthetic --config chorales --data-dir data",
         ".venv/bin/mt3u report corpus --config chorales --data-dir data "
@@ -244,26 +246,22 @@ def test_levers_dry_run_trains_each_lever_beside_the_run_it_changes(tmp_path):
             "audio_to_midi",
             flags=f"--audio-codec {audio_demo}",
         ),
-        f".venv/bin/mt3u train-codec --gin-file=gin/codecs/audio_demo_long.gin "
-        f"--workdir={audio_long} {codec.replace('chorales', 'demo')} "
-        f"2> {prep}/demo/audio_demo_long.log",
-        _eval(
-            d256,
-            f"{table}/eval_amt_mel_256_audio_demo_long",
-            "test",
-            "audio_to_midi",
-            flags=f"--audio-codec {audio_long}",
+        *(
+            line
+            for lever in ["audio_demo_long", "audio_demo_long_256", "audio_demo_long_wide"]
+            for line in [
+                f".venv/bin/mt3u train-codec --gin-file=gin/codecs/{lever}.gin "
+                f"--workdir={codec_dirs[lever]} {codec.replace('chorales', 'demo')} "
+                f"2> {prep}/demo/{lever}.log",
+                _eval(
+                    d256,
+                    f"{table}/eval_amt_mel_256_{lever}",
+                    "test",
+                    "audio_to_midi",
+                    flags=f"--audio-codec {codec_dirs[lever]}",
+                ),  # fmt: skip
+            ]
         ),
-        f".venv/bin/mt3u train-codec --gin-file=gin/codecs/audio_demo_long_256.gin "
-        f"--workdir={audio_256} {codec.replace('chorales', 'demo')} "
-        f"2> {prep}/demo/audio_demo_long_256.log",
-        _eval(
-            d256,
-            f"{table}/eval_amt_mel_256_audio_demo_long_256",
-            "test",
-            "audio_to_midi",
-            flags=f"--audio-codec {audio_256}",
-        ),  # fmt: skip
         _train(prep / "demo", f"{runs}/demo/model", "synthetic_demo_all"),
         _eval(
             f"{runs}/demo/model",
