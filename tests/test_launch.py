@@ -179,6 +179,9 @@ def test_compare_dry_run_reuses_the_demos_stages_and_adds_the_single_task_runs(t
 
 
 PREP_DONE = ["corpus", "corpus_report", "image_codec", "audio_codec", "bake"]
+# levers.sh's audio codecs beside the demo's, in its order (gin/codecs/<name>.gin).
+CODEC_LEVERS = ["audio_demo_long", "audio_demo_long_256", "audio_demo_long_wide",
+                "audio_demo_long_gan"]  # fmt: skip
 
 
 def test_levers_dry_run_trains_each_lever_beside_the_run_it_changes(tmp_path):
@@ -201,8 +204,7 @@ def test_levers_dry_run_trains_each_lever_beside_the_run_it_changes(tmp_path):
     patches = f"{runs}/chorales/compare/omr_patch_256/model"
     audio_demo = _codec_dir(prep / "demo", "gin/codecs/audio_demo.gin")
     codec_dirs = {
-        lever: _codec_dir(prep / "demo", f"gin/codecs/{lever}.gin")
-        for lever in ["audio_demo_long", "audio_demo_long_256", "audio_demo_long_wide"]
+        lever: _codec_dir(prep / "demo", f"gin/codecs/{lever}.gin") for lever in CODEC_LEVERS
     }
     chorales_prep = [
         ".venv/bin/mt3u build synthetic --config chorales --data-dir data",
@@ -248,7 +250,7 @@ def test_levers_dry_run_trains_each_lever_beside_the_run_it_changes(tmp_path):
         ),
         *(
             line
-            for lever in ["audio_demo_long", "audio_demo_long_256", "audio_demo_long_wide"]
+            for lever in CODEC_LEVERS
             for line in [
                 f".venv/bin/mt3u train-codec --gin-file=gin/codecs/{lever}.gin "
                 f"--workdir={codec_dirs[lever]} {codec.replace('chorales', 'demo')} "
