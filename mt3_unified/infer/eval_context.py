@@ -95,28 +95,26 @@ class Context:
     transcriber: object = None
     transcriber_codec: str | None = None
     skipped: dict[str, str] = dataclasses.field(default_factory=dict)  # {task: why}
-    _encoders: dict = dataclasses.field(default_factory=dict)
+    _encoders: dict = dataclasses.field(default_factory=dict)  # {workdir: host encoder}
     _embed: tuple | None = None
 
     def encoder(self, modality: str):
         """The host encoder of the image or audio codec; None when there is none."""
-        if modality not in self._encoders:
-            from mt3_unified.codecs.loading import load_code_encoder
-
-            workdir = self.codec_workdirs.get(modality)
-            self._encoders[modality] = load_code_encoder(workdir) if workdir else None
-        return self._encoders[modality]
+        return self._encoder_at(self.codec_workdirs.get(modality))
 
     def transcriber_encoder(self):
-        """The audio codec's host encoder the transcriber reads clips with."""
+        """The audio codec's host encoder the transcriber reads clips with (the evaluated
+        run's, loaded once, when both read the same codec)."""
         if self.transcriber is None:
             return self.encoder("audio")
-        key = ("transcriber", self.transcriber_codec)
-        if key not in self._encoders:
+        return self._encoder_at(self.transcriber_codec)
+
+    def _encoder_at(self, workdir: str | None):
+        if workdir not in self._encoders:
             from mt3_unified.codecs.loading import load_code_encoder
 
-            self._encoders[key] = load_code_encoder(self.transcriber_codec)
-        return self._encoders[key]
+            self._encoders[workdir] = load_code_encoder(workdir) if workdir else None
+        return self._encoders[workdir]
 
     def transcriber_label(self) -> str:
         """Who transcribes generated audio, as the tables' notes say it."""

@@ -13,7 +13,7 @@ import contextlib
 import dataclasses
 import json
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 
 import gin
 import jax
@@ -47,9 +47,7 @@ class RestoredRun:
     def activate(self) -> None:
         """Makes gin hold this run's config (and bindings) again: the chain reads gin when
         it builds a dataset, and restoring another run replaced it."""
-        _parse_config(self.gin_text, self.model_dir)
-        if self.bindings:
-            gin.parse_config(list(self.bindings))
+        _parse_config(self.gin_text, self.model_dir, self.bindings)
 
     def codec_workdirs(self) -> dict[str, str]:
         """{modality: codec workdir} of the codecs that baked the run's corpora (their
@@ -76,22 +74,24 @@ def _checkpoint_steps(model_dir: str) -> list[int]:
     return sorted(int(name) for name in files.listdir(folder) if name.isdigit())
 
 
-def parse_run_config(model_dir: str) -> str:
-    """Clears gin and parses the run's saved config (the modules it names are imported);
-    returns its text. Bindings the caller adds afterwards override it."""
+def parse_run_config(model_dir: str, bindings: Sequence[str] = ()) -> str:
+    """Clears gin and parses the run's saved config (the modules it names are imported),
+    then ``bindings`` over it; returns the config's text."""
     import mt3_unified.tasks  # noqa: F401  (registers the tasks the config's mixture names)
 
     text = files.read_text(files.join(model_dir, CONFIG_FILE))
-    _parse_config(text, model_dir)
+    _parse_config(text, model_dir, bindings)
     return text
 
 
-def _parse_config(text: str, model_dir: str) -> None:
+def _parse_config(text: str, model_dir: str, bindings: Sequence[str]) -> None:
     gin.clear_config()
     try:
         gin.parse_config(text)
     except (ValueError, ImportError) as err:
         raise Mt3UnifiedError(f"{model_dir}/{CONFIG_FILE}: cannot be parsed ({err})") from err
+    if bindings:
+        gin.parse_config(list(bindings))
 
 
 @contextlib.contextmanager
@@ -124,9 +124,7 @@ def restore_run(model_dir: str, step: int | None = None, bindings=()) -> Restore
     steps = _checkpoint_steps(model_dir)
     if step is not None and step not in steps:
         raise RunNotFoundError(f"{model_dir}: no checkpoint of step {step}; it has {steps}")
-    text = parse_run_config(model_dir)
-    if bindings:
-        gin.parse_config(list(bindings))
+    text = parse_run_config(model_dir, bindings)
     model = gin.query_parameter("%MODEL").scoped_configurable_fn()
     abstract = jax.eval_shape(model.init, jax.random.key(0))
     step, params = saved_params(model_dir, step)
