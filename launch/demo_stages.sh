@@ -39,7 +39,7 @@ PREP_RUN="${PREP_RUN:-${PREP_ROOT:-runs}/${CONFIG}}"
 BAKED="${DATA_DIR}/baked/synthetic_scores/${CONFIG}"
 # Configs with a rendering style held out of training (corpus/synthetic.py's heldout_style)
 # are also evaluated on it (the split test_heldout).
-case "$CONFIG" in demo|chorales) HELDOUT=1 ;; *) HELDOUT=0 ;; esac
+case "$CONFIG" in demo|chorales|music21) HELDOUT=1 ;; *) HELDOUT=0 ;; esac
 COMPARE="${RUN}/compare"
 TABLE_DIR="${OUTPUT_ROOT}/compare_${CONFIG}"
 EVAL="${OUTPUT_ROOT}/eval_${CONFIG}"
@@ -116,14 +116,19 @@ train_codec() {  # GIN_FILE LOG_NAME
   "${words[@]}" 2> "$log" || { tail -20 "$log"; return 1; }
 }
 
-train_model() {  # [MODEL_DIR [MIXTURE]]: the run's gin and TRAIN_STEPS (default: all tasks)
-  local model_dir="${1:-${RUN}/model}" mixture="${2:-${MIXTURE_PREFIX}_all}" steps=()
+# train_model [MODEL_DIR [MIXTURE]]: the run's gin and TRAIN_STEPS (default: all tasks);
+# the code embeddings start from the codecs' codebooks unless CODEBOOK_INIT=0 (a run
+# that reads pixels and writes symbols, on a corpus with no codecs).
+train_model() {
+  local model_dir="${1:-${RUN}/model}" mixture="${2:-${MIXTURE_PREFIX}_all}" steps=() init=()
   [ -n "${TRAIN_STEPS:-}" ] && steps=(--gin.TRAIN_STEPS="$TRAIN_STEPS")
+  [ "${CODEBOOK_INIT:-1}" = 0 ] || init=(
+    --gin.CodebookInit.image_codec_workdir="'$(codec_dir "$IMAGE_CODEC")'"
+    --gin.CodebookInit.audio_codec_workdir="'$(codec_dir "$AUDIO_CODEC")'")
   run $MT3U train "${MODEL_GIN[@]}" --gin.MIXTURE_OR_TASK_NAME="'${mixture}'" "${steps[@]}" \
     --gin.MODEL_DIR="'${model_dir}'" \
     --gin.DataPaths.data_dir="'${DATA_DIR}'" --gin.DataPaths.baked_dir="'${DATA_DIR}/baked'" \
-    --gin.CodebookInit.image_codec_workdir="'$(codec_dir "$IMAGE_CODEC")'" \
-    --gin.CodebookInit.audio_codec_workdir="'$(codec_dir "$AUDIO_CODEC")'"
+    "${init[@]}"
 }
 
 # evaluate SPLIT OUTPUT [MODEL_DIR [PAIRS [FLAG...]]]: PAIRS e.g. image_to_lmx (default:

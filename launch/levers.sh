@@ -11,6 +11,9 @@
 #       `chorales` corpus (all 408, its own codecs and bake)
 #   OMR, inputs and size: on `chorales`, pixel patches and d_model 256
 #       (gin/demo_omr_patch_256.gin) against the tiny model on the codes
+#   OMR, the corpus's size on pixels: that d256 patch model on the `music21` corpus
+#       (every usable score of music21 in the demo's styles; no codecs or bake), also
+#       evaluated on the chorales' test split
 #   The audio codec, its training: what the demo's codec (gin/codecs/audio_demo.gin)
 #       keeps of the notes against the same codec trained 5x longer
 #       (gin/codecs/audio_demo_long.gin), and that with 256 codes a codebook instead of 32
@@ -64,6 +67,19 @@ lever() {
   single_run "$1" "${MIXTURE_PREFIX}_$3" "$4"
 }
 
+# pixel_lever NAME GIN MIXTURE PAIR DATASET (in_config): a lever that reads pixels and
+# writes symbols needs the corpus alone (no codecs, no bake: its code embeddings start
+# random); its model trained and evaluated as `lever`'s, then also on the test split of
+# DATASET (a smaller corpus of the same styles whose test pieces are among its own, e.g.
+# synthetic_chorales) into TABLE_DIR/eval_NAME_DATASET.
+pixel_lever() {
+  MODEL_GIN=(--gin-file "$2")
+  prep_stage corpus $MT3U build synthetic --config "$CONFIG" --data-dir "$DATA_DIR"
+  CODEBOOK_INIT=0 single_run "$1" "${MIXTURE_PREFIX}_$3" "$4"
+  stage_in "${COMPARE}/$1/stages" "$1_eval_$5" evaluate test "${TABLE_DIR}/eval_$1_$5" \
+    "${COMPARE}/$1/model" "$4" --dataset "$5"
+}
+
 # codec_lever GIN (in_config): the audio codec of GIN (trained unless done: the demo's
 # own is a stage of prep_stages) judged by the d256 log-mel AMT lever's model, whose AMT
 # evaluation on the test split then has the codec's rows, into
@@ -100,6 +116,8 @@ in_config demo lever amt_mel_256 gin/demo_amt_mel_256.gin amt audio_to_midi
 in_config demo lever omr gin/demo.gin omr image_to_lmx
 in_config chorales lever omr gin/demo.gin omr image_to_lmx
 in_config chorales lever omr_patch_256 gin/demo_omr_patch_256.gin omr image_to_lmx
+in_config music21 pixel_lever omr_patch_256 gin/demo_omr_patch_256.gin omr image_to_lmx \
+  synthetic_chorales
 in_config demo codec_lever gin/codecs/audio_demo.gin
 in_config demo codec_lever gin/codecs/audio_demo_long.gin
 in_config demo codec_lever gin/codecs/audio_demo_long_256.gin
@@ -111,5 +129,6 @@ curves amt_curves.png audio_to_midi "tiny, log-mel=${RUNS}/demo/compare/amt_mel/
   "d256, log-mel=${RUNS}/demo/compare/amt_mel_256/model"
 curves omr_curves.png image_to_lmx "demo (136 chorales)=${RUNS}/demo/compare/omr/model" \
   "chorales (408)=${RUNS}/chorales/compare/omr/model" \
-  "chorales, d256 on patches=${RUNS}/chorales/compare/omr_patch_256/model"
+  "chorales, d256 on patches=${RUNS}/chorales/compare/omr_patch_256/model" \
+  "music21, d256 on patches=${RUNS}/music21/compare/omr_patch_256/model"
 [[ $DRY_RUN == 1 ]] || cat "${CURVES}/amt_curves.md" "${CURVES}/omr_curves.md"

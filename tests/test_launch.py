@@ -99,14 +99,18 @@ def _data_flags() -> str:
     return "\"--gin.DataPaths.data_dir='data'\" \"--gin.DataPaths.baked_dir='data/baked'\""
 
 
-def _train(prep: Path, model_dir: str, mixture: str, steps: str = "", gin="demo") -> str:
+def _train(
+    prep: Path, model_dir: str, mixture: str, steps: str = "", gin="demo", codebooks=True
+) -> str:
     image = _codec_dir(prep, "gin/codecs/rqvae_demo.gin")
     audio = _codec_dir(prep, "gin/codecs/audio_demo.gin")
+    init = (
+        f" \"--gin.CodebookInit.image_codec_workdir='{image}'\" "
+        f"\"--gin.CodebookInit.audio_codec_workdir='{audio}'\""
+    )
     return (
         f".venv/bin/mt3u train --gin-file gin/{gin}.gin \"--gin.MIXTURE_OR_TASK_NAME='{mixture}'\""
-        f"{steps} \"--gin.MODEL_DIR='{model_dir}'\" {_data_flags()} "
-        f"\"--gin.CodebookInit.image_codec_workdir='{image}'\" "
-        f"\"--gin.CodebookInit.audio_codec_workdir='{audio}'\""
+        f"{steps} \"--gin.MODEL_DIR='{model_dir}'\" {_data_flags()}" + (init if codebooks else "")
     )
 
 
@@ -202,6 +206,7 @@ def test_levers_dry_run_trains_each_lever_beside_the_run_it_changes(tmp_path):
         "\"--gin.corpus_data.data_dir='data'\""
     )
     patches = f"{runs}/chorales/compare/omr_patch_256/model"
+    music21 = f"{runs}/music21/compare/omr_patch_256/model"
     audio_demo = _codec_dir(prep / "demo", "gin/codecs/audio_demo.gin")
     codec_dirs = {
         lever: _codec_dir(prep / "demo", f"gin/codecs/{lever}.gin") for lever in CODEC_LEVERS
@@ -241,6 +246,28 @@ def test_levers_dry_run_trains_each_lever_beside_the_run_it_changes(tmp_path):
         _train(prep / "chorales", patches, "synthetic_chorales_omr", gin="demo_omr_patch_256"),
         _eval(patches, f"{chorales}/eval_omr_patch_256", "test", "image_to_lmx"),
         _eval(patches, f"{chorales}/eval_omr_patch_256_heldout", "test_heldout", "image_to_lmx"),
+        ".venv/bin/mt3u build synthetic --config music21 --data-dir data",  # no codecs, no bake
+        _train(
+            prep / "music21",
+            music21,
+            "synthetic_music21_omr",
+            gin="demo_omr_patch_256",
+            codebooks=False,
+        ),  # fmt: skip
+        _eval(music21, f"{outputs}/compare_music21/eval_omr_patch_256", "test", "image_to_lmx"),
+        _eval(
+            music21,
+            f"{outputs}/compare_music21/eval_omr_patch_256_heldout",
+            "test_heldout",
+            "image_to_lmx",
+        ),  # fmt: skip
+        _eval(
+            music21,
+            f"{outputs}/compare_music21/eval_omr_patch_256_synthetic_chorales",
+            "test",
+            "image_to_lmx",
+            flags="--dataset synthetic_chorales",
+        ),  # fmt: skip
         _eval(
             d256,
             f"{table}/eval_amt_mel_256_audio_demo",
@@ -279,7 +306,8 @@ def test_levers_dry_run_trains_each_lever_beside_the_run_it_changes(tmp_path):
         ),
         curves.format(
             f'--run "demo (136 chorales)={demo_omr}/model" --run "chorales (408)={omr}" '
-            f'--run "chorales, d256 on patches={patches}"',
+            f'--run "chorales, d256 on patches={patches}" '
+            f'--run "music21, d256 on patches={music21}"',
             "image_to_lmx",
             "omr_curves.png",
         ),

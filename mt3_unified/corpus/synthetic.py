@@ -108,6 +108,15 @@ CONFIGS = {
             "times its pieces, the same styles, splits and held-out style (a piece keeps its "
             "split and style in both), to measure what corpus size does at the demo's budget.",
         ),
+        dataclasses.replace(
+            DEMO,
+            name="music21",
+            source_glob="",
+            source_every=1,
+            description="Every usable MusicXML/Humdrum score of music21, otherwise as `demo` "
+            "(styles, splits, held-out style; a chorale keeps its split and style): about 14 "
+            "times the chorales, to measure what corpus size does for OMR beyond them.",
+        ),
     )
 }
 

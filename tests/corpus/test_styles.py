@@ -111,6 +111,20 @@ def test_chorales_hold_every_chorale_and_demos_pieces_in_the_same_style_and_spli
     ]
 
 
+def test_music21_holds_every_chorale_in_its_chorales_split_and_style_and_more():
+    music21, chorales = synthetic.CONFIGS["music21"], synthetic.CONFIGS["chorales"]
+    ids = [piece_id for piece_id, _ in synthetic.list_sources(music21)]
+    chorale_ids = [piece_id for piece_id, _ in synthetic.list_sources(chorales)]
+    assert set(chorale_ids) < set(ids) and len(ids) > 4 * len(chorale_ids)
+    assert music21.splits == chorales.splits and music21.piece == chorales.piece
+    # a piece's split is its id's hash: a model trained on music21's train split has seen
+    # none of the chorales' test pieces (evaluated with --dataset synthetic_chorales)
+    assert sum(split_by_hash(p) == "test" for p in chorale_ids) >= 10
+    assert [synthetic.style_name(music21, p) for p in chorale_ids] == [
+        synthetic.style_name(chorales, p) for p in chorale_ids
+    ]
+
+
 def test_styled_config_sets_font_program_and_a_page_width_of_its_own():
     base = DEMO.piece
     a = styled_piece_config(base, TRAINING_STYLES[1], "bach/bwv66.6.mxl")
