@@ -87,7 +87,7 @@ def _tables(report: HtmlReport, tables: Sequence[dict]) -> None:
         rows = [["n/a" if cell is None else cell for cell in row] for row in table["rows"]]
         report.table(table["columns"], rows)
         if table.get("note"):
-            report.text(table["note"])
+            report.note(table["note"])
 
 
 def _loss_curves(report: HtmlReport, model_dir: str | None) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import html
 import io
+import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -56,6 +57,12 @@ class HtmlReport:
     def text(self, text: str, *, css_class: str | None = None) -> HtmlReport:
         attr = f' class="{css_class}"' if css_class else ""
         self._parts.append(f"<p{attr}>{html.escape(text)}</p>")
+        return self
+
+    def note(self, text: str) -> HtmlReport:
+        """A paragraph of Markdown-like text (a table's note): its `code spans` as code."""
+        marked = re.sub(r"`([^`]+)`", r"<code>\1</code>", html.escape(text))
+        self._parts.append(f"<p>{marked}</p>")
         return self
 
     def code(self, text: str) -> HtmlReport:

@@ -39,6 +39,15 @@ def test_report_embeds_image_audio_and_escapes_text(tmp_path):
     assert rate == 8000 and len(samples) == 8000
 
 
+def test_a_note_shows_its_code_spans_as_code_and_escapes_the_rest(tmp_path):
+    note = "transcribed by `runs/a<b>/model`; `x` and <i>, one ` alone"
+    text = HtmlReport("n").note(note).write(tmp_path / "n.html").read_text()
+    assert (
+        "<p>transcribed by <code>runs/a&lt;b&gt;/model</code>; <code>x</code> and "
+        "&lt;i&gt;, one ` alone</p>"
+    ) in text
+
+
 def test_curves_png_is_an_image():
     png = curves_png({"train": ([0, 1, 2], [3.0, 2.0, 1.5])}, ylabel="loss")
     assert Image.open(io.BytesIO(png)).size[0] > 100
