@@ -68,13 +68,13 @@ lever() {
 }
 
 # pixel_lever NAME GIN MIXTURE PAIR DATASET (in_config): a lever that reads pixels and
-# writes symbols needs the corpus alone (no codecs, no bake: its code embeddings start
-# random); its model trained and evaluated as `lever`'s, then also on the test split of
+# writes symbols needs the corpus's systems alone (no whole pieces, which would double
+# its size on disk; no codecs, no bake: its code embeddings start random); its model trained and evaluated as `lever`'s, then also on the test split of
 # DATASET (a smaller corpus of the same styles whose test pieces are among its own, e.g.
 # synthetic_chorales) into TABLE_DIR/eval_NAME_DATASET.
 pixel_lever() {
   MODEL_GIN=(--gin-file "$2")
-  prep_stage corpus $MT3U build synthetic --config "$CONFIG" --data-dir "$DATA_DIR"
+  prep_stage corpus $MT3U build synthetic --config "$CONFIG" --data-dir "$DATA_DIR" --no-pieces
   CODEBOOK_INIT=0 single_run "$1" "${MIXTURE_PREFIX}_$3" "$4"
   stage_in "${COMPARE}/$1/stages" "$1_eval_$5" evaluate test "${TABLE_DIR}/eval_$1_$5" \
     "${COMPARE}/$1/model" "$4" --dataset "$5"

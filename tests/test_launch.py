@@ -246,7 +246,8 @@ def test_levers_dry_run_trains_each_lever_beside_the_run_it_changes(tmp_path):
         _train(prep / "chorales", patches, "synthetic_chorales_omr", gin="demo_omr_patch_256"),
         _eval(patches, f"{chorales}/eval_omr_patch_256", "test", "image_to_lmx"),
         _eval(patches, f"{chorales}/eval_omr_patch_256_heldout", "test_heldout", "image_to_lmx"),
-        ".venv/bin/mt3u build synthetic --config music21 --data-dir data",  # no codecs, no bake
+        # systems only, no codecs, no bake
+        ".venv/bin/mt3u build synthetic --config music21 --data-dir data --no-pieces",
         _train(
             prep / "music21",
             music21,
