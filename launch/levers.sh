@@ -69,8 +69,9 @@ lever() {
 
 # pixel_lever NAME GIN MIXTURE PAIR DATASET (in_config): a lever that reads pixels and
 # writes symbols needs the corpus's systems alone (no whole pieces, which would double
-# its size on disk; no codecs, no bake: its code embeddings start random); its model trained and evaluated as `lever`'s, then also on the test split of
-# DATASET (a smaller corpus of the same styles whose test pieces are among its own, e.g.
+# its size on disk; no codecs, no bake: its code embeddings start random). Its model is
+# trained and evaluated as `lever`'s, then also on the test split of DATASET (a smaller
+# corpus of the same styles whose test pieces are among its own, e.g.
 # synthetic_chorales) into TABLE_DIR/eval_NAME_DATASET.
 pixel_lever() {
   MODEL_GIN=(--gin-file "$2")
