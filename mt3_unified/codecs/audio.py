@@ -1,9 +1,9 @@
-"""DAC-style audio codec: Snake conv encoder, factorized L2-normalized RVQ, mirrored decoder."""
+"""The audio codec: DAC's Snake conv encoder and mirrored decoder (or the spectral pair of
+codecs/spectral.py) around a factorized L2-normalized RVQ."""
 
 from __future__ import annotations
 
 import dataclasses
-import functools
 import math
 from typing import Any
 
@@ -13,9 +13,17 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from mt3_unified.codecs.audio_layers import ResidualUnit, Snake
 from mt3_unified.codecs.autoencoder import RVQAutoencoder
 from mt3_unified.codecs.inputs import CodecInputError
 from mt3_unified.codecs.rvq import ResidualVQ, RVQConfig, nearest_code, perplexity
+from mt3_unified.codecs.spectral import (
+    SpectralDecoder,
+    SpectralEncoder,
+    mel_basis,
+    spectral_distance,
+    stft,
+)
 
 Array = Any
 
@@ -54,39 +62,36 @@ class AudioCodecConfig:
     # and the quantizer (DACResidualVQ) looks codes up by cosine but projects the raw,
     # unnormalized codebook row back. Needs rvq.learning="loss" and rvq.code_dim.
     dac_compatible: bool = False
+    # "conv": DAC's sample-rate conv stacks. "spectral" (codecs/spectral.py): frame_layers
+    # ConvNeXt blocks, frame_dim wide, at the frame rate, from STFT magnitudes of
+    # `window` samples (0: 4 hops) to STFT magnitudes, trained by a log-mel loss on them
+    # (spectral_mels bands, mel_weight; mel_scales measure the waveform) and turned into audio by
+    # griffin_lim_iterations of fast Griffin-Lim; strides give only the hop, dilations
+    # and the waveform and adversarial terms are unused.
+    architecture: str = "conv"
+    frame_dim: int = 256
+    frame_layers: int = 6
+    window: int = 0
+    spectral_mels: int = 128  # the log-mel AMT's bands
+    griffin_lim_iterations: int = 32
+
+    def __post_init__(self):
+        if self.architecture not in ("conv", "spectral"):
+            raise ValueError(
+                f"AudioCodecConfig.architecture: {self.architecture!r} is not 'conv' or 'spectral'"
+            )
+        if self.architecture != "conv" and (self.dac_compatible or self.use_discriminator):
+            raise ValueError(
+                "AudioCodecConfig.dac_compatible and use_discriminator need architecture='conv'"
+            )
 
     @property
     def hop(self) -> int:
         return math.prod(self.strides)
 
-
-class Snake(nn.Module):
-    """x + sin^2(alpha x) / alpha with a learned alpha per channel: periodic bias for audio."""
-
-    dac: bool = False  # AudioCodecConfig.dac_compatible: a plain `alpha`, as DAC holds it
-
-    @nn.compact
-    def __call__(self, x: Array) -> Array:
-        if self.dac:
-            alpha = self.param("alpha", nn.initializers.ones, (x.shape[-1],))
-            return x + jnp.reciprocal(alpha + 1e-9) * jnp.sin(alpha * x) ** 2
-        # alpha = exp(log_alpha): a plain alpha can step through 0, where 1/alpha explodes.
-        log_alpha = self.param("log_alpha", nn.initializers.zeros, (x.shape[-1],))
-        alpha = jnp.exp(log_alpha)
-        return x + jnp.sin(alpha * x) ** 2 / alpha
-
-
-class ResidualUnit(nn.Module):
-    """Snake, dilated k7 conv, Snake, k1 conv, plus the input."""
-
-    dilation: int
-    dac: bool = False
-
-    @nn.compact
-    def __call__(self, x: Array) -> Array:
-        ch = x.shape[-1]
-        y = nn.Conv(ch, (7,), kernel_dilation=(self.dilation,))(Snake(self.dac)(x))
-        return x + nn.Conv(ch, (1,))(Snake(self.dac)(y))
+    @property
+    def stft_window(self) -> int:
+        return self.window or 4 * self.hop
 
 
 class AudioEncoder(nn.Module):
@@ -209,15 +214,14 @@ class AudioCodec(RVQAutoencoder):
     """
 
     config: AudioCodecConfig
-    encoder_class = AudioEncoder
-    decoder_class = AudioDecoder
 
     def setup(self):
-        if not self.config.dac_compatible:
-            return super().setup()
-        self.encoder = self.encoder_class(self.config)
-        self.decoder = self.decoder_class(self.config)
-        self.quantizer = DACResidualVQ(self.config.rvq, dim=self.config.latent_dim)
+        c = self.config
+        spectral = c.architecture == "spectral"
+        self.encoder = (SpectralEncoder if spectral else AudioEncoder)(c)
+        self.decoder = (SpectralDecoder if spectral else AudioDecoder)(c)
+        quantizer = DACResidualVQ if c.dac_compatible else ResidualVQ
+        self.quantizer = quantizer(c.rvq, dim=c.latent_dim)
 
     def _latents(self, audio: Array) -> Array:
         t = audio.shape[1]
@@ -238,12 +242,14 @@ class AudioCodec(RVQAutoencoder):
         )
         return self.decoder(quantized)[:, : audio.shape[1]], codes, aux
 
-
-@functools.cache
-def _mel_basis(sample_rate: int, n_fft: int, n_mels: int) -> np.ndarray:
-    import librosa
-
-    return librosa.filters.mel(sr=sample_rate, n_fft=n_fft, n_mels=n_mels).T.astype(np.float32)
+    def magnitudes(self, audio: Array, train: bool = False):
+        """The spectral architecture's training view: (decoded STFT magnitudes, the audio's
+        own), both [B, ceil(T / hop), bins], codes and the quantizer's aux."""
+        c = self.config
+        quantized, codes, aux = self.quantizer(self._latents(audio), train=train)
+        audio = jnp.pad(audio, ((0, 0), (0, -audio.shape[1] % c.hop)))
+        reference = jnp.abs(stft(audio, c.stft_window, c.hop))
+        return self.decoder.magnitude(quantized), reference, codes, aux
 
 
 def log_mel(audio: Array, sample_rate: int, window: int, n_mels: int) -> Array:
@@ -255,7 +261,7 @@ def log_mel(audio: Array, sample_rate: int, window: int, n_mels: int) -> Array:
     index = jnp.arange(window)[None, :] + hop * jnp.arange(count)[:, None]
     frames = x[:, index] * jnp.hanning(window + 2)[1:-1]
     magnitude = jnp.abs(jnp.fft.rfft(frames, axis=-1))
-    mel = magnitude @ _mel_basis(sample_rate, window, n_mels)
+    mel = magnitude @ mel_basis(sample_rate, window, n_mels)
     return jnp.log10(jnp.maximum(mel, 1e-5))
 
 
@@ -334,6 +340,8 @@ def audio_loss(model: AudioCodec, variables, audio: Array, train: bool, rngs=Non
     """
     c = model.config
     mutable = ["vq"] if train else False
+    if c.architecture == "spectral":
+        return _spectral_loss(model, variables, audio, train, rngs)
     out = model.apply(variables, audio, train=train, rngs=rngs, mutable=mutable)
     (recon, codes, aux), state = out if train else (out, {})
     mel = mel_distance(recon, audio, c)
@@ -348,4 +356,32 @@ def audio_loss(model: AudioCodec, variables, audio: Array, train: bool, rngs=Non
         "commitment_loss": aux["commitment_loss"],
         "perplexity": jnp.mean(aux["perplexity"]),
     }
+    return loss, {"metrics": metrics, "vq": state.get("vq"), "recon": recon, "codes": codes}
+
+
+def _spectral_loss(model: AudioCodec, variables, audio: Array, train: bool, rngs=None):
+    """`audio_loss` of the spectral architecture: the log-mel distance of the decoded
+    magnitudes plus the VQ losses. Validation also decodes the waveform (Griffin-Lim) for
+    the conv codec's metrics; training skips it."""
+    c = model.config
+    out = model.apply(
+        variables, audio, train=train, rngs=rngs, mutable=["vq"] if train else False,
+        method=AudioCodec.magnitudes,
+    )  # fmt: skip
+    (estimate, reference, codes, aux), state = out if train else (out, {})
+    spectral = spectral_distance(estimate, reference, c.sample_rate, c.spectral_mels)
+    loss = c.mel_weight * spectral + aux["vq_loss"]
+    metrics = {
+        "loss": loss,
+        "reconstruction_loss": c.mel_weight * spectral,
+        "spectral_distance": spectral,
+        "commitment_loss": aux["commitment_loss"],
+        "perplexity": jnp.mean(aux["perplexity"]),
+    }
+    recon = None
+    if not train:
+        recon = model.apply(variables, codes, audio.shape[1], method=AudioCodec.decode)
+        metrics["mel_distance"] = mel_distance(recon, audio, c)
+        metrics["waveform_l1"] = jnp.mean(jnp.abs(recon - audio))
+        metrics["si_snr"] = jnp.mean(si_snr(recon, audio))
     return loss, {"metrics": metrics, "vq": state.get("vq"), "recon": recon, "codes": codes}

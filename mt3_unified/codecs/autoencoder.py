@@ -14,7 +14,8 @@ Array = Any
 
 class RVQAutoencoder(nn.Module):
     """Base of RQVAE and AudioCodec: they declare ``config`` (with ``rvq`` and
-    ``latent_dim``), their encoder and decoder classes, and ``_latents(inputs)``."""
+    ``latent_dim``), their encoder and decoder classes (or a ``setup`` that picks them),
+    and ``_latents(inputs)``."""
 
     encoder_class: ClassVar[type[nn.Module]]
     decoder_class: ClassVar[type[nn.Module]]
