@@ -8,6 +8,8 @@ audio, librosa's mel spectrogram of the same audio (codec speed / mel speed).
     python bench/codecs.py                         # tiny and paper configs
     python bench/codecs.py --tiny                  # tiny only (a minute on two cores)
     python bench/codecs.py --only image --paper    # the paper image codec (416 px)
+    python bench/codecs.py --demo                  # the demo's audio codec, conv against
+                                                   # spectral (gin/codecs/audio_demo*.gin)
 
 Each function is compiled once ahead of time: the same executable is timed and
 gives XLA's FLOP count (compiling twice made the paper configs time out on CPU).
@@ -61,6 +63,17 @@ def timed(fn, *args, repeats: int = 3) -> tuple[float, object]:
     return best, out
 
 
+def gin_codec(path: str):
+    """The codec config that a gin file of gin/codecs/ binds to CODEC."""
+    import gin
+
+    from mt3_unified.codecs.train import configured_codec
+
+    gin.clear_config()
+    gin.parse_config_files_and_bindings([path], [])
+    return configured_codec()
+
+
 def matmul_ceiling(n: int = 2048) -> float:
     """f32 FLOP/s of one n x n matmul with XLA."""
     a = jnp.ones((n, n), jnp.float32)
@@ -106,7 +119,7 @@ def bench_audio(
     )
     for what, secs, _, util in rows:
         print(
-            f"audio {name:5s} {what}: {seconds / secs:8.1f}x real time "
+            f"audio {name:13s} {what}: {seconds / secs:8.1f}x real time "
             f"({params / 1e6:.2f}M params, {seconds:.0f} s at {rate} Hz, hop {config.hop}); "
             f"{mel_s / secs:.3f}x librosa mel speed; {util:.3f} of matmul ceiling"
         )
@@ -130,6 +143,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tiny", action="store_true", help="tiny configs only")
     parser.add_argument("--paper", action="store_true", help="paper configs only")
+    parser.add_argument(
+        "--demo", action="store_true", help="the demo's audio codecs only: conv and spectral"
+    )
     parser.add_argument("--only", choices=["audio", "image"], help="one codec only")
     parser.add_argument("--repeats", type=int, default=3, help="timed runs (tiny configs)")
     parser.add_argument(
@@ -139,14 +155,18 @@ def main() -> None:
     print(f"{jax.devices()[0].platform}: matmul ceiling {matmul_ceiling() / 1e9:.1f} GFLOP/s")
     audio, image = args.only in (None, "audio"), args.only in (None, "image")
     runs = []
-    if not args.paper:
+    if args.demo:
+        for name in ("demo", "demo_spectral"):
+            config = gin_codec(f"gin/codecs/audio_{name}.gin")
+            runs.append((bench_audio, (name, config, 10.0), {"repeats": args.repeats}))
+    elif not args.paper:
         if audio:
             runs.append((bench_audio, ("tiny", TINY_AUDIO, 10.0), {"repeats": args.repeats}))
         if image:
             runs.append(
                 (bench_image, ("tiny", TINY_IMAGE, 480), {"batch": 8, "repeats": args.repeats})
             )
-    if not args.tiny:
+    if not args.tiny and not args.demo:
         if audio:
             runs.append((bench_audio, ("paper", PAPER_AUDIO, 2.0), {"repeats": args.paper_repeats}))
         if image:

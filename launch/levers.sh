@@ -18,8 +18,9 @@
 #       keeps of the notes against the same codec trained 5x longer
 #       (gin/codecs/audio_demo_long.gin), and that with 256 codes a codebook instead of 32
 #       (gin/codecs/audio_demo_long_256.gin), twice as wide (audio_demo_long_wide.gin)
-#       or with a waveform discriminator's losses (audio_demo_long_gan.gin),
-#       heard by the d256 log-mel AMT above (its AMT table's codec rows: whole test
+#       or with a waveform discriminator's losses (audio_demo_long_gan.gin), and the
+#       spectral architecture (audio_demo_spectral.gin: STFT magnitudes in and out,
+#       Griffin-Lim), heard by the d256 log-mel AMT above (its AMT table's codec rows: whole test
 #       systems, original and reconstructed)
 #   MIDI -> audio, its judge: the demo's all-task model's generated audio transcribed
 #       by that d256 AMT (`mt3u eval --transcriber`) instead of its own
@@ -124,6 +125,7 @@ in_config demo codec_lever gin/codecs/audio_demo_long.gin
 in_config demo codec_lever gin/codecs/audio_demo_long_256.gin
 in_config demo codec_lever gin/codecs/audio_demo_long_wide.gin
 in_config demo codec_lever gin/codecs/audio_demo_long_gan.gin
+in_config demo codec_lever gin/codecs/audio_demo_spectral.gin
 in_config demo judged_synthesis
 RUNS="${RUN_ROOT:-runs}"
 curves amt_curves.png audio_to_midi "tiny, log-mel=${RUNS}/demo/compare/amt_mel/model" \

@@ -185,7 +185,7 @@ def test_compare_dry_run_reuses_the_demos_stages_and_adds_the_single_task_runs(t
 PREP_DONE = ["corpus", "corpus_report", "image_codec", "audio_codec", "bake"]
 # levers.sh's audio codecs beside the demo's, in its order (gin/codecs/<name>.gin).
 CODEC_LEVERS = ["audio_demo_long", "audio_demo_long_256", "audio_demo_long_wide",
-                "audio_demo_long_gan"]  # fmt: skip
+                "audio_demo_long_gan", "audio_demo_spectral"]  # fmt: skip
 
 
 def test_levers_dry_run_trains_each_lever_beside_the_run_it_changes(tmp_path):
