@@ -76,7 +76,10 @@ lever() {
 # synthetic_chorales) into TABLE_DIR/eval_NAME_DATASET.
 pixel_lever() {
   MODEL_GIN=(--gin-file "$2")
-  prep_stage corpus $MT3U build synthetic --config "$CONFIG" --data-dir "$DATA_DIR" --no-pieces
+  # Its own marker: prep_stages' `corpus` marker must mean the pieces are built too. A
+  # corpus built whole holds the systems, so either marker skips the build.
+  [ -f "${PREP_STAGES}/corpus.done" ] ||
+    prep_stage corpus_systems $MT3U build synthetic --config "$CONFIG" --data-dir "$DATA_DIR" --no-pieces
   CODEBOOK_INIT=0 single_run "$1" "${MIXTURE_PREFIX}_$3" "$4"
   stage_in "${COMPARE}/$1/stages" "$1_eval_$5" evaluate test "${TABLE_DIR}/eval_$1_$5" \
     "${COMPARE}/$1/model" "$4" --dataset "$5"

@@ -316,6 +316,19 @@ def test_levers_dry_run_trains_each_lever_beside_the_run_it_changes(tmp_path):
     assert not (tmp_path / "out").exists()  # a dry run writes nothing
 
 
+@pytest.mark.parametrize("marker", ["corpus", "corpus_systems"])
+def test_levers_build_music21_systems_once_under_their_own_marker(tmp_path, marker):
+    # prep_stages' `corpus` means the pieces too, so the systems-only build has its own
+    # marker; a corpus built whole also holds the systems.
+    build = ".venv/bin/mt3u build synthetic --config music21 --data-dir data --no-pieces"
+    assert build in _stages(tmp_path / "fresh", "levers.sh", {}, PREP_ROOT=f"{tmp_path}/fresh/p")
+    out = _stages(tmp_path, "levers.sh", {"p/music21/stages": [marker]},
+                  PREP_ROOT=f"{tmp_path}/p")  # fmt: skip
+    assert build not in out
+    systems_skipped = f"# corpus_systems: done before ({tmp_path}/p/music21/stages/"
+    assert (systems_skipped in out) == (marker == "corpus_systems")
+
+
 def test_levers_take_no_prep_run():
     env = {"PREP_RUN": "x", "PATH": "/usr/bin:/bin"}
     done = subprocess.run(["bash", str(ROOT / "launch" / "levers.sh"), "--dry-run"],
