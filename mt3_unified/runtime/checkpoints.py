@@ -14,7 +14,18 @@ CHECKPOINT_DIR = "checkpoints"
 def array_shapes(tree) -> dict[str, tuple[int, ...]]:
     """{path: shape} of a tree's arrays: real, abstract (eval_shape) or checkpoint metadata."""
     leaves = jax.tree_util.tree_flatten_with_path(tree, is_leaf=lambda x: hasattr(x, "shape"))[0]
-    return {jax.tree_util.keystr(path): tuple(leaf.shape) for path, leaf in leaves}
+    return {_path_name(path): tuple(leaf.shape) for path, leaf in leaves}
+
+
+def _path_name(path) -> str:
+    """``['a'][0]['b']``: a namedtuple's field is written as a key, as Orbax's metadata
+    (which stores namedtuples as dicts) writes it, so saved and live trees compare."""
+    return "".join(
+        f"[{key.name!r}]"
+        if isinstance(key, jax.tree_util.GetAttrKey)
+        else jax.tree_util.keystr((key,))
+        for key in path
+    )
 
 
 def shape_differences(first: dict, second: dict, labels: tuple[str, str]) -> list[str]:
@@ -36,7 +47,10 @@ def checkpoint_dir(workdir: str) -> str:
 def checkpoint_manager(workdir: str, max_to_keep: int | None = 2) -> ocp.CheckpointManager:
     """A manager of ``<workdir>/checkpoints`` that creates the folder and keeps the newest few."""
     options = ocp.CheckpointManagerOptions(max_to_keep=max_to_keep, create=True)
-    return ocp.CheckpointManager(checkpoint_dir(workdir), options=options)
+    # The handler lets item_metadata read a checkpoint's shapes before anything is restored.
+    return ocp.CheckpointManager(
+        checkpoint_dir(workdir), options=options, item_handlers=ocp.StandardCheckpointHandler()
+    )
 
 
 def save_checkpoint(manager: ocp.CheckpointManager, step: int, state) -> None:
@@ -53,14 +67,15 @@ def restore_latest(manager: ocp.CheckpointManager, state, workdir: str):
     step = manager.latest_step()
     if step is None:
         return state
-    try:
-        return manager.restore(step, args=ocp.args.StandardRestore(state))
-    except ValueError as err:
+    # Compared before restoring: Orbax's own refusal comes mid-read and leaves its
+    # reads of the other arrays unfinished.
+    if array_shapes(manager.item_metadata(step)) != array_shapes(state):
         raise CheckpointMismatchError(
             f"{workdir}: its checkpoint (step {step}) does not fit this config (trained with "
             "another gin file or bindings?); train into a fresh --workdir or delete "
             f"{checkpoint_dir(workdir)}"
-        ) from err
+        )
+    return manager.restore(step, args=ocp.args.StandardRestore(state))
 
 
 def restore_saved(workdir: str, step: int | None = None) -> tuple[int, dict]:

@@ -2,10 +2,12 @@
 
 import jax.numpy as jnp
 import numpy as np
+import optax
 import pytest
 
 from mt3_unified.errors import CheckpointMismatchError
 from mt3_unified.runtime.checkpoints import (
+    array_shapes,
     checkpoint_dir,
     checkpoint_manager,
     restore_latest,
@@ -49,3 +51,19 @@ def test_a_checkpoint_of_another_shape_is_refused_by_name(tmp_path):
 def test_restoring_an_empty_workdir_says_where_it_looked(tmp_path):
     with pytest.raises(FileNotFoundError, match=f"no checkpoint under {tmp_path}/checkpoints"):
         restore_saved(str(tmp_path))
+
+
+def test_an_optimizer_state_saved_and_live_has_the_same_shapes_by_name(tmp_path):
+    params = {"w": jnp.zeros(3)}
+    state = {"opt": optax.adam(1e-3).init(params), "step": jnp.asarray(1, jnp.int32)}
+    manager = checkpoint_manager(str(tmp_path))
+    save_checkpoint(manager, 1, state)
+    manager.wait_until_finished()
+    expected = {
+        "['opt'][0]['count']": (),
+        "['opt'][0]['mu']['w']": (3,),
+        "['opt'][0]['nu']['w']": (3,),
+        "['step']": (),
+    }
+    assert array_shapes(state) == expected
+    assert array_shapes(checkpoint_manager(str(tmp_path)).item_metadata(1)) == expected
