@@ -22,6 +22,9 @@
 #       spectral architecture (audio_demo_spectral.gin: STFT magnitudes in and out,
 #       Griffin-Lim), heard by the d256 log-mel AMT above (its AMT table's codec rows: whole test
 #       systems, original and reconstructed)
+#   The audio codec, its steps: the demo's codec trained 20x longer keeping every checkpoint
+#       (gin/codecs/audio_demo_curve.gin), each of 1,000 to 8,000 steps heard by that AMT:
+#       the share of the notes kept against codec steps (outputs/levers/audio_demo_curve.png)
 #   MIDI -> audio, its judge: the demo's all-task model's generated audio transcribed
 #       by that d256 AMT (`mt3u eval --transcriber`) instead of its own
 #
@@ -29,6 +32,7 @@
 #   bash launch/levers.sh --dry-run   # print the commands of the stages not done
 #   TRAIN_STEPS=N EVAL_EXAMPLES=N RUN_ROOT=... PREP_ROOT=...   as for launch/demo.sh
 #       (launch/demo_stages.sh; the demo scale only)
+#   JUDGE_STEP=N   the d256 AMT's checkpoint that hears the codecs (default: its latest)
 #
 # Models under runs/<config>/compare/<lever>/ (markers in its stages/), evaluations in
 # outputs/compare_<config>/eval_<lever>[_heldout], the curves in outputs/levers/
@@ -93,9 +97,30 @@ codec_lever() {
   local name
   name="$(basename "$1" .gin)"
   [ "$1" = "$AUDIO_CODEC" ] || prep_stage "$name" train_codec "$1" "$name"
-  stage_in "${COMPARE}/amt_mel_256/stages" "amt_mel_256_${name}" evaluate test \
-    "${TABLE_DIR}/eval_amt_mel_256_${name}" "${COMPARE}/amt_mel_256/model" audio_to_midi \
-    --audio-codec "$(codec_dir "$1")"
+  judged_codec "amt_mel_256_${name}" "$(codec_dir "$1")"
+}
+
+# judged_codec NAME CODEC (in_config): the d256 log-mel AMT lever's model (its checkpoint
+# JUDGE_STEP when set, else its latest) on the test split with the codec's rows, into
+# TABLE_DIR/eval_NAME.
+judged_codec() {
+  stage_in "${COMPARE}/amt_mel_256/stages" "$1" evaluate test "${TABLE_DIR}/eval_$1" \
+    "${COMPARE}/amt_mel_256/model" audio_to_midi --audio-codec "$2" \
+    ${JUDGE_STEP:+--step "$JUDGE_STEP"}
+}
+
+# codec_curve GIN STEP... (in_config): the audio codec of GIN, trained keeping every
+# checkpoint, its checkpoint of each STEP judged as codec_lever's codecs are, then what
+# it keeps of the notes against its steps: CURVES/<gin's name>.png, its points beside it.
+codec_curve() {
+  local name points=()
+  name="$(basename "$1" .gin)"
+  prep_stage "$name" train_codec "$1" "$name"
+  for step in "${@:2}"; do
+    judged_codec "amt_mel_256_${name}_${step}" "$(codec_dir "$1")/checkpoints/${step}"
+    points+=(--point "${step}=${TABLE_DIR}/eval_amt_mel_256_${name}_${step}")
+  done
+  run $MT3U report codec-curve "${points[@]}" -o "${CURVES}/${name}.png"
 }
 
 # judged_synthesis (in_config): the demo's all-task model (its own stage, skipped when
@@ -129,6 +154,7 @@ in_config demo codec_lever gin/codecs/audio_demo_long_256.gin
 in_config demo codec_lever gin/codecs/audio_demo_long_wide.gin
 in_config demo codec_lever gin/codecs/audio_demo_long_gan.gin
 in_config demo codec_lever gin/codecs/audio_demo_spectral.gin
+in_config demo codec_curve gin/codecs/audio_demo_curve.gin 1000 2000 4000 8000
 in_config demo judged_synthesis
 RUNS="${RUN_ROOT:-runs}"
 curves amt_curves.png audio_to_midi "tiny, log-mel=${RUNS}/demo/compare/amt_mel/model" \

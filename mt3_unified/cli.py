@@ -360,7 +360,7 @@ def run_eval(args) -> int:
 
 # ------------------------------------------------------------------- report
 def _report_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("what", choices=["corpus", "eval", "compare", "curves"])
+    p.add_argument("what", choices=["corpus", "eval", "compare", "curves", "codec-curve"])
     p.add_argument("eval_dir", nargs="?", type=Path, help="eval: the folder `mt3u eval` wrote")
     p.add_argument("--single-task", action="append", default=[], metavar="EVAL_DIR",
                    help="compare: a single-task mixture's eval dir (repeat)")  # fmt: skip
@@ -369,6 +369,8 @@ def _report_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--run", action="append", default=[], metavar="LABEL=MODEL_DIR",
                    help="curves: a run whose eval metrics during training are drawn")  # fmt: skip
     p.add_argument("--task", help="curves: only the tasks whose name contains this")
+    p.add_argument("--point", action="append", default=[], metavar="STEP=EVAL_DIR",
+                   help="codec-curve: an AMT eval of the codec's step-STEP checkpoint")  # fmt: skip
     p.add_argument("--config", default="tiny", help="corpus: the synthetic corpus config")
     p.add_argument("--data-dir", type=Path, default=Path("data"))
     p.add_argument("--systems", type=int, default=3, help="corpus: systems shown per split")
@@ -377,14 +379,15 @@ def _report_args(p: argparse.ArgumentParser) -> None:
                    "save a screenshot here")  # fmt: skip
     p.add_argument("-o", "--output", type=Path, default=None,
                    help="the report; compare: the Markdown table (JSON beside it); "
-                   "curves: the PNG (its points as Markdown beside it)")  # fmt: skip
+                   "curves, codec-curve: the PNG (its points as Markdown beside it)")  # fmt: skip
 
 
 @command(
     "report",
     "write an HTML report of a built corpus or of an evaluation, or the table of "
-    "single-task against all-task mixtures (compare), or several runs' metrics during "
-    "training against minutes of training (curves)",
+    "single-task against all-task mixtures (compare), several runs' metrics during "
+    "training against minutes of training (curves), or what an audio codec keeps of the "
+    "notes against its training steps (codec-curve)",
     _report_args,
 )
 def run_report(args) -> int:
@@ -394,6 +397,8 @@ def run_report(args) -> int:
         return _compare_report(args)
     if args.what == "curves":
         return _curves_report(args)
+    if args.what == "codec-curve":
+        return _codec_curve_report(args)
     from mt3_unified.report.corpus import corpus_report
 
     output = args.output or Path("outputs") / f"corpus_{args.config}.html"
@@ -441,6 +446,22 @@ def _curves_report(args) -> int:
                      "and -o CURVES.png")  # fmt: skip
     png, table = write_run_curves(runs, args.output, args.task)
     print(f"curves written to {png} and {table}")
+    return 0
+
+
+def _codec_curve_report(args) -> int:
+    from mt3_unified.report.codec_curve import write_codec_curve
+
+    points = {}
+    for point in args.point:
+        step, _, eval_dir = point.partition("=")
+        if not step.isdigit() or not eval_dir or int(step) in points:
+            raise _usage(f"report codec-curve: {point!r} is not STEP=EVAL_DIR with a new step")
+        points[int(step)] = eval_dir
+    if not points or args.output is None:
+        raise _usage("report codec-curve: give --point STEP=EVAL_DIR (repeatable) and -o CURVE.png")
+    png, table = write_codec_curve(points, args.output)
+    print(f"codec curve written to {png} and {table}")
     return 0
 
 

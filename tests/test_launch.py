@@ -186,6 +186,8 @@ PREP_DONE = ["corpus", "corpus_report", "image_codec", "audio_codec", "bake"]
 # levers.sh's audio codecs beside the demo's, in its order (gin/codecs/<name>.gin).
 CODEC_LEVERS = ["audio_demo_long", "audio_demo_long_256", "audio_demo_long_wide",
                 "audio_demo_long_gan", "audio_demo_spectral"]  # fmt: skip
+# The codec steps whose checkpoints levers.sh's codec curve judges.
+CURVE_STEPS = [1000, 2000, 4000, 8000]
 
 
 def test_levers_dry_run_trains_each_lever_beside_the_run_it_changes(tmp_path):
@@ -211,6 +213,7 @@ def test_levers_dry_run_trains_each_lever_beside_the_run_it_changes(tmp_path):
     codec_dirs = {
         lever: _codec_dir(prep / "demo", f"gin/codecs/{lever}.gin") for lever in CODEC_LEVERS
     }
+    curve_codec = _codec_dir(prep / "demo", "gin/codecs/audio_demo_curve.gin")
     chorales_prep = [
         ".venv/bin/mt3u build synthetic --config chorales --data-dir data",
         ".venv/bin/mt3u report corpus --config chorales --data-dir data "
@@ -292,6 +295,24 @@ def test_levers_dry_run_trains_each_lever_beside_the_run_it_changes(tmp_path):
                 ),  # fmt: skip
             ]
         ),
+        f".venv/bin/mt3u train-codec --gin-file=gin/codecs/audio_demo_curve.gin "
+        f"--workdir={curve_codec} {codec.replace('chorales', 'demo')} "
+        f"2> {prep}/demo/audio_demo_curve.log",
+        *(
+            _eval(
+                d256,
+                f"{table}/eval_amt_mel_256_audio_demo_curve_{step}",
+                "test",
+                "audio_to_midi",
+                flags=f"--audio-codec {curve_codec}/checkpoints/{step}",
+            )
+            for step in CURVE_STEPS
+        ),
+        ".venv/bin/mt3u report codec-curve "
+        + " ".join(
+            f"--point {n}={table}/eval_amt_mel_256_audio_demo_curve_{n}" for n in CURVE_STEPS
+        )
+        + f" -o {outputs}/levers/audio_demo_curve.png",
         _train(prep / "demo", f"{runs}/demo/model", "synthetic_demo_all"),
         _eval(
             f"{runs}/demo/model",
@@ -314,6 +335,14 @@ def test_levers_dry_run_trains_each_lever_beside_the_run_it_changes(tmp_path):
         ),
     ]
     assert not (tmp_path / "out").exists()  # a dry run writes nothing
+
+
+def test_levers_judge_every_codec_with_the_judge_step_given(tmp_path):
+    out = _stages(tmp_path, "levers.sh", {}, PREP_ROOT=f"{tmp_path}/p", JUDGE_STEP="1500")
+    judged = [line for line in out.splitlines() if "--audio-codec" in line]
+    assert len(judged) == 1 + len(CODEC_LEVERS) + len(CURVE_STEPS)
+    assert all(" --step 1500 " in line for line in judged)
+    assert out.count(" --step ") == len(judged)  # the other evaluations take the latest
 
 
 @pytest.mark.parametrize("marker", ["corpus", "corpus_systems"])

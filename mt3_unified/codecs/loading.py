@@ -22,7 +22,7 @@ from mt3_unified.codecs.audio import AudioCodec, AudioCodecConfig, audio_loss
 from mt3_unified.codecs.host_encoders import AudioCodeEncoder, ImageCodeEncoder
 from mt3_unified.codecs.rqvae import RQVAE, RQVAEConfig, image_loss
 from mt3_unified.errors import Mt3UnifiedError
-from mt3_unified.runtime.checkpoints import restore_saved
+from mt3_unified.runtime.checkpoints import CHECKPOINT_DIR, restore_saved
 
 CONFIG_FILE = "codec_config.json"
 GIN_FILE = "config.gin"
@@ -97,7 +97,20 @@ def _tuples(value):
     return tuple(_tuples(v) for v in value) if isinstance(value, list) else value
 
 
-def _restore(workdir: str, step: int | None):
+def codec_location(path: str) -> tuple[str, int | None]:
+    """(workdir, step) named by a codec path: a workdir (its latest checkpoint, step None) or
+    one of its checkpoints, ``WORKDIR/checkpoints/STEP``, so a flag that takes a codec
+    workdir can also take any kept checkpoint of it."""
+    parent, name = os.path.split(os.path.normpath(path))
+    workdir, folder = os.path.split(parent)
+    if name.isdigit() and folder == CHECKPOINT_DIR:
+        return workdir or ".", int(name)
+    return str(path), None
+
+
+def _restore(path: str, step: int | None):
+    workdir, named_step = codec_location(path)
+    step = named_step if step is None else step
     model, _ = build_codec(load_codec_config(workdir))
     step, state = restore_saved(workdir, step)
     variables = jax.tree.map(jnp.asarray, {"params": state["params"], "vq": state["vq"]})
@@ -105,7 +118,8 @@ def _restore(workdir: str, step: int | None):
 
 
 def load_codec(workdir: str, step: int | None = None):
-    """(model, variables) of a codec trained in ``workdir`` (latest checkpoint unless ``step``)."""
+    """(model, variables) of a codec trained in ``workdir`` (latest checkpoint unless ``step``
+    or a checkpoint path names one, see codec_location)."""
     model, variables, _ = _restore(workdir, step)
     return model, variables
 
@@ -113,11 +127,13 @@ def load_codec(workdir: str, step: int | None = None):
 def load_code_encoder(workdir: str, step: int | None = None):
     """The host-side encoder (ImageCodeEncoder or AudioCodeEncoder) of a trained codec.
 
-    Its ``source`` ({'workdir', 'step'}) says which checkpoint it holds.
+    ``workdir`` may name one of its checkpoints (codec_location). Its ``source``
+    ({'workdir', 'step'}) says which checkpoint it holds.
     """
     model, variables, step = _restore(workdir, step)
     encoder_class = CODEC_KINDS[codec_kind(model.config)][3]
-    return encoder_class(model, variables, source={"workdir": str(workdir), "step": int(step)})
+    source = {"workdir": codec_location(workdir)[0], "step": int(step)}
+    return encoder_class(model, variables, source=source)
 
 
 def load_encoders(

@@ -110,6 +110,7 @@ def train_codec(
     warmup_steps: int = 100,
     eval_every: int = 500,
     checkpoint_every: int = 500,
+    keep_checkpoints: int | None = 2,
     restart_every: int = 20,
     seed: int = 0,
 ) -> dict:
@@ -118,7 +119,8 @@ def train_codec(
     ``data`` is (endless iterator of training batches, list of validation batches);
     None reads the corpus through `corpus_data`. Images are [B, H, W] in [0, 1],
     audio [B, T]. With a ``workdir`` it writes TensorBoard summaries and Orbax
-    checkpoints there and resumes from the latest checkpoint.
+    checkpoints there (the newest ``keep_checkpoints``; None keeps every one, for a curve
+    of a metric against codec steps) and resumes from the latest checkpoint.
     """
     model, loss_fn = build_codec(config)
     train_batches, validation = data if data is not None else corpus_data(config)
@@ -140,7 +142,7 @@ def train_codec(
 
     manager = None
     if workdir:
-        manager = checkpoint_manager(workdir)
+        manager = checkpoint_manager(workdir, keep_checkpoints)
         if manager.latest_step() is not None:
             state = restore_latest(manager, state, workdir)
             logging.info("resumed from step %d", int(state["step"]))

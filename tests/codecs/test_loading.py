@@ -9,6 +9,7 @@ import pytest
 from mt3_unified.codecs.host_encoders import ImageCodeEncoder
 from mt3_unified.codecs.loading import (
     CodecLoadError,
+    codec_location,
     load_code_encoder,
     load_codec,
     load_codec_config,
@@ -73,3 +74,23 @@ def test_a_loaded_encoder_says_which_checkpoint_it_holds(image_workdir):
 def test_a_workdir_without_a_saved_config_is_refused_by_name(tmp_path):
     with pytest.raises(CodecLoadError, match="codec_config.json: missing; train the codec"):
         load_codec(str(tmp_path))
+
+
+def test_a_codec_path_may_name_one_of_its_checkpoints(image_workdir, tmp_path):
+    workdir, variables = image_workdir
+    later = jax.tree.map(lambda v: v + 1.0, {"params": variables["params"], "vq": variables["vq"]})
+    manager = checkpoint_manager(workdir)
+    save_checkpoint(manager, 5, later)
+    manager.wait_until_finished()
+    assert codec_location(workdir) == (workdir, None)
+    assert codec_location(f"{workdir}/checkpoints/3/") == (workdir, 3)
+    assert codec_location("checkpoints/3") == (".", 3)
+    assert codec_location(str(tmp_path / "checkpoints2" / "3")) == (
+        str(tmp_path / "checkpoints2" / "3"),
+        None,
+    )
+    encoder = load_code_encoder(f"{workdir}/checkpoints/3")
+    assert encoder.source == {"workdir": workdir, "step": 3}
+    assert load_code_encoder(workdir).source == {"workdir": workdir, "step": 5}
+    first = jax.tree.leaves(variables["params"])[0]
+    np.testing.assert_array_equal(jax.tree.leaves(encoder.variables["params"])[0], first)

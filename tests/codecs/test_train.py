@@ -1,5 +1,6 @@
 """The tiny gin configs learn real score images and synthesized audio; checkpoints resume."""
 
+import os
 from pathlib import Path
 
 import gin
@@ -118,7 +119,7 @@ def test_an_interrupted_codec_run_resumes_to_the_same_parameters(tmp_path):
         batches = crops if stop_at is None else _dies_after(crops, stop_at)
         return batches, codec_data.fixed_crops(images[:2], 2, 32, fill=1.0)
 
-    whole = train_codec(str(tmp_path / "whole"), data=data(), **settings)
+    whole = train_codec(str(tmp_path / "whole"), data=data(), keep_checkpoints=None, **settings)
     resumed_dir = str(tmp_path / "resumed")
     with pytest.raises(_InterruptedError):  # during step 4, after the step-2 and step-4 saves began
         train_codec(resumed_dir, data=data(stop_at=5), **settings)
@@ -128,3 +129,6 @@ def test_an_interrupted_codec_run_resumes_to_the_same_parameters(tmp_path):
         jax.tree.leaves(whole["variables"]), jax.tree.leaves(resumed["variables"]), strict=True
     ):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    # keep_checkpoints=None kept every checkpoint (a curve's points); the default the newest 2.
+    assert sorted(os.listdir(tmp_path / "whole" / "checkpoints"), key=int) == ["2", "4", "6"]
+    assert sorted(os.listdir(Path(resumed_dir) / "checkpoints"), key=int) == ["4", "6"]
