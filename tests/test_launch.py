@@ -372,3 +372,14 @@ def test_the_stage_scripts_take_only_dry_run(script):
                           capture_output=True, text=True)  # fmt: skip
     assert (done.returncode, done.stdout) == (2, "")
     assert done.stderr == f"{script}: unknown argument --dry (the only one is --dry-run)\n"
+
+
+def test_the_stages_evaluate_the_held_out_style_of_exactly_the_configs_that_hold_one_out():
+    # demo_stages.sh lists them in bash (it runs before the venv exists); this keeps the
+    # list equal to corpus/synthetic.py's configs with a held-out rendering style.
+    from mt3_unified.corpus.synthetic import CONFIGS
+
+    script = (ROOT / "launch" / "demo_stages.sh").read_text()
+    line = next(ln for ln in script.splitlines() if "HELDOUT=1" in ln and ln.startswith("case"))
+    listed = set(line.split(" in ", 1)[1].split(")", 1)[0].strip().split("|"))
+    assert listed == {name for name, c in CONFIGS.items() if c.heldout_style is not None}
