@@ -14,6 +14,7 @@ from mt3_unified.infer.eval_results import markdown_table
 from mt3_unified.report.plots import curves_png
 
 METRIC = "onset F1 @50ms"
+TARGET_KEPT = 0.75  # issue 19: the reconstruction's F1 at least 0.75 of the original's
 COLUMNS = ["codec step", f"{METRIC}, original audio", f"{METRIC}, reconstruction", "kept",
            "systems", "judge (step)", "eval dir"]  # fmt: skip
 
@@ -69,7 +70,10 @@ def write_codec_curve(points: Mapping[int, str | Path], output: Path) -> tuple[P
     png = curves_png(
         {name: (steps, values) for name, values in lines.items()},
         ylabel="onset F1 / share kept",
-        title=f"codec steps against notes kept (target 0.75), judge {curve[0]['judge']}",
+        xlabel="codec training step",
+        title=f"what the codec keeps of the notes, heard by {curve[0]['judge']}",
+        references={f"target: kept {TARGET_KEPT}": TARGET_KEPT},
+        markers=True,
     )
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_bytes(png)

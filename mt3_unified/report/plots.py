@@ -48,13 +48,23 @@ def piano_roll_png(
 
 
 def curves_png(
-    curves: Mapping[str, tuple[Sequence[float], Sequence[float]]], *, ylabel: str, title: str = ""
+    curves: Mapping[str, tuple[Sequence[float], Sequence[float]]],
+    *,
+    ylabel: str,
+    title: str = "",
+    xlabel: str = "step",
+    references: Mapping[str, float] | None = None,
+    markers: bool = False,
 ) -> bytes:
-    """Named (steps, values) curves on one axis, e.g. training and validation loss."""
+    """Named (steps, values) curves on one axis, e.g. training and validation loss; each
+    named reference value (a target) as a dashed level; ``markers`` dots each point (for
+    curves of a few measured points)."""
     figure, axes = plt.subplots(figsize=(7, 3.5))
     for name, (steps, values) in curves.items():
-        axes.plot(steps, values, label=name)
-    axes.set_xlabel("step")
+        axes.plot(steps, values, label=name, marker="o" if markers else None, markersize=4)
+    for name, value in (references or {}).items():
+        axes.axhline(value, linestyle="--", color="#888888", linewidth=1, label=name)
+    axes.set_xlabel(xlabel)
     axes.set_ylabel(ylabel)
     if title:
         axes.set_title(title)
