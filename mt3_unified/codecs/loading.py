@@ -109,18 +109,20 @@ def codec_location(path: str) -> tuple[str, int | None]:
 
 
 def _restore(path: str, step: int | None):
+    """(model, variables, workdir, step) of the codec checkpoint that ``path`` and ``step``
+    name."""
     workdir, named_step = codec_location(path)
     step = named_step if step is None else step
     model, _ = build_codec(load_codec_config(workdir))
     step, state = restore_saved(workdir, step)
     variables = jax.tree.map(jnp.asarray, {"params": state["params"], "vq": state["vq"]})
-    return model, variables, step
+    return model, variables, workdir, step
 
 
 def load_codec(workdir: str, step: int | None = None):
     """(model, variables) of a codec trained in ``workdir`` (latest checkpoint unless ``step``
     or a checkpoint path names one, see codec_location)."""
-    model, variables, _ = _restore(workdir, step)
+    model, variables, _, _ = _restore(workdir, step)
     return model, variables
 
 
@@ -130,10 +132,9 @@ def load_code_encoder(workdir: str, step: int | None = None):
     ``workdir`` may name one of its checkpoints (codec_location). Its ``source``
     ({'workdir', 'step'}) says which checkpoint it holds.
     """
-    model, variables, step = _restore(workdir, step)
+    model, variables, workdir, step = _restore(workdir, step)
     encoder_class = CODEC_KINDS[codec_kind(model.config)][3]
-    source = {"workdir": codec_location(workdir)[0], "step": int(step)}
-    return encoder_class(model, variables, source=source)
+    return encoder_class(model, variables, source={"workdir": workdir, "step": int(step)})
 
 
 def load_encoders(

@@ -26,6 +26,15 @@ def markdown(results: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def rows_by_system(table: dict) -> dict[str, dict]:
+    """{system: {column: value}} of one results table (its rows are named by their first
+    cell: model, random pairing, ...); the first row of a name counts."""
+    rows: dict[str, dict] = {}
+    for row in table["rows"]:
+        rows.setdefault(row[0], dict(zip(table["columns"], row, strict=False)))
+    return rows
+
+
 def markdown_table(columns: Sequence[str], rows: Sequence[Sequence]) -> str:
     def cell(value) -> str:
         if value is None:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from mt3_unified.errors import Mt3UnifiedError
 from mt3_unified.infer.eval_context import CODEC_SYSTEMS, GT_AUDIO, TITLES
-from mt3_unified.infer.eval_results import markdown_table
+from mt3_unified.infer.eval_results import markdown_table, rows_by_system
 from mt3_unified.report.plots import curves_png
 
 METRIC = "onset F1 @50ms"
@@ -30,8 +30,7 @@ def kept_point(eval_dir: str | Path) -> dict:
 
     results = load_results(Path(eval_dir))
     tables = [t for t in results.get("tables", []) if t.get("title") == TITLES["audio_to_midi"]]
-    rows = {row[0]: dict(zip(tables[0]["columns"], row, strict=False)) for row in
-            tables[0]["rows"]} if tables else {}  # fmt: skip
+    rows = rows_by_system(tables[0]) if tables else {}
     if GT_AUDIO not in rows or CODEC_SYSTEMS not in rows:
         raise CodecCurveError(
             f"{eval_dir}: no AMT rows {GT_AUDIO!r} and {CODEC_SYSTEMS!r} (evaluate with "

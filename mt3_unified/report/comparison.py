@@ -17,7 +17,7 @@ from pathlib import Path
 
 from mt3_unified.errors import Mt3UnifiedError
 from mt3_unified.infer.eval_context import MODEL, TITLES
-from mt3_unified.infer.eval_results import markdown_table
+from mt3_unified.infer.eval_results import markdown_table, rows_by_system
 
 # {pair: (task, metric column of its results table, which way is better)}
 HEADLINES = {
@@ -59,12 +59,10 @@ def read_scores(eval_dir: str | Path) -> dict[tuple[str, str], Score]:
         pair = PAIRS_BY_TITLE.get(table.get("title"))
         if pair not in HEADLINES:
             continue
-        columns = table["columns"]
         metric = HEADLINES[pair][1]
-        model_rows = [row for row in table["rows"] if row[0] == MODEL]
-        if metric not in columns or not model_rows:
+        row = rows_by_system(table).get(MODEL)
+        if metric not in table["columns"] or row is None:
             continue
-        row = dict(zip(columns, model_rows[0], strict=False))
         out[(pair, split)] = Score(
             value=row[metric],
             examples=row.get("examples"),
