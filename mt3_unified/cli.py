@@ -360,7 +360,9 @@ def run_eval(args) -> int:
 
 # ------------------------------------------------------------------- report
 def _report_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("what", choices=["corpus", "eval", "compare", "curves", "codec-curve"])
+    p.add_argument(
+        "what", choices=["corpus", "eval", "compare", "curves", "codec-curve", "codec-spectra"]
+    )
     p.add_argument("eval_dir", nargs="?", type=Path, help="eval: the folder `mt3u eval` wrote")
     p.add_argument("--single-task", action="append", default=[], metavar="EVAL_DIR",
                    help="compare: a single-task mixture's eval dir (repeat)")  # fmt: skip
@@ -371,6 +373,13 @@ def _report_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--task", help="curves: only the tasks whose name contains this")
     p.add_argument("--point", action="append", default=[], metavar="STEP=EVAL_DIR",
                    help="codec-curve: an AMT eval of the codec's step-STEP checkpoint")  # fmt: skip
+    p.add_argument("--codec", action="append", default=[], metavar="LABEL=CODEC",
+                   help="codec-spectra: an audio codec workdir (or WORKDIR/checkpoints/STEP) "
+                   "whose reconstruction is shown (repeat)")  # fmt: skip
+    p.add_argument("--corpus", help="codec-spectra: the TFDS corpus "
+                   "(default: synthetic_scores/<config>)")  # fmt: skip
+    p.add_argument("--split", default="test", help="codec-spectra: the corpus split")
+    p.add_argument("--example", type=int, default=0, help="codec-spectra: the example's index")
     p.add_argument("--config", default="tiny", help="corpus: the synthetic corpus config")
     p.add_argument("--data-dir", type=Path, default=Path("data"))
     p.add_argument("--systems", type=int, default=3, help="corpus: systems shown per split")
@@ -379,7 +388,8 @@ def _report_args(p: argparse.ArgumentParser) -> None:
                    "save a screenshot here")  # fmt: skip
     p.add_argument("-o", "--output", type=Path, default=None,
                    help="the report; compare: the Markdown table (JSON beside it); "
-                   "curves, codec-curve: the PNG (its points as Markdown beside it)")  # fmt: skip
+                   "curves, codec-curve, codec-spectra: the PNG (its figures as Markdown "
+                   "beside it)")  # fmt: skip
 
 
 @command(
@@ -387,7 +397,8 @@ def _report_args(p: argparse.ArgumentParser) -> None:
     "write an HTML report of a built corpus or of an evaluation, or the table of "
     "single-task against all-task mixtures (compare), several runs' metrics during "
     "training against minutes of training (curves), or what an audio codec keeps of the "
-    "notes against its training steps (codec-curve)",
+    "notes against its training steps (codec-curve), or the log-mel of a corpus example "
+    "above audio codecs' reconstructions of it (codec-spectra)",
     _report_args,
 )
 def run_report(args) -> int:
@@ -399,6 +410,8 @@ def run_report(args) -> int:
         return _curves_report(args)
     if args.what == "codec-curve":
         return _codec_curve_report(args)
+    if args.what == "codec-spectra":
+        return _codec_spectra_report(args)
     from mt3_unified.report.corpus import corpus_report
 
     output = args.output or Path("outputs") / f"corpus_{args.config}.html"
@@ -462,6 +475,21 @@ def _codec_curve_report(args) -> int:
         raise _usage("report codec-curve: give --point STEP=EVAL_DIR (repeatable) and -o CURVE.png")
     png, table = write_codec_curve(points, args.output)
     print(f"codec curve written to {png} and {table}")
+    return 0
+
+
+def _codec_spectra_report(args) -> int:
+    from mt3_unified.report.codec_spectra import write_codec_spectra
+
+    codecs = dict(codec.split("=", 1) for codec in args.codec if "=" in codec)
+    if not codecs or len(codecs) != len(args.codec) or args.output is None:
+        raise _usage("report codec-spectra: give --codec LABEL=CODEC_DIR (repeatable, labels "
+                     "unique) and -o SPECTRA.png")  # fmt: skip
+    corpus = args.corpus or f"synthetic_scores/{args.config}"
+    png, table = write_codec_spectra(
+        corpus, args.split, args.example, codecs, args.output, str(args.data_dir)
+    )
+    print(f"codec spectra written to {png} and {table}")
     return 0
 
 

@@ -1,4 +1,5 @@
-"""An HTML report of trained codecs on a corpus split: originals beside their decoded codes."""
+"""An HTML report of trained codecs on a corpus split: originals beside their decoded codes
+(audio also as the log-mel AMT sees it)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from mt3_unified.report.codec_spectra import amt_view, spectra_png
 from mt3_unified.report.html import HtmlReport
 
 
@@ -105,5 +107,10 @@ def codec_report(
             )
             report.audio(audio, rate)
             report.audio(decoded_audio, rate)
+            panels = [
+                ("original", amt_view(audio, rate)),
+                ("decoded", amt_view(decoded_audio, rate)),
+            ]
+            report.image(spectra_png(panels, rate), alt=f"{name} log-mel, original and decoded")
     metrics["file"] = str(report.write(Path(output)))
     return metrics

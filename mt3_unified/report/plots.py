@@ -115,3 +115,26 @@ def metric_curves_png(
         figure.suptitle(title)
     figure.tight_layout()
     return _png(figure)
+
+
+def spectrograms_png(
+    panels: Sequence[tuple[str, object]], *, frames_per_second: float, title: str = ""
+) -> bytes:
+    """Named log-magnitude spectrograms [frames, bands], one above another on the first
+    panel's colour scale (its 5th to 99.5th percentile), so that what a later panel lost
+    or added reads against the first."""
+    import numpy as np
+
+    figure, axes = plt.subplots(len(panels), 1, figsize=(10, 2.2 * len(panels)), squeeze=False)
+    low, high = np.percentile(np.asarray(panels[0][1]), [5.0, 99.5])
+    for ax, (name, spectrogram) in zip(axes[:, 0], panels, strict=True):
+        values = np.asarray(spectrogram)
+        ax.imshow(values.T, origin="lower", aspect="auto", vmin=low, vmax=high,
+                  extent=(0.0, len(values) / frames_per_second, 0, values.shape[1]))  # fmt: skip
+        ax.set_title(name, fontsize=9)
+        ax.set_ylabel("mel band")
+    axes[-1, 0].set_xlabel("time (s)")
+    if title:
+        figure.suptitle(title)
+    figure.tight_layout()
+    return _png(figure)

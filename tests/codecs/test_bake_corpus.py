@@ -113,7 +113,9 @@ def test_bake_the_tiny_corpus_with_trained_codecs(trained, tmp_path, capsys):
     ):
         assert math.isfinite(summary["report"][metric])
     page = report.read_text()
-    assert page.count("<img ") == 6 and page.count("<audio ") == 6  # 3 x (original, decoded)
+    # 3 x (original, decoded) images and audio, and 3 log-mel pictures of the audio pair
+    assert page.count("<img ") == 9 and page.count("<audio ") == 6
+    assert page.count("log-mel, original and decoded") == 3
 
     image_encoder, audio_encoder = load_encoders(image_dir, audio_dir)
     by_system = defaultdict(dict)
