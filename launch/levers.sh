@@ -21,7 +21,14 @@
 #       or with a waveform discriminator's losses (audio_demo_long_gan.gin), and the
 #       spectral architecture (audio_demo_spectral.gin: STFT magnitudes in and out,
 #       Griffin-Lim), heard by the d256 log-mel AMT above (its AMT table's codec rows: whole test
-#       systems, original and reconstructed)
+#       systems, original and reconstructed); then what loses the notes: 16 codebooks of
+#       1,024 codes instead of 4 of 32, for the conv codec (audio_demo_long_16x1024.gin) and
+#       the spectral one (audio_demo_spectral_16x1024.gin), a mel loss at 2,048 samples
+#       (audio_demo_long_mel2048.gin), spectral convergence (audio_demo_long_convergence.gin)
+#       and the waveform L1's weight, 1 or 8,000 instead of 2,000 (audio_demo_long_mel_only,
+#       audio_demo_long_waveform, that with 16 x 1024 codes: audio_demo_long_waveform_16x1024);
+#       one test system's log-mel above each codec's reconstruction of it (`mt3u report
+#       codec-spectra`, outputs/levers/codec_spectra.png)
 #   The audio codec, its steps: the demo's codec trained 20x longer keeping every checkpoint
 #       (gin/codecs/audio_demo_curve.gin), each of 1,000 to 8,000 steps heard by that AMT:
 #       the share of the notes kept against codec steps (outputs/levers/audio_demo_curve.png)
@@ -123,6 +130,17 @@ codec_curve() {
   run $MT3U report codec-curve "${points[@]}" -o "${CURVES}/${name}.png"
 }
 
+# codec_spectra OUTPUT LABEL=GIN... (in_config): one test system's log-mel as the log-mel
+# AMT resolves it above each codec's (trained above) reconstruction of it, into
+# CURVES/OUTPUT (its distances as Markdown beside it).
+codec_spectra() {
+  local output="$1" words=()
+  shift
+  for labelled in "$@"; do words+=(--codec "${labelled%%=*}=$(codec_dir "${labelled#*=}")"); done
+  run $MT3U report codec-spectra --config "$CONFIG" --data-dir "$DATA_DIR" --example 3 \
+    "${words[@]}" -o "${CURVES}/${output}"
+}
+
 # judged_synthesis (in_config): the demo's all-task model (its own stage, skipped when
 # done) on MIDI -> audio and image -> audio, its audio transcribed by the d256 AMT.
 judged_synthesis() {
@@ -154,7 +172,20 @@ in_config demo codec_lever gin/codecs/audio_demo_long_256.gin
 in_config demo codec_lever gin/codecs/audio_demo_long_wide.gin
 in_config demo codec_lever gin/codecs/audio_demo_long_gan.gin
 in_config demo codec_lever gin/codecs/audio_demo_spectral.gin
+in_config demo codec_lever gin/codecs/audio_demo_long_16x1024.gin
+in_config demo codec_lever gin/codecs/audio_demo_long_mel2048.gin
+in_config demo codec_lever gin/codecs/audio_demo_spectral_16x1024.gin
+in_config demo codec_lever gin/codecs/audio_demo_long_convergence.gin
+in_config demo codec_lever gin/codecs/audio_demo_long_mel_only.gin
+in_config demo codec_lever gin/codecs/audio_demo_long_waveform.gin
+in_config demo codec_lever gin/codecs/audio_demo_long_waveform_16x1024.gin
 in_config demo codec_curve gin/codecs/audio_demo_curve.gin 1000 2000 4000 8000
+in_config demo codec_spectra codec_spectra.png \
+  "conv, 4 x 32 codes, 400 steps (the demo's)=gin/codecs/audio_demo.gin" \
+  "conv, 4 x 32 codes, 8,000 steps=gin/codecs/audio_demo_curve.gin" \
+  "conv, 16 x 1024 codes, 2,000 steps=gin/codecs/audio_demo_long_16x1024.gin" \
+  "spectral, 4 x 32 codes, 2,000 steps=gin/codecs/audio_demo_spectral.gin" \
+  "spectral, 16 x 1024 codes, 2,000 steps=gin/codecs/audio_demo_spectral_16x1024.gin"
 in_config demo judged_synthesis
 RUNS="${RUN_ROOT:-runs}"
 curves amt_curves.png audio_to_midi "tiny, log-mel=${RUNS}/demo/compare/amt_mel/model" \

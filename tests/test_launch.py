@@ -185,7 +185,16 @@ def test_compare_dry_run_reuses_the_demos_stages_and_adds_the_single_task_runs(t
 PREP_DONE = ["corpus", "corpus_report", "image_codec", "audio_codec", "bake"]
 # levers.sh's audio codecs beside the demo's, in its order (gin/codecs/<name>.gin).
 CODEC_LEVERS = ["audio_demo_long", "audio_demo_long_256", "audio_demo_long_wide",
-                "audio_demo_long_gan", "audio_demo_spectral"]  # fmt: skip
+                "audio_demo_long_gan", "audio_demo_spectral", "audio_demo_long_16x1024",
+                "audio_demo_long_mel2048", "audio_demo_spectral_16x1024",
+                "audio_demo_long_convergence", "audio_demo_long_mel_only",
+                "audio_demo_long_waveform", "audio_demo_long_waveform_16x1024"]  # fmt: skip
+# The codecs whose reconstructions of one test system levers.sh draws, with their labels.
+SPECTRA = [("conv, 4 x 32 codes, 400 steps (the demo's)", "audio_demo"),
+           ("conv, 4 x 32 codes, 8,000 steps", "audio_demo_curve"),
+           ("conv, 16 x 1024 codes, 2,000 steps", "audio_demo_long_16x1024"),
+           ("spectral, 4 x 32 codes, 2,000 steps", "audio_demo_spectral"),
+           ("spectral, 16 x 1024 codes, 2,000 steps", "audio_demo_spectral_16x1024")]  # fmt: skip
 # The codec steps whose checkpoints levers.sh's codec curve judges.
 CURVE_STEPS = [1000, 2000, 4000, 8000]
 
@@ -313,6 +322,12 @@ def test_levers_dry_run_trains_each_lever_beside_the_run_it_changes(tmp_path):
             f"--point {n}={table}/eval_amt_mel_256_audio_demo_curve_{n}" for n in CURVE_STEPS
         )
         + f" -o {outputs}/levers/audio_demo_curve.png",
+        ".venv/bin/mt3u report codec-spectra --config demo --data-dir data --example 3 "
+        + " ".join(
+            f'--codec "{label}={_codec_dir(prep / "demo", f"gin/codecs/{gin}.gin")}"'
+            for label, gin in SPECTRA
+        )
+        + f" -o {outputs}/levers/codec_spectra.png",
         _train(prep / "demo", f"{runs}/demo/model", "synthetic_demo_all"),
         _eval(
             f"{runs}/demo/model",

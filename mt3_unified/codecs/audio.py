@@ -57,6 +57,8 @@ class AudioCodecConfig:
     use_discriminator: bool = False
     adversarial_weight: float = 1.0
     feature_weight: float = 2.0
+    # Weight of `spectral_convergence` (conv architecture), 0 leaves it a metric only.
+    convergence_weight: float = 0.0
     # Compute exactly as descript-audio-codec's DAC does, so that its weights convert
     # (codecs/dac_convert.py): Snake holds alpha itself, x + sin^2(alpha x) / (alpha + 1e-9),
     # and the quantizer (DACResidualVQ) looks codes up by cosine but projects the raw,
@@ -252,17 +254,34 @@ class AudioCodec(RVQAutoencoder):
         return self.decoder.magnitude(quantized), reference, codes, aux
 
 
-def log_mel(audio: Array, sample_rate: int, window: int, n_mels: int) -> Array:
-    """log10 mel magnitude [B, frames, n_mels] with a Hann window and hop window/4."""
+def stft_magnitude(audio: Array, window: int) -> Array:
+    """STFT magnitude [B, frames, window / 2 + 1] with a Hann window and hop window/4."""
     hop = max(window // 4, 1)
     pad = window // 2
     x = jnp.pad(audio, ((0, 0), (pad, pad)), mode="reflect")
     count = 1 + (x.shape[1] - window) // hop
     index = jnp.arange(window)[None, :] + hop * jnp.arange(count)[:, None]
     frames = x[:, index] * jnp.hanning(window + 2)[1:-1]
-    magnitude = jnp.abs(jnp.fft.rfft(frames, axis=-1))
-    mel = magnitude @ mel_basis(sample_rate, window, n_mels)
+    return jnp.abs(jnp.fft.rfft(frames, axis=-1))
+
+
+def log_mel(audio: Array, sample_rate: int, window: int, n_mels: int) -> Array:
+    """log10 mel magnitude [B, frames, n_mels] with a Hann window and hop window/4."""
+    mel = stft_magnitude(audio, window) @ mel_basis(sample_rate, window, n_mels)
     return jnp.log10(jnp.maximum(mel, 1e-5))
+
+
+def spectral_convergence(reconstruction: Array, reference: Array, config: AudioCodecConfig):
+    """||S - S_hat|| / ||S|| of linear STFT magnitudes, averaged over the mel scales' windows
+    (Parallel WaveGAN's multi-resolution term). Unlike the log-mel L1, which weighs the
+    noise floor between a note's partials as much as the partials, it is ruled by the
+    loudest bins: the partials that say which notes sound."""
+    total = 0.0
+    for window, _ in config.mel_scales:
+        a, b = stft_magnitude(reconstruction, window), stft_magnitude(reference, window)
+        norm = jnp.sqrt(jnp.sum(b * b, axis=(1, 2)) + 1e-8)
+        total = total + jnp.mean(jnp.sqrt(jnp.sum((a - b) ** 2, axis=(1, 2))) / norm)
+    return total / len(config.mel_scales)
 
 
 def mel_distance(reconstruction: Array, reference: Array, config: AudioCodecConfig) -> Array:
@@ -351,10 +370,15 @@ def audio_loss(model: AudioCodec, variables, audio: Array, train: bool, rngs=Non
     (recon, codes, aux), state = out if train else (out, {})
     mel = mel_distance(recon, audio, c)
     l1 = jnp.mean(jnp.abs(recon - audio))
-    loss = c.mel_weight * mel + c.waveform_weight * l1 + aux["vq_loss"]
-    metrics = {
+    reconstruction = c.mel_weight * mel + c.waveform_weight * l1
+    metrics = {}
+    if c.convergence_weight or not train:  # a validation metric; a training term if weighted
+        metrics["spectral_convergence"] = spectral_convergence(recon, audio, c)
+        reconstruction = reconstruction + c.convergence_weight * metrics["spectral_convergence"]
+    loss = reconstruction + aux["vq_loss"]
+    metrics |= {
         "loss": loss,
-        "reconstruction_loss": c.mel_weight * mel + c.waveform_weight * l1,
+        "reconstruction_loss": reconstruction,
         "mel_distance": mel,
         "waveform_l1": l1,
         "si_snr": jnp.mean(si_snr(recon, audio)),

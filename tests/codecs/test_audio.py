@@ -15,6 +15,7 @@ from mt3_unified.codecs.audio import (
     log_mel,
     mel_distance,
     si_snr,
+    spectral_convergence,
 )
 from mt3_unified.codecs.inputs import CodecInputError
 from mt3_unified.codecs.rvq import RVQConfig, prng_key
@@ -107,6 +108,16 @@ def test_host_distances_are_the_metrics_of_one_signal_whatever_its_length():
     assert abs(snr) < 0.2  # an orthogonal signal of equal power: ~0 dB
     same_mel, same_snr = host_audio_distances(tone[:3001], tone[:3001], TINY)  # another length
     assert same_mel == pytest.approx(0.0, abs=1e-6) and same_snr > 60.0
+
+
+def test_spectral_convergence_is_zero_for_the_original_and_one_for_silence():
+    t = np.arange(4000) / 16000
+    tone = jnp.asarray(np.sin(2 * np.pi * 440 * t)[None], jnp.float32)
+    twice = jax.jit(lambda a, b: spectral_convergence(a, b, TINY))
+    assert float(twice(tone, tone)) == 0.0
+    assert float(twice(jnp.zeros_like(tone), tone)) == pytest.approx(1.0, abs=1e-6)
+    # Twice the original's level is its own magnitude away from it at every scale.
+    assert float(twice(2.0 * tone, tone)) == pytest.approx(1.0, abs=1e-5)
 
 
 def test_discriminator_gives_logits_and_features_per_scale():
