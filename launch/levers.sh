@@ -166,19 +166,12 @@ in_config chorales lever omr gin/demo.gin omr image_to_lmx
 in_config chorales lever omr_patch_256 gin/demo_omr_patch_256.gin omr image_to_lmx
 in_config music21 pixel_lever omr_patch_256 gin/demo_omr_patch_256.gin omr image_to_lmx \
   synthetic_chorales
-in_config demo codec_lever gin/codecs/audio_demo.gin
-in_config demo codec_lever gin/codecs/audio_demo_long.gin
-in_config demo codec_lever gin/codecs/audio_demo_long_256.gin
-in_config demo codec_lever gin/codecs/audio_demo_long_wide.gin
-in_config demo codec_lever gin/codecs/audio_demo_long_gan.gin
-in_config demo codec_lever gin/codecs/audio_demo_spectral.gin
-in_config demo codec_lever gin/codecs/audio_demo_long_16x1024.gin
-in_config demo codec_lever gin/codecs/audio_demo_long_mel2048.gin
-in_config demo codec_lever gin/codecs/audio_demo_spectral_16x1024.gin
-in_config demo codec_lever gin/codecs/audio_demo_long_convergence.gin
-in_config demo codec_lever gin/codecs/audio_demo_long_mel_only.gin
-in_config demo codec_lever gin/codecs/audio_demo_long_waveform.gin
-in_config demo codec_lever gin/codecs/audio_demo_long_waveform_16x1024.gin
+for codec in audio_demo audio_demo_long audio_demo_long_256 audio_demo_long_wide \
+  audio_demo_long_gan audio_demo_spectral audio_demo_long_16x1024 audio_demo_long_mel2048 \
+  audio_demo_spectral_16x1024 audio_demo_long_convergence audio_demo_long_mel_only \
+  audio_demo_long_waveform audio_demo_long_waveform_16x1024; do
+  in_config demo codec_lever "gin/codecs/${codec}.gin"
+done
 in_config demo codec_curve gin/codecs/audio_demo_curve.gin 1000 2000 4000 8000
 in_config demo codec_spectra codec_spectra.png \
   "conv, 4 x 32 codes, 400 steps (the demo's)=gin/codecs/audio_demo.gin" \

@@ -453,13 +453,20 @@ def _compare_report(args) -> int:
 def _curves_report(args) -> int:
     from mt3_unified.report.run_curves import write_run_curves
 
-    runs = dict(run.split("=", 1) for run in args.run if "=" in run)
-    if not runs or len(runs) != len(args.run) or args.output is None:
-        raise _usage("report curves: give --run LABEL=MODEL_DIR (repeatable, labels unique) "
-                     "and -o CURVES.png")  # fmt: skip
+    runs = _labelled(args.run, args.output, "report curves: give --run LABEL=MODEL_DIR "
+                     "(repeatable, labels unique) and -o CURVES.png")  # fmt: skip
     png, table = write_run_curves(runs, args.output, args.task)
     print(f"curves written to {png} and {table}")
     return 0
+
+
+def _labelled(words: list[str], output: Path | None, usage: str) -> dict[str, str]:
+    """{label: path} of LABEL=PATH flag values; the usage error unless every value has a
+    label, the labels are unique and an output is named."""
+    pairs = dict(word.split("=", 1) for word in words if "=" in word)
+    if not pairs or len(pairs) != len(words) or output is None:
+        raise _usage(usage)
+    return pairs
 
 
 def _codec_curve_report(args) -> int:
@@ -481,10 +488,9 @@ def _codec_curve_report(args) -> int:
 def _codec_spectra_report(args) -> int:
     from mt3_unified.report.codec_spectra import write_codec_spectra
 
-    codecs = dict(codec.split("=", 1) for codec in args.codec if "=" in codec)
-    if not codecs or len(codecs) != len(args.codec) or args.output is None:
-        raise _usage("report codec-spectra: give --codec LABEL=CODEC_DIR (repeatable, labels "
-                     "unique) and -o SPECTRA.png")  # fmt: skip
+    usage = ("report codec-spectra: give --codec LABEL=CODEC_DIR (repeatable, labels unique) "
+             "and -o SPECTRA.png")  # fmt: skip
+    codecs = _labelled(args.codec, args.output, usage)
     corpus = args.corpus or f"synthetic_scores/{args.config}"
     png, table = write_codec_spectra(
         corpus, args.split, args.example, codecs, args.output, str(args.data_dir)
