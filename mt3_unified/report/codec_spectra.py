@@ -57,17 +57,17 @@ def codec_spectra(example: dict, name: str, codecs: Mapping[str, str]) -> list[d
     for label, workdir in codecs.items():
         encoder = load_code_encoder(workdir)
         rate = encoder.model.config.sample_rate
-        if rows and rate != rows[0]["rate"]:
+        if not rows:  # the original, prepared and resolved once: one rate serves every codec
+            audio = encoder.prepare(example["audio"], example.get("sample_rate"), name)
+            original = amt_view(audio, rate)
+            rows.append({"label": f"{name}, original", "codec": "", "mel": original,
+                         "rate": rate, "shape": "", "distance": 0.0})  # fmt: skip
+        elif rate != rows[0]["rate"]:
             raise CodecSpectraError(
                 f"codec spectra: {workdir} runs at {rate} Hz, the first codec at "
                 f"{rows[0]['rate']} Hz; show codecs of one sample rate together"
             )
-        audio = encoder.prepare(example["audio"], example.get("sample_rate"), name)
         codes = encoder(audio)
-        original = amt_view(audio, rate)
-        if not rows:
-            rows.append({"label": f"{name}, original", "codec": "", "mel": original,
-                         "rate": rate, "shape": "", "distance": 0.0})  # fmt: skip
         rebuilt = amt_view(encoder.decode(codes, audio.shape[0]), rate)
         rows.append({"label": label, "codec": workdir, "mel": rebuilt, "rate": rate,
                      "shape": f"{codes.shape[0]} x {codes.shape[1]}",
