@@ -26,7 +26,10 @@
 #       the spectral one (audio_demo_spectral_16x1024.gin), a mel loss at 2,048 samples
 #       (audio_demo_long_mel2048.gin), spectral convergence (audio_demo_long_convergence.gin)
 #       and the waveform L1's weight, 1 or 8,000 instead of 2,000 (audio_demo_long_mel_only,
-#       audio_demo_long_waveform, that with 16 x 1024 codes: audio_demo_long_waveform_16x1024);
+#       audio_demo_long_waveform, that with 16 x 1024 codes: audio_demo_long_waveform_16x1024),
+#       and the spectral codec with a linear map beside each frame stack, 4 x 32, 4 x 1024
+#       and 16 x 1024 codes (audio_demo_spectral_linear, audio_demo_spectral_linear_4x1024,
+#       audio_demo_spectral_linear_16x1024);
 #       one test system's log-mel above each codec's reconstruction of it (`mt3u report
 #       codec-spectra`, outputs/levers/codec_spectra.png)
 #   The audio codec, its steps: the demo's codec trained 20x longer keeping every checkpoint
@@ -169,7 +172,8 @@ in_config music21 pixel_lever omr_patch_256 gin/demo_omr_patch_256.gin omr image
 for codec in audio_demo audio_demo_long audio_demo_long_256 audio_demo_long_wide \
   audio_demo_long_gan audio_demo_spectral audio_demo_long_16x1024 audio_demo_long_mel2048 \
   audio_demo_spectral_16x1024 audio_demo_long_convergence audio_demo_long_mel_only \
-  audio_demo_long_waveform audio_demo_long_waveform_16x1024; do
+  audio_demo_long_waveform audio_demo_long_waveform_16x1024 audio_demo_spectral_linear \
+  audio_demo_spectral_linear_4x1024 audio_demo_spectral_linear_16x1024; do
   in_config demo codec_lever "gin/codecs/${codec}.gin"
 done
 in_config demo codec_curve gin/codecs/audio_demo_curve.gin 1000 2000 4000 8000

@@ -76,6 +76,11 @@ class AudioCodecConfig:
     window: int = 0
     spectral_mels: int = 128  # the log-mel AMT's bands
     griffin_lim_iterations: int = 32
+    # The spectral architecture with a linear map beside each frame stack (raw log-magnitudes
+    # to latents, latents to log-magnitudes). Unquantized on the demo corpus, the ConvNeXt
+    # stacks alone reached a log-mel distance of 0.44 after 300 steps where one linear
+    # 64-d autoencoder reached 0.25 (PCA's 64 components: 0.15); with the maps beside them, 0.21.
+    linear_path: bool = False
 
     def __post_init__(self):
         if self.architecture not in ("conv", "spectral"):
@@ -86,6 +91,8 @@ class AudioCodecConfig:
             raise ValueError(
                 "AudioCodecConfig.dac_compatible and use_discriminator need architecture='conv'"
             )
+        if self.linear_path and self.architecture != "spectral":
+            raise ValueError("AudioCodecConfig.linear_path needs architecture='spectral'")
 
     @property
     def hop(self) -> int:

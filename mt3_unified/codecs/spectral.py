@@ -129,7 +129,11 @@ class SpectralEncoder(nn.Module):
         level = jnp.mean(features, axis=-1, keepdims=True)
         features = jnp.concatenate([features - level, level], axis=-1)
         h = FrameStack(c.frame_dim, c.frame_layers)(features)
-        return nn.Conv(c.latent_dim, (3,))(h)
+        latents = nn.Conv(c.latent_dim, (3,))(h)
+        if c.linear_path:  # raw log-magnitudes, whose large inputs a linear map learns fast on
+            linear = nn.Dense(c.latent_dim, name="linear_path")
+            latents = latents + linear(jnp.log(magnitude + 1e-5))
+        return latents
 
 
 class SpectralDecoder(nn.Module):
@@ -158,10 +162,14 @@ class SpectralDecoder(nn.Module):
             kernel_init=small,
             bias_init=nn.initializers.constant(-5.0 / LOG_INPUT_SCALE),
         )
+        if c.linear_path:
+            self.linear_path = nn.Dense(c.stft_window // 2 + 1)
 
     def magnitude(self, z: Array) -> Array:
         """STFT magnitude [B, frames, window / 2 + 1] of the latents' frames."""
         log_magnitude = LOG_INPUT_SCALE * self.head(self.stack(z))
+        if self.config.linear_path:
+            log_magnitude = log_magnitude + self.linear_path(z)
         return jnp.exp(MAX_LOG_MAGNITUDE - nn.softplus(MAX_LOG_MAGNITUDE - log_magnitude))
 
     def __call__(self, z: Array) -> Array:

@@ -77,6 +77,8 @@ def test_config_refuses_an_unknown_architecture_and_a_spectral_dac():
     for flag in ("dac_compatible", "use_discriminator"):
         with pytest.raises(ValueError, match="need architecture='conv'"):
             AudioCodecConfig(architecture="spectral", **{flag: True})
+    with pytest.raises(ValueError, match="linear_path needs architecture='spectral'"):
+        AudioCodecConfig(linear_path=True)
     assert dataclasses.replace(SPECTRAL, window=0).stft_window == 4 * SPECTRAL.hop == 32
     assert SPECTRAL.stft_window == 64
 
@@ -100,6 +102,44 @@ def test_spectral_codec_shapes_match_the_conv_codec(length):
     # The frame-rate stacks replace the conv codec's: no strided convolutions.
     assert set(variables["params"]["encoder"]) == {"FrameStack_0", "Conv_0"}
     assert set(variables["params"]["decoder"]) == {"stack", "head"}
+
+
+def test_linear_path_adds_a_linear_map_of_the_log_magnitudes_to_the_stacks():
+    audio = 0.1 * jax.random.normal(prng_key(1), (2, 96))
+    plain, linear = (
+        AudioCodec(SPECTRAL),
+        AudioCodec(dataclasses.replace(SPECTRAL, linear_path=True)),
+    )
+    variables = nn.meta.unbox(linear.init(prng_key(0), audio))
+    params = variables["params"]
+    # The stacks' parameters are the plain codec's, with a map beside each.
+    stacks = {
+        "encoder": {k: v for k, v in params["encoder"].items() if k != "linear_path"},
+        "decoder": {k: v for k, v in params["decoder"].items() if k != "linear_path"},
+        "quantizer": params["quantizer"],
+    }
+    assert set(params["encoder"]) - set(stacks["encoder"]) == {"linear_path"}
+    assert params["decoder"]["linear_path"]["kernel"].shape == (SPECTRAL.latent_dim, 33)
+    plain_vars = dict(variables, params=stacks)
+    latents = plain.apply(plain_vars, audio, method=lambda m, a: m._latents(a))
+    # A map that writes only its bias shifts every latent by that bias, exactly.
+    encoder_map = {"kernel": jnp.zeros_like(params["encoder"]["linear_path"]["kernel"]),
+                   "bias": jnp.arange(SPECTRAL.latent_dim, dtype=jnp.float32)}  # fmt: skip
+    shifted = dict(
+        variables, params=dict(params, encoder=dict(params["encoder"], linear_path=encoder_map))
+    )
+    got = linear.apply(shifted, audio, method=lambda m, a: m._latents(a))
+    np.testing.assert_allclose(got, latents + jnp.arange(SPECTRAL.latent_dim), atol=1e-6)
+    # A zero map leaves the decoder's magnitudes as the stack writes them.
+    decoder_map = jax.tree.map(jnp.zeros_like, params["decoder"]["linear_path"])
+    zeroed = dict(
+        variables, params=dict(params, decoder=dict(params["decoder"], linear_path=decoder_map))
+    )
+    z = jnp.ones((2, 3, SPECTRAL.latent_dim))
+    magnitude = lambda m, z: m.decoder.magnitude(z)  # noqa: E731
+    np.testing.assert_array_equal(
+        linear.apply(zeroed, z, method=magnitude), plain.apply(plain_vars, z, method=magnitude)
+    )
 
 
 def test_spectral_codec_learns_a_tone():
