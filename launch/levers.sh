@@ -29,7 +29,8 @@
 #       audio_demo_long_waveform, that with 16 x 1024 codes: audio_demo_long_waveform_16x1024),
 #       and the spectral codec with a linear map beside each frame stack, 4 x 32, 4 x 1024
 #       and 16 x 1024 codes (audio_demo_spectral_linear, audio_demo_spectral_linear_4x1024,
-#       audio_demo_spectral_linear_16x1024);
+#       audio_demo_spectral_linear_16x1024), 4 x 1024 for 4,000 steps
+#       (audio_demo_spectral_linear_4x1024_long);
 #       one test system's log-mel above each codec's reconstruction of it (`mt3u report
 #       codec-spectra`, outputs/levers/codec_spectra.png)
 #   The audio codec, its steps: the demo's codec trained 20x longer keeping every checkpoint
@@ -173,7 +174,8 @@ for codec in audio_demo audio_demo_long audio_demo_long_256 audio_demo_long_wide
   audio_demo_long_gan audio_demo_spectral audio_demo_long_16x1024 audio_demo_long_mel2048 \
   audio_demo_spectral_16x1024 audio_demo_long_convergence audio_demo_long_mel_only \
   audio_demo_long_waveform audio_demo_long_waveform_16x1024 audio_demo_spectral_linear \
-  audio_demo_spectral_linear_4x1024 audio_demo_spectral_linear_16x1024; do
+  audio_demo_spectral_linear_4x1024 audio_demo_spectral_linear_16x1024 \
+  audio_demo_spectral_linear_4x1024_long; do
   in_config demo codec_lever "gin/codecs/${codec}.gin"
 done
 in_config demo codec_curve gin/codecs/audio_demo_curve.gin 1000 2000 4000 8000
@@ -182,7 +184,8 @@ in_config demo codec_spectra codec_spectra.png \
   "conv, 4 x 32 codes, 8,000 steps=gin/codecs/audio_demo_curve.gin" \
   "conv, 16 x 1024 codes, 2,000 steps=gin/codecs/audio_demo_long_16x1024.gin" \
   "spectral, 4 x 32 codes, 2,000 steps=gin/codecs/audio_demo_spectral.gin" \
-  "spectral, 16 x 1024 codes, 2,000 steps=gin/codecs/audio_demo_spectral_16x1024.gin"
+  "spectral, 16 x 1024 codes, 2,000 steps=gin/codecs/audio_demo_spectral_16x1024.gin" \
+  "spectral with linear maps, 16 x 1024 codes, 2,000 steps=gin/codecs/audio_demo_spectral_linear_16x1024.gin"
 in_config demo judged_synthesis
 RUNS="${RUN_ROOT:-runs}"
 curves amt_curves.png audio_to_midi "tiny, log-mel=${RUNS}/demo/compare/amt_mel/model" \

@@ -190,13 +190,16 @@ CODEC_LEVERS = ["audio_demo_long", "audio_demo_long_256", "audio_demo_long_wide"
                 "audio_demo_long_convergence", "audio_demo_long_mel_only",
                 "audio_demo_long_waveform", "audio_demo_long_waveform_16x1024",
                 "audio_demo_spectral_linear", "audio_demo_spectral_linear_4x1024",
-                "audio_demo_spectral_linear_16x1024"]  # fmt: skip
+                "audio_demo_spectral_linear_16x1024",
+                "audio_demo_spectral_linear_4x1024_long"]  # fmt: skip
 # The codecs whose reconstructions of one test system levers.sh draws, with their labels.
 SPECTRA = [("conv, 4 x 32 codes, 400 steps (the demo's)", "audio_demo"),
            ("conv, 4 x 32 codes, 8,000 steps", "audio_demo_curve"),
            ("conv, 16 x 1024 codes, 2,000 steps", "audio_demo_long_16x1024"),
            ("spectral, 4 x 32 codes, 2,000 steps", "audio_demo_spectral"),
-           ("spectral, 16 x 1024 codes, 2,000 steps", "audio_demo_spectral_16x1024")]  # fmt: skip
+           ("spectral, 16 x 1024 codes, 2,000 steps", "audio_demo_spectral_16x1024"),
+           ("spectral with linear maps, 16 x 1024 codes, 2,000 steps",
+            "audio_demo_spectral_linear_16x1024")]  # fmt: skip
 # The codec steps whose checkpoints levers.sh's codec curve judges.
 CURVE_STEPS = [1000, 2000, 4000, 8000]
 
