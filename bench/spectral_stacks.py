@@ -52,12 +52,15 @@ class Body(nn.Module):
         return SpectralDecoder(c).magnitude(latents), reference
 
 
-def train_body(config, kind: str, data, steps: int, schedule: int, learning_rate: float):
-    """Validation spectral distance of a body after ``steps`` steps of the codec's loss."""
+def train_body(
+    config, kind: str, data, steps: int, schedule: int, learning_rate: float, warmup: int = 20
+):
+    """Validation spectral distance of a body after ``steps`` of the ``schedule`` steps of the
+    codec's loss and learning-rate schedule."""
     train_batches, validation = data
     model = Body(config, kind)
     params = model.init(jax.random.key(0), jnp.asarray(next(train_batches)[:1]))["params"]
-    tx = adamw_warmup_cosine(learning_rate, schedule, 20)
+    tx = adamw_warmup_cosine(learning_rate, schedule, warmup)
     opt_state = tx.init(params)
 
     def distance(params, batch):
@@ -117,6 +120,7 @@ def main(argv=None):
     config = codec_train.configured_codec()
     schedule = gin.query_parameter("train_codec.steps")
     learning_rate = gin.query_parameter("train_codec.learning_rate")
+    warmup = gin.query_parameter("train_codec.warmup_steps")
     baseline = pca_distance(config, codec_train.corpus_data(config), config.latent_dim)
     print(f"{args.corpus}, {args.steps} steps of {schedule}, latent {config.latent_dim}")
     print("| body | validation log-mel distance | PCA baseline (same run) | ratio |")
@@ -128,7 +132,7 @@ def main(argv=None):
     ]
     for name, body_config, kind in bodies:
         data = codec_train.corpus_data(config)  # the same crops for every body
-        got = train_body(body_config, kind, data, args.steps, schedule, learning_rate)
+        got = train_body(body_config, kind, data, args.steps, schedule, learning_rate, warmup)
         print(f"| {name} | {got:.3f} | {baseline:.3f} | {got / baseline:.2f} |", flush=True)
 
 
