@@ -28,10 +28,14 @@ import numpy as np
 import optax
 
 from mt3_unified.codecs import train as codec_train
-from mt3_unified.codecs.spectral import SpectralDecoder, SpectralEncoder, spectral_distance, stft
+from mt3_unified.codecs.spectral import (
+    LOG_MAGNITUDE_FLOOR,
+    SpectralDecoder,
+    SpectralEncoder,
+    spectral_distance,
+    stft,
+)
 from mt3_unified.runtime.optimizers import adamw_warmup_cosine
-
-FLOOR = 1e-5  # as the encoder's log-magnitudes
 
 
 class Body(nn.Module):
@@ -46,7 +50,7 @@ class Body(nn.Module):
         audio = jnp.pad(audio, ((0, 0), (0, -audio.shape[1] % c.hop)))
         reference = jnp.abs(stft(audio, c.stft_window, c.hop))
         if self.kind == "linear":
-            latents = nn.Dense(c.latent_dim)(jnp.log(reference + FLOOR))
+            latents = nn.Dense(c.latent_dim)(jnp.log(reference + LOG_MAGNITUDE_FLOOR))
             return jnp.exp(nn.Dense(reference.shape[-1])(latents)), reference
         latents = SpectralEncoder(c)(audio[..., None])
         return SpectralDecoder(c).magnitude(latents), reference
@@ -89,15 +93,18 @@ def pca_distance(config, data, components: int, batches: int = 60) -> float:
         return np.asarray(jnp.abs(stft(jnp.asarray(batch), config.stft_window, config.hop)))
 
     frames = np.concatenate(
-        [np.log(magnitudes(next(train_batches)) + FLOOR).reshape(-1, bins) for _ in range(batches)]
+        [
+            np.log(magnitudes(next(train_batches)) + LOG_MAGNITUDE_FLOOR).reshape(-1, bins)
+            for _ in range(batches)
+        ]
     )
     mean = frames.mean(0)
     axes = np.linalg.svd(frames - mean, full_matrices=False)[2][:components]
     scores = []
     for batch in validation:
         reference = magnitudes(batch)
-        logs = np.log(reference + FLOOR) - mean
-        estimate = np.maximum(np.exp(mean + logs @ axes.T @ axes) - FLOOR, 0.0)
+        logs = np.log(reference + LOG_MAGNITUDE_FLOOR) - mean
+        estimate = np.maximum(np.exp(mean + logs @ axes.T @ axes) - LOG_MAGNITUDE_FLOOR, 0.0)
         distance = spectral_distance(
             jnp.asarray(estimate), jnp.asarray(reference), config.sample_rate,
             config.spectral_mels,

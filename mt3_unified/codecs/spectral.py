@@ -25,6 +25,8 @@ GRIFFIN_LIM_MOMENTUM = 0.99
 # Log-magnitude inputs span about -11.5 (the floor) to +5; divided by this they sit near
 # the unit scale the convolutions' initialization assumes.
 LOG_INPUT_SCALE = 5.0
+# Added to STFT magnitudes before the encoder's log: the floor of its log-magnitudes.
+LOG_MAGNITUDE_FLOOR = 1e-5
 
 
 @functools.cache
@@ -121,7 +123,8 @@ class SpectralEncoder(nn.Module):
     def __call__(self, x: Array) -> Array:
         c = self.config
         magnitude = jnp.abs(stft(x[..., 0], c.stft_window, c.hop))
-        features = jnp.log(magnitude + 1e-5) / LOG_INPUT_SCALE
+        log_magnitude = jnp.log(magnitude + LOG_MAGNITUDE_FLOOR)
+        features = log_magnitude / LOG_INPUT_SCALE
         # Most bins of a frame sit at the floor, a component that every frame shares: it
         # made the initial latents of all frames point one way, and their cosine lookup
         # picked 6 of 32 codes. The frame's mean is taken out and given as a channel of
@@ -132,7 +135,7 @@ class SpectralEncoder(nn.Module):
         latents = nn.Conv(c.latent_dim, (3,))(h)
         if c.linear_path:  # raw log-magnitudes, whose large inputs a linear map learns fast on
             linear = nn.Dense(c.latent_dim, name="linear_path")
-            latents = latents + linear(jnp.log(magnitude + 1e-5))
+            latents = latents + linear(log_magnitude)
         return latents
 
 
