@@ -14,7 +14,7 @@
 #   OMR, the corpus's size on pixels: that d256 patch model on the `music21` corpus
 #       (every usable score of music21 in the demo's styles; no codecs or bake), also
 #       evaluated on the chorales' test split
-#   The audio codec, its training: what the demo's codec (gin/codecs/audio_demo.gin)
+#   The audio codec, its training: what the demo's first codec (gin/codecs/audio_demo.gin)
 #       keeps of the notes against the same codec trained 5x longer
 #       (gin/codecs/audio_demo_long.gin), and that with 256 codes a codebook instead of 32
 #       (gin/codecs/audio_demo_long_256.gin), twice as wide (audio_demo_long_wide.gin)
@@ -33,8 +33,8 @@
 #       (audio_demo_spectral_linear_4x1024_long);
 #       one test system's log-mel above each codec's reconstruction of it (`mt3u report
 #       codec-spectra`, outputs/levers/codec_spectra.png)
-#   The audio codec, its steps: the demo's codec trained 20x longer keeping every checkpoint
-#       (gin/codecs/audio_demo_curve.gin), each of 1,000 to 8,000 steps heard by that AMT:
+#   The audio codec, its steps: the demo's first codec trained 20x longer keeping every
+#       checkpoint (gin/codecs/audio_demo_curve.gin), each of 1,000 to 8,000 steps heard by that AMT:
 #       the share of the notes kept against codec steps (outputs/levers/audio_demo_curve.png)
 #   MIDI -> audio, its judge: the demo's all-task model's generated audio transcribed
 #       by that d256 AMT (`mt3u eval --transcriber`) instead of its own
@@ -170,17 +170,18 @@ in_config chorales lever omr gin/demo.gin omr image_to_lmx
 in_config chorales lever omr_patch_256 gin/demo_omr_patch_256.gin omr image_to_lmx
 in_config music21 pixel_lever omr_patch_256 gin/demo_omr_patch_256.gin omr image_to_lmx \
   synthetic_chorales
-for codec in audio_demo audio_demo_long audio_demo_long_256 audio_demo_long_wide \
-  audio_demo_long_gan audio_demo_spectral audio_demo_long_16x1024 audio_demo_long_mel2048 \
-  audio_demo_spectral_16x1024 audio_demo_long_convergence audio_demo_long_mel_only \
-  audio_demo_long_waveform audio_demo_long_waveform_16x1024 audio_demo_spectral_linear \
-  audio_demo_spectral_linear_4x1024 audio_demo_spectral_linear_16x1024 \
+# The demo's own codec first (trained by prep_stages), then the levers' in turn.
+for codec in audio_demo_spectral_linear_4x1024 audio_demo audio_demo_long audio_demo_long_256 \
+  audio_demo_long_wide audio_demo_long_gan audio_demo_spectral audio_demo_long_16x1024 \
+  audio_demo_long_mel2048 audio_demo_spectral_16x1024 audio_demo_long_convergence \
+  audio_demo_long_mel_only audio_demo_long_waveform audio_demo_long_waveform_16x1024 \
+  audio_demo_spectral_linear audio_demo_spectral_linear_16x1024 \
   audio_demo_spectral_linear_4x1024_long; do
   in_config demo codec_lever "gin/codecs/${codec}.gin"
 done
 in_config demo codec_curve gin/codecs/audio_demo_curve.gin 1000 2000 4000 8000
 in_config demo codec_spectra codec_spectra.png \
-  "conv, 4 x 32 codes, 400 steps (the demo's)=gin/codecs/audio_demo.gin" \
+  "conv, 4 x 32 codes, 400 steps (the demo's first)=gin/codecs/audio_demo.gin" \
   "conv, 4 x 32 codes, 8,000 steps=gin/codecs/audio_demo_curve.gin" \
   "conv, 16 x 1024 codes, 2,000 steps=gin/codecs/audio_demo_long_16x1024.gin" \
   "spectral, 4 x 32 codes, 2,000 steps=gin/codecs/audio_demo_spectral.gin" \

@@ -75,6 +75,9 @@ def test_a_missing_setting_is_a_usage_error(script, args, message):
 
 
 # ------------------------------------------------------------------ the demo's stages
+DEMO_AUDIO_CODEC = "gin/codecs/audio_demo_spectral_linear_4x1024.gin"
+
+
 def _codec_dir(prep: Path, gin_file: str) -> str:
     digest = hashlib.sha256((ROOT / gin_file).read_bytes()).hexdigest()[:8]
     return f"{prep}/codecs/{Path(gin_file).stem}-{digest}"
@@ -103,7 +106,7 @@ def _train(
     prep: Path, model_dir: str, mixture: str, steps: str = "", gin="demo", codebooks=True
 ) -> str:
     image = _codec_dir(prep, "gin/codecs/rqvae_demo.gin")
-    audio = _codec_dir(prep, "gin/codecs/audio_demo.gin")
+    audio = _codec_dir(prep, DEMO_AUDIO_CODEC)
     init = (
         f" \"--gin.CodebookInit.image_codec_workdir='{image}'\" "
         f"\"--gin.CodebookInit.audio_codec_workdir='{audio}'\""
@@ -129,7 +132,7 @@ def test_demo_dry_run_prints_every_stage_not_done(tmp_path):
     out = _stages(tmp_path, "demo.sh", {}, TRAIN_STEPS="7", CODEC_STEPS="5", EVAL_EXAMPLES="3")
     prep, runs, outputs = tmp_path / "prep", tmp_path / "runs", tmp_path / "runs" / "outputs"
     image = _codec_dir(prep, "gin/codecs/rqvae_demo.gin")
-    audio = _codec_dir(prep, "gin/codecs/audio_demo.gin")
+    audio = _codec_dir(prep, DEMO_AUDIO_CODEC)
     codec = (
         "\"--gin.corpus_data.corpus='synthetic_scores/demo'\" \"--gin.corpus_data.data_dir='data'\""
     )
@@ -140,7 +143,7 @@ def test_demo_dry_run_prints_every_stage_not_done(tmp_path):
         f".venv/bin/mt3u report corpus --config demo --data-dir data -o {outputs}/corpus_demo.html",
         f".venv/bin/mt3u train-codec --gin-file=gin/codecs/rqvae_demo.gin --workdir={image} "
         f"--gin.train_codec.steps=5 {codec} 2> {prep}/image_codec.log",
-        f".venv/bin/mt3u train-codec --gin-file=gin/codecs/audio_demo.gin --workdir={audio} "
+        f".venv/bin/mt3u train-codec --gin-file={DEMO_AUDIO_CODEC} --workdir={audio} "
         f"--gin.train_codec.steps=5 {codec} 2> {prep}/audio_codec.log",
         f".venv/bin/mt3u bake --corpus synthetic_scores/demo --data-dir data --image-workdir "
         f"{image} --audio-workdir {audio} --output-dir data/baked/synthetic_scores/demo "
@@ -183,17 +186,59 @@ def test_compare_dry_run_reuses_the_demos_stages_and_adds_the_single_task_runs(t
 
 
 PREP_DONE = ["corpus", "corpus_report", "image_codec", "audio_codec", "bake"]
+
+
+def _baked_with(tmp_path: Path, names: list[str]) -> None:
+    """The demo's prep stages under tmp_path/prep marked done, baked with codecs `names`."""
+    stages = tmp_path / "prep" / "stages"
+    stages.mkdir(parents=True)
+    for name in PREP_DONE:
+        (stages / f"{name}.done").write_text("1\n")
+    (stages / "bake.codecs").write_text("".join(f"{name}\n" for name in names))
+
+
+def test_demo_goes_on_from_a_bake_made_with_its_codecs(tmp_path):
+    prep = tmp_path / "prep"
+    names = [
+        Path(_codec_dir(prep, g)).name for g in ("gin/codecs/rqvae_demo.gin", DEMO_AUDIO_CODEC)
+    ]
+    _baked_with(tmp_path, names)
+    out = _stages(tmp_path, "demo.sh", {}, TRAIN_STEPS="7")
+    assert f"# bake: done before ({prep}/stages/bake.done); skipped" in out.splitlines()
+    assert (
+        _train(prep, f"{tmp_path}/runs/demo/model", "synthetic_demo_all", " --gin.TRAIN_STEPS=7")
+        in out
+    )
+
+
+def test_demo_stops_when_its_bake_was_made_with_other_codecs(tmp_path):
+    _baked_with(tmp_path, ["rqvae_demo-12b23e15", "audio_demo-43e94e02"])
+    env = {"PATH": "/usr/bin:/bin", "RUN_ROOT": f"{tmp_path}/runs", "PREP_RUN": f"{tmp_path}/prep"}
+    done = subprocess.run(["bash", str(ROOT / "launch" / "demo.sh"), "--dry-run"],
+                          capture_output=True, text=True, env=env)  # fmt: skip
+    prep, runs = tmp_path / "prep", tmp_path / "runs"
+    now = ",".join(
+        Path(_codec_dir(prep, g)).name for g in ("gin/codecs/rqvae_demo.gin", DEMO_AUDIO_CODEC)
+    )
+    assert (done.returncode, done.stdout) == (1, "bash launch/setup_env.sh\n")
+    assert done.stderr == (
+        f"== {prep} was baked with the codecs rqvae_demo-12b23e15,audio_demo-43e94e02, but the "
+        f"gin files now name {now}. Move {prep}, {runs}/demo and "
+        "data/baked/synthetic_scores/demo aside (or set PREP_ROOT, RUN_ROOT and DATA_DIR to "
+        "new folders), then run bash launch/demo.sh again; nothing was changed\n"
+    )
+
+
 # levers.sh's audio codecs beside the demo's, in its order (gin/codecs/<name>.gin).
-CODEC_LEVERS = ["audio_demo_long", "audio_demo_long_256", "audio_demo_long_wide",
+CODEC_LEVERS = ["audio_demo", "audio_demo_long", "audio_demo_long_256", "audio_demo_long_wide",
                 "audio_demo_long_gan", "audio_demo_spectral", "audio_demo_long_16x1024",
                 "audio_demo_long_mel2048", "audio_demo_spectral_16x1024",
                 "audio_demo_long_convergence", "audio_demo_long_mel_only",
                 "audio_demo_long_waveform", "audio_demo_long_waveform_16x1024",
-                "audio_demo_spectral_linear", "audio_demo_spectral_linear_4x1024",
-                "audio_demo_spectral_linear_16x1024",
+                "audio_demo_spectral_linear", "audio_demo_spectral_linear_16x1024",
                 "audio_demo_spectral_linear_4x1024_long"]  # fmt: skip
 # The codecs whose reconstructions of one test system levers.sh draws, with their labels.
-SPECTRA = [("conv, 4 x 32 codes, 400 steps (the demo's)", "audio_demo"),
+SPECTRA = [("conv, 4 x 32 codes, 400 steps (the demo's first)", "audio_demo"),
            ("conv, 4 x 32 codes, 8,000 steps", "audio_demo_curve"),
            ("conv, 16 x 1024 codes, 2,000 steps", "audio_demo_long_16x1024"),
            ("spectral, 4 x 32 codes, 2,000 steps", "audio_demo_spectral"),
@@ -217,13 +262,13 @@ def test_levers_dry_run_trains_each_lever_beside_the_run_it_changes(tmp_path):
     amt_mel, demo_omr = f"{runs}/demo/compare/amt_mel", f"{runs}/demo/compare/omr"
     table, chorales = f"{outputs}/compare_demo", f"{outputs}/compare_chorales"
     image = _codec_dir(prep / "chorales", "gin/codecs/rqvae_demo.gin")
-    audio = _codec_dir(prep / "chorales", "gin/codecs/audio_demo.gin")
+    audio = _codec_dir(prep / "chorales", DEMO_AUDIO_CODEC)
     codec = "\"--gin.corpus_data.corpus='synthetic_scores/chorales'\" " + (
         "\"--gin.corpus_data.data_dir='data'\""
     )
     patches = f"{runs}/chorales/compare/omr_patch_256/model"
     music21 = f"{runs}/music21/compare/omr_patch_256/model"
-    audio_demo = _codec_dir(prep / "demo", "gin/codecs/audio_demo.gin")
+    demo_codec = _codec_dir(prep / "demo", DEMO_AUDIO_CODEC)
     codec_dirs = {
         lever: _codec_dir(prep / "demo", f"gin/codecs/{lever}.gin") for lever in CODEC_LEVERS
     }
@@ -234,7 +279,7 @@ def test_levers_dry_run_trains_each_lever_beside_the_run_it_changes(tmp_path):
         f"-o {outputs}/corpus_chorales.html",
         f".venv/bin/mt3u train-codec --gin-file=gin/codecs/rqvae_demo.gin --workdir={image} "
         f"{codec} 2> {prep}/chorales/image_codec.log",
-        f".venv/bin/mt3u train-codec --gin-file=gin/codecs/audio_demo.gin --workdir={audio} "
+        f".venv/bin/mt3u train-codec --gin-file={DEMO_AUDIO_CODEC} --workdir={audio} "
         f"{codec} 2> {prep}/chorales/audio_codec.log",
         ".venv/bin/mt3u bake --corpus synthetic_scores/chorales --data-dir data "
         f"--image-workdir {image} --audio-workdir {audio} "
@@ -288,10 +333,10 @@ def test_levers_dry_run_trains_each_lever_beside_the_run_it_changes(tmp_path):
         ),  # fmt: skip
         _eval(
             d256,
-            f"{table}/eval_amt_mel_256_audio_demo",
+            f"{table}/eval_amt_mel_256_audio_demo_spectral_linear_4x1024",
             "test",
             "audio_to_midi",
-            flags=f"--audio-codec {audio_demo}",
+            flags=f"--audio-codec {demo_codec}",
         ),
         *(
             line
