@@ -251,25 +251,18 @@ class UnifiedModel:
 
     def _loss(self, params, batch, rng, window: OutputWindow):
         cfg = self.config
-        # Activation-dtype logits: softmax_statistics reads them as float32 and
-        # writes their gradient in their own dtype (no float32 copy of them).
         rng = rng if cfg.dropout_rate else None
-        logits = self._apply(params, batch, rng, columns=window.columns)  # [B, L, S, N]
-        targets, weights = _window_targets(batch, window)
-        masks = None
-        if self.label_smoothing:
-            window_masks = restrict_masks(self.logit_masks, window.columns)  # [M, S, N]
-            masks = jnp.asarray(window_masks)[batch["target_modality"]][:, None]
-        log_z, target_logit, valid_sum = softmax_statistics(logits, targets, masks)
+        stats = self._window_statistics(params, batch, rng, window, self.label_smoothing > 0)
+        log_z, target_logit, valid_sum, num_valid, correct = stats
+        weights = jnp.asarray(batch["decoder_loss_weights"], jnp.float32)[..., : window.slots]
         nll = log_z - target_logit
         loss = nll
         if self.label_smoothing:
-            loss = _smoothed_loss(nll, log_z, valid_sum, masks.sum(-1), self.label_smoothing)
+            loss = _smoothed_loss(nll, log_z, valid_sum, num_valid, self.label_smoothing)
         z_loss = self.z_loss * jnp.square(log_z)
         task_w = jnp.asarray(self._task_weight_vector)[batch["task"]][:, None, None]
         num_tokens = jnp.maximum(weights.sum(), 1.0)
         total = jnp.sum((loss + z_loss) * weights * task_w) / num_tokens
-        correct = (jnp.argmax(logits, axis=-1) == targets).astype(jnp.float32)
         metrics = {
             "loss": total,
             "cross_entropy": jnp.sum(nll * weights) / num_tokens,
@@ -294,10 +287,35 @@ class UnifiedModel:
         return self._dispatch(self._scores, params, batch, None, modalities)
 
     def _scores(self, params, batch, rng, window: OutputWindow):
-        logits = self._apply(params, batch, rng, columns=window.columns)
-        targets, weights = _window_targets(batch, window)
-        log_z, target_logit, _ = softmax_statistics(logits, targets, None)
+        log_z, target_logit, *_ = self._window_statistics(params, batch, rng, window, False)
+        weights = jnp.asarray(batch["decoder_loss_weights"], jnp.float32)[..., : window.slots]
         return jnp.sum((target_logit - log_z) * weights, axis=(1, 2))
+
+    def _window_statistics(self, params, batch, rng, window: OutputWindow, with_valid: bool):
+        """Per target token [B, L, S]: log_z, the target's logit, the sum of the valid
+        ids' logits and their count (zeros unless `with_valid`, for label smoothing),
+        and whether the argmax is the target (float32). Each of the window's groups
+        of slots is computed at its own width (OutputWindow.groups)."""
+        # Activation-dtype logits: softmax_statistics reads them as float32 and
+        # writes their gradient in their own dtype (no float32 copy of them).
+        columns = tuple(group.columns for group in window.groups)
+        logits = self._apply(params, batch, rng, columns=columns)  # ([B, L, S_g, N_g], ...)
+        ids = batch["decoder_target_tokens"]
+        parts = []
+        for group, group_logits in zip(window.groups, logits, strict=True):
+            slots = len(group.columns)
+            targets = jnp.asarray(group.positions)[
+                jnp.arange(slots), ids[..., group.start : group.start + slots]
+            ]
+            masks = None
+            if with_valid:
+                group_masks = restrict_masks(self.logit_masks, group.columns, group.start)
+                masks = jnp.asarray(group_masks)[batch["target_modality"]][:, None]
+            log_z, target_logit, valid_sum = softmax_statistics(group_logits, targets, masks)
+            num_valid = jnp.zeros_like(log_z) if masks is None else masks.sum(-1)
+            correct = (jnp.argmax(group_logits, axis=-1) == targets).astype(jnp.float32)
+            parts.append((log_z, target_logit, valid_sum, num_valid, correct))
+        return tuple(jnp.concatenate(stat, axis=-1) for stat in zip(*parts, strict=True))
 
     # --------------------------------------------------------- inference
     def predict_batch(self, params, batch, rng=None, **settings):
@@ -393,16 +411,6 @@ def _every_task_weight(task_weights: Mapping[str, float]) -> dict[str, float]:
     if unknown:
         raise ValueError(f"task_weights names unknown tasks {unknown}; the tasks are {TASKS}")
     return {task: float(task_weights.get(task, 1.0)) for task in TASKS}
-
-
-def _window_targets(batch, window):
-    """(targets as columns of the window [B, L, S], float32 loss weights [B, L, S]) of the
-    window's S slots; later slots carry no weight in a batch the window was chosen for."""
-    slots = window.slots
-    ids = batch["decoder_target_tokens"][..., :slots]
-    targets = jnp.asarray(window.positions)[jnp.arange(slots), ids]
-    weights = jnp.asarray(batch["decoder_loss_weights"], jnp.float32)[..., :slots]
-    return targets, weights
 
 
 def _smoothed_loss(nll, log_z, valid_sum, num_valid, eps):

@@ -176,8 +176,27 @@ class UnifiedTransformer(nn.Module):
         `slot`, in float32, or with `as_float32` False in the activation dtype
         the output layer computed them in (casting adds no precision; see
         __call__). `columns` (static ids [K', N]) computes only those columns
-        of each slot's logits (see OutputLayer): the last axis is then N.
+        of each slot's logits (see OutputLayer): the last axis is then N. A
+        tuple of them (consecutive runs of slots, OutputWindow.groups'
+        columns) gives a tuple of logits, each run at its own width.
         """
+        seq = self.depth_states(hidden, codes)
+        if isinstance(columns, tuple):
+            logits, start = [], 0
+            for group in columns:
+                run = seq[:, :, start : start + len(group)]
+                logits.append(self._masked_logits(run, target_modality, start, group, as_float32))
+                start += len(group)
+            return tuple(logits)
+        if slot is not None:
+            seq = seq[:, :, slot : slot + 1]
+            columns = None if columns is None else columns[slot : slot + 1]
+            logits = self._masked_logits(seq, target_modality, slot, columns, as_float32)
+            return constrain(logits[:, :, 0], ("batch", "length", "vocab"))
+        return self._masked_logits(seq, target_modality, 0, columns, as_float32)
+
+    def depth_states(self, hidden, codes):
+        """The depth decoder's output [B, L, K', D] for each frame's K' slots."""
         batch, length, k_max = codes.shape
         earlier = self.embed_codes(codes[..., :-1])
         seq = jnp.concatenate([hidden[:, :, None].astype(earlier.dtype), earlier], axis=2)
@@ -186,23 +205,24 @@ class UnifiedTransformer(nn.Module):
         causal = AttentionMask(causal=True)
         for layer in self.depth_layers:
             seq = layer(seq, causal)
-        seq = self.depth_norm(seq).reshape(batch, length, k_max, -1)
-        masks = self.logit_masks[:, :k_max]  # [M, K', V]
-        if columns is not None:
-            masks = restrict_masks(self.logit_masks, columns)  # [M, K', N]
-        if slot is not None:
-            seq, masks = seq[:, :, slot : slot + 1], masks[:, slot : slot + 1]
-            columns = None if columns is None else columns[slot : slot + 1]
+        return self.depth_norm(seq).reshape(batch, length, k_max, -1)
+
+    def _masked_logits(self, seq, target_modality, start, columns, as_float32):
+        """Logits [B, L, S, V or N] of slots start.. (seq [B, L, S, D]), masked for
+        each example's target modality."""
+        slots = seq.shape[2]
+        if columns is None:
+            masks = self.logit_masks[:, start : start + slots]  # [M, S, V]
+        else:
+            masks = restrict_masks(self.logit_masks, columns, start)  # [M, S, N]
         logits = self.logits_dense(seq, columns)
         if as_float32:
             logits = logits.astype(jnp.float32)
         # An additive mask, as attention's: its gradient is the incoming one
         # as is, where a select would cost another pass over the logits'
         # gradients, the largest tensor of a step (the loss's gradient there is 0).
-        bias = jnp.where(jnp.asarray(masks)[target_modality], 0.0, NEG_INF)  # [B, K', N]
+        bias = jnp.where(jnp.asarray(masks)[target_modality], 0.0, NEG_INF)  # [B, S, N]
         logits = logits + bias[:, None].astype(logits.dtype)
-        if slot is not None:
-            return constrain(logits[:, :, 0], ("batch", "length", "vocab"))
         return constrain(logits, ("batch", "length", "codebook", "vocab"))
 
     def __call__(
@@ -228,7 +248,9 @@ class UnifiedTransformer(nn.Module):
         and saves (K-1)/K of the depth decoder and the output layer; the slots
         left out are exactly the fully masked ones (see UnifiedModel.slots_needed).
         `columns` (static ids [S, N], which sets S) limits each slot's logits to
-        those ids: [B, L_out, S, N] (see UnifiedModel.output_window).
+        those ids: [B, L_out, S, N] (see UnifiedModel.output_window); a tuple
+        of them, runs of consecutive slots, gives a tuple of logits (see
+        depth_logits).
         """
         encoded, mask = self.encode(
             encoder_input_tokens, encoder_input_modality, target_modality, encoder_continuous_inputs
@@ -237,6 +259,8 @@ class UnifiedTransformer(nn.Module):
         k_max = decoder_target_tokens.shape[-1]
         if self.is_initializing():
             slots, columns = k_max, None
+        elif isinstance(columns, tuple):
+            slots = sum(len(group) for group in columns)
         elif columns is not None:
             slots = len(columns)
         slots = k_max if slots is None else slots

@@ -24,15 +24,33 @@ class OutputWindow:
     slot. positions [S, V]: each id's column in its slot; ids outside the
     window go to a PAD column, whose masked logit gives a target there the
     same ~1e9 loss the full vocabulary gives an invalid id.
+
+    groups: the slots in runs of equal width, each run as narrow as its own
+    slots need. A window that mixes symbolic and code targets needs slot 0 for
+    every symbolic id and the first codebooks, slots 1.. for the later
+    codebooks only (1,088 of 2,705 columns with 1,024-code audio): computing
+    each run at its own width leaves out PAD columns, so the training loss
+    reads these (see UnifiedModel._window_statistics); decoding reads one slot at a time.
     """
 
     modalities: tuple[int, ...]
     columns: np.ndarray
     positions: np.ndarray
+    groups: tuple[WindowGroup, ...] = ()
 
     @property
     def slots(self) -> int:
         return len(self.columns)
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class WindowGroup:
+    """Consecutive slots [start, start + S_g) of a window at their own width N_g:
+    columns [S_g, N_g] and positions [S_g, V] as OutputWindow's, cut to N_g."""
+
+    start: int
+    columns: np.ndarray
+    positions: np.ndarray
 
 
 def output_window(logit_masks: np.ndarray, modalities: tuple[int, ...], slots: int) -> OutputWindow:
@@ -41,16 +59,30 @@ def output_window(logit_masks: np.ndarray, modalities: tuple[int, ...], slots: i
     if logit_masks[..., PAD_ID].any():
         raise ValueError("PAD must be valid for no modality: it pads the windows")
     valid = logit_masks[list(modalities), :slots].any(axis=0)  # [S, V]
+    columns, positions = _columns_and_positions(valid)
+    widths = valid.sum(axis=-1) + 1
+    groups, start = [], 0
+    for end in range(1, slots + 1):
+        if end == slots or widths[end] != widths[start]:
+            groups.append(WindowGroup(start, *_columns_and_positions(valid[start:end])))
+            start = end
+    return OutputWindow(tuple(modalities), columns, positions, tuple(groups))
+
+
+def _columns_and_positions(valid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """columns [S, N] and positions [S, V] of valid [S, V], N one more than the most
+    valid ids of a slot (see OutputWindow)."""
     width = int(valid.sum(axis=-1).max()) + 1
-    columns = np.full((slots, width), PAD_ID, np.int32)
+    columns = np.full((len(valid), width), PAD_ID, np.int32)
     positions = np.full(valid.shape, width - 1, np.int32)
     for s, row in enumerate(valid):
         ids = np.flatnonzero(row)
         columns[s, : ids.size] = ids
         positions[s, ids] = np.arange(ids.size)
-    return OutputWindow(tuple(modalities), columns, positions)
+    return columns, positions
 
 
-def restrict_masks(logit_masks: np.ndarray, columns: np.ndarray) -> np.ndarray:
-    """[M, K, V] logit masks -> [M, S, N], slot s read at columns[s] (S = len(columns))."""
-    return np.take_along_axis(logit_masks[:, : len(columns)], np.asarray(columns)[None], axis=-1)
+def restrict_masks(logit_masks: np.ndarray, columns: np.ndarray, start: int = 0) -> np.ndarray:
+    """[M, K, V] logit masks -> [M, S, N], slot start + s read at columns[s] (S = len(columns))."""
+    masks = logit_masks[:, start : start + len(columns)]
+    return np.take_along_axis(masks, np.asarray(columns)[None], axis=-1)

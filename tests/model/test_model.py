@@ -272,6 +272,29 @@ def test_output_window_holds_each_slots_valid_ids_and_a_pad_column(model):
     assert model.output_window([lmx, lmx]) is window  # cached per set
 
 
+def test_output_window_groups_runs_of_slots_at_their_own_width(model):
+    lmx, audio = MODALITIES.index("lmx"), MODALITIES.index("audio")
+    (only,) = model.output_window([lmx]).groups  # one slot: one group, the window itself
+    np.testing.assert_array_equal(only.columns, model.output_window([lmx]).columns)
+    both = model.output_window([audio, lmx])
+    first, rest = both.groups
+    n_lmx, n_code = (vocab().id_range(m)[1] - vocab().id_range(m)[0] for m in ("lmx", "audio"))
+    # Slot 0 holds lmx, the first codebook and EOS; slots 1.. one codebook each; then PAD.
+    assert (first.start, first.columns.shape) == (0, (1, n_lmx + n_code + 2))
+    assert (rest.start, rest.columns.shape) == (1, (model.k_max - 1, n_code + 1))
+    np.testing.assert_array_equal(first.columns, both.columns[:1])
+    np.testing.assert_array_equal(rest.columns, both.columns[1:, : n_code + 1])
+    assert (both.columns[1:, n_code + 1 :] == PAD_ID).all()
+    codes = np.arange(*vocab().id_range("audio", 1))
+    np.testing.assert_array_equal(rest.positions[0, codes], np.arange(n_code))
+    assert rest.positions[0, vocab().id_range("lmx")[0]] == n_code  # not in slot 1: PAD
+    eos_slot, codes_only = model.output_window([audio]).groups  # EOS widens slot 0
+    assert (eos_slot.columns.shape, codes_only.columns.shape) == (
+        (1, n_code + 2),
+        (model.k_max - 1, n_code + 1),
+    )
+
+
 def test_a_target_modality_outside_the_callers_list_is_refused(model, params, batch):
     with pytest.raises(BatchError, match=r"target_modality holds \['audio'"):
         model.loss_fn(params, batch, modalities=("lmx", "midi", "image"))
