@@ -254,7 +254,7 @@ class UnifiedModel:
         rng = rng if cfg.dropout_rate else None
         stats = self._window_statistics(params, batch, rng, window, self.label_smoothing > 0)
         log_z, target_logit, valid_sum, num_valid, correct = stats
-        weights = jnp.asarray(batch["decoder_loss_weights"], jnp.float32)[..., : window.slots]
+        weights = _window_weights(batch, window)
         nll = log_z - target_logit
         loss = nll
         if self.label_smoothing:
@@ -288,7 +288,7 @@ class UnifiedModel:
 
     def _scores(self, params, batch, rng, window: OutputWindow):
         log_z, target_logit, *_ = self._window_statistics(params, batch, rng, window, False)
-        weights = jnp.asarray(batch["decoder_loss_weights"], jnp.float32)[..., : window.slots]
+        weights = _window_weights(batch, window)
         return jnp.sum((target_logit - log_z) * weights, axis=(1, 2))
 
     def _window_statistics(self, params, batch, rng, window: OutputWindow, with_valid: bool):
@@ -411,6 +411,12 @@ def _every_task_weight(task_weights: Mapping[str, float]) -> dict[str, float]:
     if unknown:
         raise ValueError(f"task_weights names unknown tasks {unknown}; the tasks are {TASKS}")
     return {task: float(task_weights.get(task, 1.0)) for task in TASKS}
+
+
+def _window_weights(batch, window):
+    """Float32 loss weights [B, L, S] of the window's S slots; later slots carry no weight
+    in a batch the window was chosen for."""
+    return jnp.asarray(batch["decoder_loss_weights"], jnp.float32)[..., : window.slots]
 
 
 def _smoothed_loss(nll, log_z, valid_sum, num_valid, eps):
