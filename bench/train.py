@@ -127,6 +127,12 @@ def bare_steps_per_second(model, examples, setting: Setting, timed_steps: int) -
                      sharding)
         for i in range(0, len(examples) - b + 1, b)
     ]  # fmt: skip
+    return step_rate(step, state, batches, timed_steps)
+
+
+def step_rate(step, state, batches: list[dict], timed_steps: int) -> float:
+    """steps/s of a jitted train `step` over `timed_steps` steps cycling through `batches`
+    (on the device), after two warm-up steps (the first compiles)."""
     rng = jax.random.key(0)
     for i in range(2):
         state, metrics = step(state, batches[i % len(batches)], rng)

@@ -37,7 +37,9 @@
 #       checkpoint (gin/codecs/audio_demo_curve.gin), each of 1,000 to 8,000 steps heard by that AMT:
 #       the share of the notes kept against codec steps (outputs/levers/audio_demo_curve.png)
 #   MIDI -> audio, its judge: the demo's all-task model's generated audio transcribed
-#       by that d256 AMT (`mt3u eval --transcriber`) instead of its own
+#       by that d256 AMT (`mt3u eval --transcriber`) instead of its own, and by the tiny
+#       log-mel AMT; MIDI -> audio alone (the task, gin/demo.gin's model and budget) heard
+#       by the tiny one
 #
 #   bash launch/levers.sh             # after (or including) the demo's corpus, codecs, bake
 #   bash launch/levers.sh --dry-run   # print the commands of the stages not done
@@ -145,13 +147,25 @@ codec_spectra() {
     "${words[@]}" -o "${CURVES}/${output}"
 }
 
-# judged_synthesis (in_config): the demo's all-task model (its own stage, skipped when
-# done) on MIDI -> audio and image -> audio, its audio transcribed by the d256 AMT.
+# judged_synthesis JUDGE NAME (in_config): the demo's all-task model (its own stage,
+# skipped when done) on MIDI -> audio and image -> audio, its audio transcribed by the
+# JUDGE lever's AMT, into TABLE_DIR/eval_NAME.
 judged_synthesis() {
   stage train train_model
-  stage_in "${COMPARE}/amt_mel_256/stages" synthesis_judged evaluate test \
-    "${TABLE_DIR}/eval_synthesis_judged" "${RUN}/model" midi_to_audio,image_to_audio \
-    --transcriber "${COMPARE}/amt_mel_256/model"
+  stage_in "${COMPARE}/$1/stages" "$2" evaluate test "${TABLE_DIR}/eval_$2" "${RUN}/model" \
+    midi_to_audio,image_to_audio --transcriber "${COMPARE}/$1/model"
+}
+
+# synthesis_alone NAME JUDGE (in_config): MIDI -> audio alone (the task, no mixture) with
+# the demo's model and budget, its generated audio transcribed by the JUDGE lever's AMT
+# into TABLE_DIR/eval_NAME (its own AMT, untrained, would hear nothing).
+synthesis_alone() {
+  local markers="${COMPARE}/$1/stages" model="${COMPARE}/$1/model"
+  MODEL_GIN=(--gin-file gin/demo.gin)
+  prep_stages
+  stage_in "$markers" "$1_train" train_model "$model" "${MIXTURE_PREFIX}_midi_to_audio_train"
+  stage_in "$markers" "$1_eval" evaluate test "${TABLE_DIR}/eval_$1" "$model" midi_to_audio \
+    --transcriber "${COMPARE}/$2/model"
 }
 
 # curves OUTPUT TASK LABEL=MODEL_DIR...: the runs' metric of TASK against training time.
@@ -187,7 +201,11 @@ in_config demo codec_spectra codec_spectra.png \
   "spectral, 4 x 32 codes, 2,000 steps=gin/codecs/audio_demo_spectral.gin" \
   "spectral, 16 x 1024 codes, 2,000 steps=gin/codecs/audio_demo_spectral_16x1024.gin" \
   "spectral with linear maps, 16 x 1024 codes, 2,000 steps=gin/codecs/audio_demo_spectral_linear_16x1024.gin"
-in_config demo judged_synthesis
+in_config demo judged_synthesis amt_mel_256 synthesis_judged
+# MIDI -> audio by a cheaper judge (the tiny log-mel AMT, 0.33 onset F1 on the original
+# audio): the all-task model against the task trained alone at the same budget.
+in_config demo judged_synthesis amt_mel synthesis_judged_tiny
+in_config demo synthesis_alone synthesis amt_mel
 RUNS="${RUN_ROOT:-runs}"
 curves amt_curves.png audio_to_midi "tiny, log-mel=${RUNS}/demo/compare/amt_mel/model" \
   "d256, log-mel=${RUNS}/demo/compare/amt_mel_256/model"

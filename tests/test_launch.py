@@ -386,6 +386,28 @@ def test_levers_dry_run_trains_each_lever_beside_the_run_it_changes(tmp_path):
             "midi_to_audio,image_to_audio",
             flags=f"--transcriber {d256}",
         ),
+        # the tiny log-mel AMT as judge: the all-task model, then MIDI -> audio alone
+        _train(prep / "demo", f"{runs}/demo/model", "synthetic_demo_all"),
+        _eval(
+            f"{runs}/demo/model",
+            f"{table}/eval_synthesis_judged_tiny",
+            "test",
+            "midi_to_audio,image_to_audio",
+            flags=f"--transcriber {amt_mel}/model",
+        ),
+        *skipped,
+        _train(
+            prep / "demo",
+            f"{runs}/demo/compare/synthesis/model",
+            "synthetic_demo_midi_to_audio_train",
+        ),
+        _eval(
+            f"{runs}/demo/compare/synthesis/model",
+            f"{table}/eval_synthesis",
+            "test",
+            "midi_to_audio",
+            flags=f"--transcriber {amt_mel}/model",
+        ),
         curves.format(
             f'--run "tiny, log-mel={amt_mel}/model" --run "d256, log-mel={d256}"',
             "audio_to_midi",
