@@ -186,20 +186,21 @@ def _notes_and_audio(raw: dict) -> tuple[music_pb2.NoteSequence, tuple[np.ndarra
 
 
 def multi_stage(ctx: Context, examples: list[dict]):
-    """(audio clips, their own-AMT notes) of image -> LMX -> MIDI -> audio by the model."""
+    """(audio clips, their own-AMT notes) of image -> LMX -> MIDI -> audio by the model (its
+    OMR greedy, as the judge it also is; the two later stages decode as its translations)."""
     from mt3_unified.infer.outputs import decode_audio_segments
 
     encoder = ctx.encoder("audio")
     codes = [postprocess.code_frames(ex["inputs"], "image") for ex in examples]
     lmx = omr(ctx, codes)
     units = [lmx_unit(tokens, f"{i}") for i, tokens in enumerate(lmx)]
-    grouped = decode_grouped(ctx, units, "lmx", "midi")
+    grouped = decode_grouped(ctx, units, "lmx", "midi", settings=ctx.decoding_for("midi"))
     notes = [
         postprocess.midi_piece([s.frames for s in grouped[f"{i}"]], [0.0] * len(grouped[f"{i}"]))
         for i in range(len(lmx))
     ]
     audio_units = [notes_unit(ns, encoder, f"{i}") for i, ns in enumerate(notes)]
-    grouped = decode_grouped(ctx, audio_units, "midi", "audio")
+    grouped = decode_grouped(ctx, audio_units, "midi", "audio", settings=ctx.decoding_for("audio"))
     clips = [
         decode_audio_segments(grouped[f"{i}"], encoder, windows=True)[0] for i in range(len(notes))
     ]

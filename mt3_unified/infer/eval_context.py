@@ -94,6 +94,9 @@ class Context:
     # this run's own) and the audio codec it reads, by workdir.
     transcriber: object = None
     transcriber_codec: str | None = None
+    # How the evaluated model decodes its translations (`model.decoding.DecodingSettings`'
+    # fields; empty: greedy). Judges (the AMT or OMR that scores an output) stay greedy.
+    decoding: dict = dataclasses.field(default_factory=dict)
     skipped: dict[str, str] = dataclasses.field(default_factory=dict)  # {task: why}
     _encoders: dict = dataclasses.field(default_factory=dict)  # {workdir: host encoder}
     _embed: tuple | None = None
@@ -101,6 +104,13 @@ class Context:
     def encoder(self, modality: str):
         """The host encoder of the image or audio codec; None when there is none."""
         return self._encoder_at(self.codec_workdirs.get(modality))
+
+    def decoding_for(self, output_modality: str) -> dict:
+        """The decoding settings of the model's translations into ``output_modality``: beam
+        search decodes symbolic outputs only, so code outputs sample or decode greedily."""
+        if output_modality in ("lmx", "midi"):
+            return dict(self.decoding)
+        return {key: value for key, value in self.decoding.items() if key != "num_beams"}
 
     def transcriber_encoder(self):
         """The audio codec's host encoder the transcriber reads clips with (the evaluated

@@ -54,8 +54,14 @@ def read_examples(name: str, split: str, lengths: dict, max_examples: int):
     return ds, list(ds.as_numpy_iterator())
 
 
-def decode_dataset(run, ds, input_modality: str, batch_size: int) -> list[np.ndarray]:
-    """Greedy frames of every example of a task dataset (batches padded to one shape)."""
+def decode_dataset(
+    run, ds, input_modality: str, batch_size: int, settings: dict | None = None, seed: int = 0
+) -> list[np.ndarray]:
+    """Decoded frames of every example of a task dataset (batches padded to one shape);
+    ``settings``: `model.decoding.DecodingSettings`' fields (default greedy), sampling
+    seeded by ``seed``."""
+    import jax
+
     from mt3_unified.infer.predict import model_rows
     from mt3_unified.train import partitioning
     from mt3_unified.train.evaluation import padded_batches
@@ -63,10 +69,13 @@ def decode_dataset(run, ds, input_modality: str, batch_size: int) -> list[np.nda
     lengths = run.task_feature_lengths
     rows = model_rows(ds, input_modality, lengths)
     mesh = partitioning.make_mesh(-1, 1)
+    settings = {"max_length": lengths["targets"], **(settings or {})}
+    rng = jax.random.key(seed)
     out: list[np.ndarray] = []
     for batch in padded_batches(rows, batch_size):
+        rng, key = jax.random.split(rng)
         with partitioning.activation_rules(mesh):
-            frames = run.model.predict_batch(run.params, batch, max_length=lengths["targets"])
+            frames = run.model.predict_batch(run.params, batch, key, **settings)
         out += list(np.asarray(frames))
     return out[: len(rows)]
 
@@ -91,7 +100,8 @@ def decode_pair(ctx: Context, pair: str, name: str) -> Decoded | None:
         ctx.skipped[name] = f"no valid {ctx.split} example"
         logging.warning("evaluate: %s has %s; left out", name, ctx.skipped[name])
         return None
-    frames = decode_dataset(ctx.run, ds, input_modality, ctx.batch_size)
+    settings = ctx.decoding_for(output_modality)
+    frames = decode_dataset(ctx.run, ds, input_modality, ctx.batch_size, settings, ctx.seed)
     post = seqio.TaskRegistry.get(name).postprocess_fn
     targets = [post(ex["targets"], example=ex, is_target=True) for ex in examples]
     predicted = [

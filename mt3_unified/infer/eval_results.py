@@ -17,6 +17,9 @@ def markdown(results: dict) -> str:
         f"step {results.get('step', '?')}, split {results.get('split', '?')}, "
         f"created {results.get('created', '?')}",
     ]
+    if results.get("decoding"):
+        given = ", ".join(f"{key} {value}" for key, value in results["decoding"].items())
+        lines += ["", f"The model's translations decoded with {given} (judges: greedy)."]
     for name, why in results.get("skipped", {}).items():
         lines += ["", f"Left out: {name}: {why}."]
     for found in results.get("tables", []):

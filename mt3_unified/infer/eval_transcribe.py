@@ -84,10 +84,16 @@ def notes_unit(ns: music_pb2.NoteSequence, audio_encoder, piece_id: str) -> dict
 
 
 def decode_grouped(
-    ctx: Context, units: list[dict], input_modality: str, output_modality: str, run=None
+    ctx: Context,
+    units: list[dict],
+    input_modality: str,
+    output_modality: str,
+    run=None,
+    settings: dict | None = None,
 ):
     """{piece_id: [segments in order]} of units decoded with ``run`` (default: the
-    evaluated run's model), gin holding that run's config while it decodes."""
+    evaluated run's model), gin holding that run's config while it decodes; ``settings``:
+    decoding's (default greedy, what a judge uses)."""
     from mt3_unified.infer.predict import decode_units
     from mt3_unified.infer.restore import config_of
 
@@ -95,8 +101,9 @@ def decode_grouped(
     grouped: dict[str, list] = {u["piece_id"].item().decode(): [] for u in units}
     with config_of(run, then=ctx.run):
         for segment in decode_units(
-            run, units, input_modality, output_modality, batch_size=ctx.batch_size
-        ):
+            run, units, input_modality, output_modality, batch_size=ctx.batch_size,
+            settings=settings, seed=ctx.seed,
+        ):  # fmt: skip
             grouped[segment.piece_id].append(segment)
     return grouped
 

@@ -80,6 +80,17 @@ def select_pairs(found: dict[str, str], pairs: Sequence[str] | None, where: str)
     return {pair: name for pair, name in found.items() if pair in pairs}
 
 
+def non_greedy(**settings) -> dict:
+    """The decoding settings that differ from `model.decoding.DecodingSettings`' defaults
+    (greedy decoding: none), what results.json records."""
+    import dataclasses
+
+    from mt3_unified.model.decoding import DecodingSettings
+
+    defaults = {f.name: f.default for f in dataclasses.fields(DecodingSettings)}
+    return {key: value for key, value in settings.items() if value != defaults[key]}
+
+
 # ------------------------------------------------------------------ entry point
 @gin.configurable
 def evaluate(
@@ -97,6 +108,10 @@ def evaluate(
     embedder=None,
     pairs: Sequence[str] | None = None,
     transcriber: str | None = None,
+    temperature: float = 0.0,
+    top_k: int = 0,
+    top_p: float = 1.0,
+    num_beams: int = 1,
     seed: int = 0,
     progress: bool = True,
     bindings: Sequence[str] = (),
@@ -108,8 +123,10 @@ def evaluate(
     ``image_codec``/``audio_codec``: codec workdirs (default: those that baked the run's
     corpus); ``embedder``: FAD's (`infer.embedders.load_embedder`); ``transcriber``: the
     model dir of a run whose AMT transcribes generated audio (latest checkpoint; default:
-    this run's); ``bindings``: gin bindings added to each run's config (e.g.
-    ``DataPaths.baked_dir``).
+    this run's); ``temperature``, ``top_k``, ``top_p``, ``num_beams``: how the model decodes
+    its translations (default greedy; beams for symbolic outputs only; judges stay greedy),
+    sampling seeded by ``seed``; ``bindings``: gin bindings added to each run's config
+    (e.g. ``DataPaths.baked_dir``).
     """
     from tqdm import tqdm
 
@@ -139,6 +156,8 @@ def evaluate(
     ctx = Context(
         run, split, max_examples, batch_size, seed, output, samples_per_task, workdirs, embedder,
         transcriber=judge, transcriber_codec=judge_codec or workdirs["audio"],
+        decoding=non_greedy(temperature=temperature, top_k=top_k, top_p=top_p,
+                            num_beams=num_beams),
     )  # fmt: skip
     tables, samples = [], []
     for pair, name in tqdm(pairs.items(), desc="evaluate", unit="task", disable=not progress):
@@ -159,6 +178,7 @@ def evaluate(
         "samples": samples,
         "skipped": ctx.skipped,
         "transcriber": judge and {"model_dir": str(transcriber), "step": judge.step},
+        "decoding": ctx.decoding,
     }
     write_results(output, results)
     return results
@@ -168,6 +188,7 @@ def evaluate(
 def run_evaluate(args) -> int:
     """Runs the flags' evaluation and prints the Markdown tables and where they are."""
     import mt3_unified.tasks  # noqa: F401  (bindings may name DataPaths and the like)
+    from mt3_unified.infer.flags import decoding_settings
     from mt3_unified.runtime.gin_config import parse_gin
 
     parse_gin(args.gin_file, args.gin_bindings, args.gin_search_paths)
@@ -177,7 +198,7 @@ def run_evaluate(args) -> int:
         "samples_per_task": args.samples, "image_codec": args.image_codec,
         "audio_codec": args.audio_codec, "embedder": args.embedder,
         "pairs": args.pairs and [pair for pair in args.pairs.split(",") if pair],
-        "transcriber": args.transcriber,
+        "transcriber": args.transcriber, **decoding_settings(args),
     }  # fmt: skip
     results = evaluate(
         model_dir=args.checkpoint,

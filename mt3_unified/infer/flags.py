@@ -20,10 +20,7 @@ def add_arguments(parser: argparse.ArgumentParser, translation: str | None = Non
     parser.add_argument("--checkpoint", required=True, help="the model dir of a training run")
     parser.add_argument("--step", type=int, help="checkpoint step (default: the latest)")
     parser.add_argument("--batch-size", type=int)
-    parser.add_argument("--temperature", type=float, help="0: greedy")
-    parser.add_argument("--top-k", type=int)
-    parser.add_argument("--top-p", type=float)
-    parser.add_argument("--beams", type=int, help="beam search (symbolic outputs)")
+    add_decoding_arguments(parser)
     parser.add_argument("--max-length", type=int, help="frames to decode (default: targets')")
     parser.add_argument(
         "--overwrite", action="store_true", default=None, help="redo outputs already there"
@@ -32,6 +29,21 @@ def add_arguments(parser: argparse.ArgumentParser, translation: str | None = Non
     parser.add_argument("--audio-codec", help="audio codec workdir (default: the bake's)")
     parser.add_argument("--no-progress", action="store_true")
     add_gin_arguments(parser, "decoding settings (e.g. gin/infer.gin)", required=False)
+
+
+def add_decoding_arguments(parser: argparse.ArgumentParser) -> None:
+    """How the model decodes: greedy unless a temperature (with top-k / top-p) or beams."""
+    parser.add_argument("--temperature", type=float, help="0: greedy")
+    parser.add_argument("--top-k", type=int)
+    parser.add_argument("--top-p", type=float)
+    parser.add_argument("--beams", type=int, help="beam search (symbolic outputs)")
+
+
+def decoding_settings(args: argparse.Namespace) -> dict:
+    """The decoding flags given, as `model.decoding.DecodingSettings`' field names."""
+    given = {"temperature": args.temperature, "top_k": args.top_k, "top_p": args.top_p,
+             "num_beams": args.beams}  # fmt: skip
+    return {key: value for key, value in given.items() if value is not None}
 
 
 def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
@@ -52,5 +64,6 @@ def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--embedder", help="FAD embedder: codec (default) or module:function")
     parser.add_argument("--transcriber", metavar="MODEL_DIR", help="the run whose AMT "
                         "transcribes generated audio (default: the evaluated run's)")  # fmt: skip
+    add_decoding_arguments(parser)  # the evaluated model's; the transcriber's stays greedy
     parser.add_argument("--no-progress", action="store_true")
     add_gin_arguments(parser, "evaluation settings (e.g. gin/eval.gin)", required=False)

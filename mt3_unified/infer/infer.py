@@ -18,7 +18,7 @@ import gin
 
 from mt3_unified.hostmalloc import reexec_with_retaining_malloc
 from mt3_unified.infer.batch import MANIFEST_FILE, Item, expand_inputs, load_codecs, run_batch
-from mt3_unified.infer.flags import add_arguments
+from mt3_unified.infer.flags import add_arguments, decoding_settings
 from mt3_unified.infer.translations import TRANSLATIONS
 from mt3_unified.runtime.gin_config import GinArgumentParser, parse_gin
 
@@ -86,8 +86,7 @@ def run_infer(args: argparse.Namespace, translation: str | None = None) -> int:
     single_file = name == "score2audio" and args.output.lower().endswith(".wav")
     given = {
         "checkpoint_step": args.step, "batch_size": args.batch_size,
-        "temperature": args.temperature, "top_k": args.top_k, "top_p": args.top_p,
-        "num_beams": args.beams, "max_length": args.max_length, "overwrite": args.overwrite,
+        **decoding_settings(args), "max_length": args.max_length, "overwrite": args.overwrite,
         "image_codec": args.image_codec, "audio_codec": args.audio_codec,
     }  # fmt: skip
     out_dir = Path(args.output).parent if single_file else Path(args.output)

@@ -349,3 +349,47 @@ def test_log_mel_amt_table_has_the_codec_upper_bound_rows(tiny_build, trained_ru
     assert amt["rows"][3][-1] == systems and 1 <= systems <= 3
     assert all(0.0 <= v <= 1.0 for r in amt["rows"] for v in r[1:-1])
     assert trained_run.codecs["audio"] in amt["note"]
+
+
+@pytest.mark.slow
+def test_sampled_decoding_is_seeded_recorded_and_not_greedy(trained_run, evalmade_dir, tmp_path):
+    """`--temperature` reaches the model's translations: sampled frames differ from greedy
+    ones, the same seed samples the same frames, and the results say how they decoded."""
+    from mt3_unified.infer.eval_decode import decode_dataset, read_examples
+    from mt3_unified.infer.restore import restore_run
+
+    bindings = [
+        f"DataPaths.baked_dir='{evalmade_dir}'",
+        f"DataPaths.data_dir='{tmp_path / 'no_tfds'}'",
+        "TASK_FEATURE_LENGTHS={'inputs': 48, 'targets': 48}",
+    ]
+    try:
+        results = evaluate(
+            model_dir=trained_run.model_dir, output_dir=str(tmp_path / "sampled"),
+            dataset=EVALMADE, bindings=bindings, audio_codec=trained_run.codecs["audio"],
+            max_examples=2, batch_size=2, samples_per_task=0, pairs=["midi_to_audio"],
+            temperature=1.0, num_beams=2, progress=False,
+        )  # fmt: skip
+        run = restore_run(trained_run.model_dir, bindings=bindings)
+        ds, _ = read_examples(f"{EVALMADE}_midi_to_audio_eval", "test", run.task_feature_lengths, 2)
+        greedy = decode_dataset(run, ds, "midi", 2)
+        sampled = decode_dataset(run, ds, "midi", 2, {"temperature": 1.0}, seed=0)
+        again = decode_dataset(run, ds, "midi", 2, {"temperature": 1.0}, seed=0)
+    finally:
+        gin.clear_config()
+    # Beams search symbolic outputs only: the audio pair samples with them asked for.
+    assert results["decoding"] == {"temperature": 1.0, "num_beams": 2}
+    assert "decoded with temperature 1.0, num_beams 2 (judges: greedy)" in markdown(results)
+    assert all(np.array_equal(a, b) for a, b in zip(sampled, again, strict=True))
+    assert not all(np.array_equal(a, b) for a, b in zip(sampled, greedy, strict=True))
+
+
+def test_decoding_for_keeps_beams_for_symbolic_outputs_only():
+    from mt3_unified.infer.eval_context import Context
+    from mt3_unified.infer.evaluate import non_greedy
+
+    settings = non_greedy(temperature=0.0, top_k=8, top_p=1.0, num_beams=3)
+    assert settings == {"top_k": 8, "num_beams": 3}
+    ctx = Context(None, "test", 1, 1, 0, None, 0, {}, decoding=settings)
+    assert ctx.decoding_for("lmx") == ctx.decoding_for("midi") == {"top_k": 8, "num_beams": 3}
+    assert ctx.decoding_for("audio") == ctx.decoding_for("image") == {"top_k": 8}
