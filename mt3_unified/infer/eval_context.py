@@ -53,6 +53,9 @@ TITLES = {
 }
 
 
+OUTPUT_MODALITIES = ("lmx", "midi", "image", "audio")
+
+
 class EvaluationError(Mt3UnifiedError, ValueError):
     """An evaluation that cannot start: the message names the flag or folder to fix."""
 
@@ -97,6 +100,8 @@ class Context:
     # How the evaluated model decodes its translations (`model.decoding.DecodingSettings`'
     # fields; empty: greedy). Judges (the AMT or OMR that scores an output) stay greedy.
     decoding: dict = dataclasses.field(default_factory=dict)
+    # The output modalities `decoding` applies to; the others decode greedily.
+    decoding_outputs: tuple[str, ...] = OUTPUT_MODALITIES
     skipped: dict[str, str] = dataclasses.field(default_factory=dict)  # {task: why}
     _encoders: dict = dataclasses.field(default_factory=dict)  # {workdir: host encoder}
     _embed: tuple | None = None
@@ -106,8 +111,11 @@ class Context:
         return self._encoder_at(self.codec_workdirs.get(modality))
 
     def decoding_for(self, output_modality: str) -> dict:
-        """The decoding settings of the model's translations into ``output_modality``: beam
-        search decodes symbolic outputs only, so code outputs sample or decode greedily."""
+        """The decoding settings of the model's translations into ``output_modality``: none
+        (greedy) unless it is one of ``decoding_outputs``; beam search decodes symbolic
+        outputs only, so code outputs sample or decode greedily."""
+        if output_modality not in self.decoding_outputs:
+            return {}
         if output_modality in ("lmx", "midi"):
             return dict(self.decoding)
         return {key: value for key, value in self.decoding.items() if key != "num_beams"}

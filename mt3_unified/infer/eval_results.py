@@ -19,7 +19,9 @@ def markdown(results: dict) -> str:
     ]
     if results.get("decoding"):
         given = ", ".join(f"{key} {value}" for key, value in results["decoding"].items())
-        lines += ["", f"The model's translations decoded with {given} (judges: greedy)."]
+        into = ", ".join(results.get("decoding_outputs") or ["every output"])
+        lines += ["", f"The model's translations into {into} decoded with {given}, the "
+                  "others greedily (judges: greedy)."]  # fmt: skip
     for name, why in results.get("skipped", {}).items():
         lines += ["", f"Left out: {name}: {why}."]
     for found in results.get("tables", []):

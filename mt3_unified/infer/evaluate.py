@@ -34,7 +34,13 @@ import gin
 
 from mt3_unified.infer.batch import check_output_dir
 from mt3_unified.infer.eval_audio import score_amt, score_audio
-from mt3_unified.infer.eval_context import CODEC_FLAGS, NEEDS_CODEC, Context, EvaluationError
+from mt3_unified.infer.eval_context import (
+    CODEC_FLAGS,
+    NEEDS_CODEC,
+    OUTPUT_MODALITIES,
+    Context,
+    EvaluationError,
+)
 from mt3_unified.infer.eval_decode import decode_pair, pair_tasks, run_dataset
 from mt3_unified.infer.eval_results import RESULTS_JSON, markdown, write_results
 from mt3_unified.infer.eval_samples import write_samples
@@ -112,6 +118,7 @@ def evaluate(
     top_k: int = 0,
     top_p: float = 1.0,
     num_beams: int = 1,
+    decoding_outputs: Sequence[str] | None = None,
     seed: int = 0,
     progress: bool = True,
     bindings: Sequence[str] = (),
@@ -125,8 +132,9 @@ def evaluate(
     model dir of a run whose AMT transcribes generated audio (latest checkpoint; default:
     this run's); ``temperature``, ``top_k``, ``top_p``, ``num_beams``: how the model decodes
     its translations (default greedy; beams for symbolic outputs only; judges stay greedy),
-    sampling seeded by ``seed``; ``bindings``: gin bindings added to each run's config
-    (e.g. ``DataPaths.baked_dir``).
+    sampling seeded by ``seed``; ``decoding_outputs``: the output modalities they apply to
+    (e.g. ``["audio"]``; default all, the others greedy); ``bindings``: gin bindings added
+    to each run's config (e.g. ``DataPaths.baked_dir``).
     """
     from tqdm import tqdm
 
@@ -135,6 +143,10 @@ def evaluate(
     if max_examples < 1 or batch_size < 1:
         raise EvaluationError(f"max_examples and batch_size must be >= 1, got "
                               f"{max_examples}, {batch_size}")  # fmt: skip
+    decoding_outputs = tuple(decoding_outputs or OUTPUT_MODALITIES)
+    if unknown := set(decoding_outputs) - set(OUTPUT_MODALITIES):
+        raise EvaluationError(f"--decoding-outputs: unknown modality {sorted(unknown)}; "
+                              f"one of {', '.join(OUTPUT_MODALITIES)}")  # fmt: skip
     output = Path(output_dir)
     check_output_dir(output)
     # The transcriber first: restoring a run leaves gin holding its config, and the
@@ -158,6 +170,7 @@ def evaluate(
         transcriber=judge, transcriber_codec=judge_codec or workdirs["audio"],
         decoding=non_greedy(temperature=temperature, top_k=top_k, top_p=top_p,
                             num_beams=num_beams),
+        decoding_outputs=decoding_outputs,
     )  # fmt: skip
     tables, samples = [], []
     for pair, name in tqdm(pairs.items(), desc="evaluate", unit="task", disable=not progress):
@@ -179,6 +192,7 @@ def evaluate(
         "skipped": ctx.skipped,
         "transcriber": judge and {"model_dir": str(transcriber), "step": judge.step},
         "decoding": ctx.decoding,
+        "decoding_outputs": list(decoding_outputs),
     }
     write_results(output, results)
     return results
@@ -199,6 +213,7 @@ def run_evaluate(args) -> int:
         "audio_codec": args.audio_codec, "embedder": args.embedder,
         "pairs": args.pairs and [pair for pair in args.pairs.split(",") if pair],
         "transcriber": args.transcriber, **decoding_settings(args),
+        "decoding_outputs": args.decoding_outputs and args.decoding_outputs.split(","),
     }  # fmt: skip
     results = evaluate(
         model_dir=args.checkpoint,

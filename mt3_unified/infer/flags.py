@@ -65,5 +65,8 @@ def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--transcriber", metavar="MODEL_DIR", help="the run whose AMT "
                         "transcribes generated audio (default: the evaluated run's)")  # fmt: skip
     add_decoding_arguments(parser)  # the evaluated model's; the transcriber's stays greedy
+    parser.add_argument("--decoding-outputs", metavar="MODALITIES", help="the output "
+                        "modalities the decoding flags apply to, comma-separated, e.g. "
+                        "audio (default: all; the others greedy)")  # fmt: skip
     parser.add_argument("--no-progress", action="store_true")
     add_gin_arguments(parser, "evaluation settings (e.g. gin/eval.gin)", required=False)

@@ -379,7 +379,9 @@ def test_sampled_decoding_is_seeded_recorded_and_not_greedy(trained_run, evalmad
         gin.clear_config()
     # Beams search symbolic outputs only: the audio pair samples with them asked for.
     assert results["decoding"] == {"temperature": 1.0, "num_beams": 2}
-    assert "decoded with temperature 1.0, num_beams 2 (judges: greedy)" in markdown(results)
+    assert "into lmx, midi, image, audio decoded with temperature 1.0, num_beams 2" in markdown(
+        results
+    )
     assert all(np.array_equal(a, b) for a, b in zip(sampled, again, strict=True))
     assert not all(np.array_equal(a, b) for a, b in zip(sampled, greedy, strict=True))
 
@@ -393,3 +395,9 @@ def test_decoding_for_keeps_beams_for_symbolic_outputs_only():
     ctx = Context(None, "test", 1, 1, 0, None, 0, {}, decoding=settings)
     assert ctx.decoding_for("lmx") == ctx.decoding_for("midi") == {"top_k": 8, "num_beams": 3}
     assert ctx.decoding_for("audio") == ctx.decoding_for("image") == {"top_k": 8}
+    audio_only = Context(None, "test", 1, 1, 0, None, 0, {}, decoding=settings,
+                         decoding_outputs=("audio",))  # fmt: skip
+    assert audio_only.decoding_for("audio") == {"top_k": 8}
+    assert audio_only.decoding_for("lmx") == audio_only.decoding_for("image") == {}
+    with pytest.raises(EvaluationError, match="--decoding-outputs: unknown modality"):
+        evaluate(model_dir="unused", output_dir="unused", decoding_outputs=["wav"])
