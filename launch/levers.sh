@@ -38,8 +38,8 @@
 #       the share of the notes kept against codec steps (outputs/levers/audio_demo_curve.png)
 #   MIDI -> audio, its judge: the demo's all-task model's generated audio transcribed
 #       by that d256 AMT (`mt3u eval --transcriber`) instead of its own, and by the tiny
-#       log-mel AMT; MIDI -> audio alone (the task, gin/demo.gin's model and budget) heard
-#       by the tiny one
+#       log-mel AMT, greedy and sampled; MIDI -> audio alone (the task, gin/demo.gin's
+#       model and budget) heard by the tiny one, greedy and sampled
 #
 #   bash launch/levers.sh             # after (or including) the demo's corpus, codecs, bake
 #   bash launch/levers.sh --dry-run   # print the commands of the stages not done
@@ -147,18 +147,25 @@ codec_spectra() {
     "${words[@]}" -o "${CURVES}/${output}"
 }
 
-# judged_synthesis JUDGE NAME (in_config): the demo's all-task model (its own stage,
-# skipped when done) on MIDI -> audio and image -> audio, its audio transcribed by the
-# JUDGE lever's AMT, into TABLE_DIR/eval_NAME.
+# judged_synthesis JUDGE NAME [FLAG...] (in_config): the demo's all-task model (its own
+# stage, skipped when done) on MIDI -> audio and image -> audio, its audio transcribed by
+# the JUDGE lever's AMT, into TABLE_DIR/eval_NAME; FLAGs go to `mt3u eval` (decoding).
 judged_synthesis() {
   stage train train_model
   stage_in "${COMPARE}/$1/stages" "$2" evaluate test "${TABLE_DIR}/eval_$2" "${RUN}/model" \
-    midi_to_audio,image_to_audio --transcriber "${COMPARE}/$1/model"
+    midi_to_audio,image_to_audio --transcriber "${COMPARE}/$1/model" "${@:3}"
+}
+
+# with_audio_decoding COMMAND... (in_config): COMMAND with the `mt3u eval` flags that decode
+# audio as the demo's evaluations do (demo_stages.sh's AUDIO_DECODING) appended.
+with_audio_decoding() {
+  "$@" "${AUDIO_DECODING[@]}"
 }
 
 # synthesis_alone NAME JUDGE (in_config): MIDI -> audio alone (the task, no mixture) with
 # the demo's model and budget, its generated audio transcribed by the JUDGE lever's AMT
-# into TABLE_DIR/eval_NAME (its own AMT, untrained, would hear nothing).
+# into TABLE_DIR/eval_NAME (its own AMT, untrained, would hear nothing), greedy and, into
+# eval_NAME_sampled, decoded as the demo's evaluations decode audio.
 synthesis_alone() {
   local markers="${COMPARE}/$1/stages" model="${COMPARE}/$1/model"
   MODEL_GIN=(--gin-file gin/demo.gin)
@@ -166,6 +173,8 @@ synthesis_alone() {
   stage_in "$markers" "$1_train" train_model "$model" "${MIXTURE_PREFIX}_midi_to_audio_train"
   stage_in "$markers" "$1_eval" evaluate test "${TABLE_DIR}/eval_$1" "$model" midi_to_audio \
     --transcriber "${COMPARE}/$2/model"
+  stage_in "$markers" "$1_eval_sampled" evaluate test "${TABLE_DIR}/eval_$1_sampled" "$model" \
+    midi_to_audio --transcriber "${COMPARE}/$2/model" "${AUDIO_DECODING[@]}"
 }
 
 # curves OUTPUT TASK LABEL=MODEL_DIR...: the runs' metric of TASK against training time.
@@ -205,6 +214,7 @@ in_config demo judged_synthesis amt_mel_256 synthesis_judged
 # MIDI -> audio by a cheaper judge (the tiny log-mel AMT, 0.33 onset F1 on the original
 # audio): the all-task model against the task trained alone at the same budget.
 in_config demo judged_synthesis amt_mel synthesis_judged_tiny
+in_config demo with_audio_decoding judged_synthesis amt_mel synthesis_judged_tiny_sampled
 in_config demo synthesis_alone synthesis amt_mel
 RUNS="${RUN_ROOT:-runs}"
 curves amt_curves.png audio_to_midi "tiny, log-mel=${RUNS}/demo/compare/amt_mel/model" \

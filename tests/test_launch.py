@@ -117,6 +117,9 @@ def _train(
     )
 
 
+SAMPLED = "--temperature 0.7 --decoding-outputs audio"  # the demo's audio decoding
+
+
 def _eval(
     model_dir: str, output: str, split: str, pairs: str = "", examples: int = 32, flags: str = ""
 ) -> str:
@@ -149,8 +152,8 @@ def test_demo_dry_run_prints_every_stage_not_done(tmp_path):
         f"{image} --audio-workdir {audio} --output-dir data/baked/synthetic_scores/demo "
         f"--report {outputs}/codecs_demo.html",
         _train(prep, model, "synthetic_demo_all", " --gin.TRAIN_STEPS=7"),
-        _eval(model, f"{outputs}/eval_demo", "test", examples=3),
-        _eval(model, f"{outputs}/eval_demo_heldout", "test_heldout", examples=3),
+        _eval(model, f"{outputs}/eval_demo", "test", examples=3, flags=SAMPLED),
+        _eval(model, f"{outputs}/eval_demo_heldout", "test_heldout", examples=3, flags=SAMPLED),
         f".venv/bin/mt3u report eval {outputs}/eval_demo --screenshot "
         f"{outputs}/eval_demo/report.png",
     ]
@@ -170,8 +173,8 @@ def test_compare_dry_run_reuses_the_demos_stages_and_adds_the_single_task_runs(t
         "bash launch/setup_env.sh",
         *(f"# {name}: done before ({prep}/stages/{name}.done); skipped" for name in prep_done),
         f"# train: done before ({runs}/demo/stages/train.done); skipped",
-        _eval(model, f"{outputs}/eval_demo", "test"),
-        _eval(model, f"{outputs}/eval_demo_heldout", "test_heldout"),
+        _eval(model, f"{outputs}/eval_demo", "test", flags=SAMPLED),
+        _eval(model, f"{outputs}/eval_demo_heldout", "test_heldout", flags=SAMPLED),
         f"# omr_train: done before ({omr}/stages/omr_train.done); skipped",
         f"# omr_eval: done before ({omr}/stages/omr_eval.done); skipped",
         _eval(f"{omr}/model", f"{table}/eval_omr_heldout", "test_heldout", "image_to_lmx"),
@@ -395,6 +398,14 @@ def test_levers_dry_run_trains_each_lever_beside_the_run_it_changes(tmp_path):
             "midi_to_audio,image_to_audio",
             flags=f"--transcriber {amt_mel}/model",
         ),
+        _train(prep / "demo", f"{runs}/demo/model", "synthetic_demo_all"),
+        _eval(
+            f"{runs}/demo/model",
+            f"{table}/eval_synthesis_judged_tiny_sampled",
+            "test",
+            "midi_to_audio,image_to_audio",
+            flags=f"--transcriber {amt_mel}/model {SAMPLED}",
+        ),
         *skipped,
         _train(
             prep / "demo",
@@ -407,6 +418,13 @@ def test_levers_dry_run_trains_each_lever_beside_the_run_it_changes(tmp_path):
             "test",
             "midi_to_audio",
             flags=f"--transcriber {amt_mel}/model",
+        ),
+        _eval(
+            f"{runs}/demo/compare/synthesis/model",
+            f"{table}/eval_synthesis_sampled",
+            "test",
+            "midi_to_audio",
+            flags=f"--transcriber {amt_mel}/model {SAMPLED}",
         ),
         curves.format(
             f'--run "tiny, log-mel={amt_mel}/model" --run "d256, log-mel={d256}"',

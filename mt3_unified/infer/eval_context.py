@@ -118,7 +118,8 @@ class Context:
             return {}
         if output_modality in ("lmx", "midi"):
             return dict(self.decoding)
-        return {key: value for key, value in self.decoding.items() if key != "num_beams"}
+        beams_only = ("num_beams", "length_penalty")
+        return {key: value for key, value in self.decoding.items() if key not in beams_only}
 
     def transcriber_encoder(self):
         """The audio codec's host encoder the transcriber reads clips with (the evaluated

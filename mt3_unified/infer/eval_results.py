@@ -9,6 +9,17 @@ from pathlib import Path
 RESULTS_JSON, RESULTS_MD = "results.json", "results.md"
 
 
+def decoding_note(results: dict) -> str | None:
+    """How the model's translations decoded (results.json's ``decoding`` and
+    ``decoding_outputs``), as results.md and the report say it; None when greedy."""
+    if not results.get("decoding"):
+        return None
+    given = ", ".join(f"{key} {value}" for key, value in results["decoding"].items())
+    outputs = ", ".join(results.get("decoding_outputs") or ["every output"])
+    return (f"The model's translations into {outputs} decoded with {given}, the others "
+            "greedily (judges: greedy).")  # fmt: skip
+
+
 def markdown(results: dict) -> str:
     """results.md: a header line, then one Markdown table per pair with its note."""
     lines = [
@@ -17,11 +28,8 @@ def markdown(results: dict) -> str:
         f"step {results.get('step', '?')}, split {results.get('split', '?')}, "
         f"created {results.get('created', '?')}",
     ]
-    if results.get("decoding"):
-        given = ", ".join(f"{key} {value}" for key, value in results["decoding"].items())
-        into = ", ".join(results.get("decoding_outputs") or ["every output"])
-        lines += ["", f"The model's translations into {into} decoded with {given}, the "
-                  "others greedily (judges: greedy)."]  # fmt: skip
+    if note := decoding_note(results):
+        lines += ["", note]
     for name, why in results.get("skipped", {}).items():
         lines += ["", f"Left out: {name}: {why}."]
     for found in results.get("tables", []):

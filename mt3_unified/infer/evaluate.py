@@ -118,6 +118,7 @@ def evaluate(
     top_k: int = 0,
     top_p: float = 1.0,
     num_beams: int = 1,
+    length_penalty: float = 0.6,
     decoding_outputs: Sequence[str] | None = None,
     seed: int = 0,
     progress: bool = True,
@@ -130,11 +131,11 @@ def evaluate(
     ``image_codec``/``audio_codec``: codec workdirs (default: those that baked the run's
     corpus); ``embedder``: FAD's (`infer.embedders.load_embedder`); ``transcriber``: the
     model dir of a run whose AMT transcribes generated audio (latest checkpoint; default:
-    this run's); ``temperature``, ``top_k``, ``top_p``, ``num_beams``: how the model decodes
-    its translations (default greedy; beams for symbolic outputs only; judges stay greedy),
-    sampling seeded by ``seed``; ``decoding_outputs``: the output modalities they apply to
-    (e.g. ``["audio"]``; default all, the others greedy); ``bindings``: gin bindings added
-    to each run's config (e.g. ``DataPaths.baked_dir``).
+    this run's); ``temperature``, ``top_k``, ``top_p``, ``num_beams``, ``length_penalty``:
+    how the model decodes its translations (default greedy; beams for symbolic outputs
+    only; judges stay greedy), sampling seeded by ``seed``; ``decoding_outputs``: the
+    output modalities they apply to (e.g. ``["audio"]``; default all, the others greedy);
+    ``bindings``: gin bindings added to each run's config (e.g. ``DataPaths.baked_dir``).
     """
     from tqdm import tqdm
 
@@ -169,7 +170,7 @@ def evaluate(
         run, split, max_examples, batch_size, seed, output, samples_per_task, workdirs, embedder,
         transcriber=judge, transcriber_codec=judge_codec or workdirs["audio"],
         decoding=non_greedy(temperature=temperature, top_k=top_k, top_p=top_p,
-                            num_beams=num_beams),
+                            num_beams=num_beams, length_penalty=length_penalty),
         decoding_outputs=decoding_outputs,
     )  # fmt: skip
     tables, samples = [], []

@@ -37,12 +37,14 @@ def add_decoding_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--top-k", type=int)
     parser.add_argument("--top-p", type=float)
     parser.add_argument("--beams", type=int, help="beam search (symbolic outputs)")
+    parser.add_argument("--length-penalty", type=float, help="beam search's alpha: scores "
+                        "divided by ((5 + length) / 6) ** alpha (default 0.6)")  # fmt: skip
 
 
 def decoding_settings(args: argparse.Namespace) -> dict:
     """The decoding flags given, as `model.decoding.DecodingSettings`' field names."""
     given = {"temperature": args.temperature, "top_k": args.top_k, "top_p": args.top_p,
-             "num_beams": args.beams}  # fmt: skip
+             "num_beams": args.beams, "length_penalty": args.length_penalty}  # fmt: skip
     return {key: value for key, value in given.items() if value is not None}
 
 

@@ -36,6 +36,7 @@ def infer(
     top_k: int = 0,
     top_p: float = 1.0,
     num_beams: int = 1,
+    length_penalty: float = 0.6,
     max_length: int | None = None,
     overwrite: bool = False,
     image_codec: str | None = None,
@@ -69,7 +70,8 @@ def infer(
     check_output_dir(out_dir)  # before the model is loaded: nothing may be wasted
     run = restore_run(model_dir, checkpoint_step, bindings=bindings)
     codecs = load_codecs(run, chosen, {"image": image_codec, "audio": audio_codec})
-    settings = dict(temperature=temperature, top_k=top_k, top_p=top_p, num_beams=num_beams)
+    settings = dict(temperature=temperature, top_k=top_k, top_p=top_p, num_beams=num_beams,
+                    length_penalty=length_penalty)  # fmt: skip
     if max_length:
         settings["max_length"] = max_length
     return run_batch(run, chosen, paths, out_dir, codecs, batch_size=batch_size,

@@ -9,6 +9,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
+from mt3_unified.infer.eval_results import decoding_note
 from mt3_unified.report.html import HtmlReport
 from mt3_unified.report.plots import curves_png, metric_curves_png, piano_roll_png
 from mt3_unified.train.curves import HISTORY_FILE, read_history
@@ -76,6 +77,8 @@ def _header(report: HtmlReport, results: dict, eval_dir: Path, model_dir: str | 
         str(eval_dir),
     ]
     report.table(["model dir", "step", "split", "created", "eval dir"], [row])
+    if note := decoding_note(results):
+        report.note(note)
 
 
 def _tables(report: HtmlReport, tables: Sequence[dict]) -> None:

@@ -3,6 +3,7 @@ embedder, and one end-to-end run of a trained tiny model on a hand-made baked co
 
 from __future__ import annotations
 
+import html
 import json
 import re
 
@@ -23,7 +24,7 @@ from mt3_unified.infer.eval_context import (
     TITLES,
     EvaluationError,
 )
-from mt3_unified.infer.eval_results import RESULTS_JSON, RESULTS_MD, markdown
+from mt3_unified.infer.eval_results import RESULTS_JSON, RESULTS_MD, decoding_note, markdown
 from mt3_unified.infer.eval_samples import sample_indices
 from mt3_unified.infer.eval_tables import random_pairing, row, ser_values
 from mt3_unified.infer.evaluate import evaluate, select_pairs
@@ -382,6 +383,8 @@ def test_sampled_decoding_is_seeded_recorded_and_not_greedy(trained_run, evalmad
     assert "into lmx, midi, image, audio decoded with temperature 1.0, num_beams 2" in markdown(
         results
     )
+    page = evaluation_report(tmp_path / "sampled").read_text()
+    assert html.escape(decoding_note(results)) in page
     assert all(np.array_equal(a, b) for a, b in zip(sampled, again, strict=True))
     assert not all(np.array_equal(a, b) for a, b in zip(sampled, greedy, strict=True))
 
