@@ -264,6 +264,14 @@ def test_levers_dry_run_trains_each_lever_beside_the_run_it_changes(tmp_path):
     d256, omr = f"{runs}/demo/compare/amt_mel_256/model", f"{runs}/chorales/compare/omr/model"
     amt_mel, demo_omr = f"{runs}/demo/compare/amt_mel", f"{runs}/demo/compare/omr"
     table, chorales = f"{outputs}/compare_demo", f"{outputs}/compare_chorales"
+
+    def judged(name: str, judge: str) -> list[str]:  # the all-task model's audio, judged
+        return [
+            _train(prep / "demo", f"{runs}/demo/model", "synthetic_demo_all"),
+            _eval(f"{runs}/demo/model", f"{table}/eval_{name}", "test",
+                  "midi_to_audio,image_to_audio", flags=f"--transcriber {judge}"),
+        ]  # fmt: skip
+
     image = _codec_dir(prep / "chorales", "gin/codecs/rqvae_demo.gin")
     audio = _codec_dir(prep / "chorales", DEMO_AUDIO_CODEC)
     codec = "\"--gin.corpus_data.corpus='synthetic_scores/chorales'\" " + (
@@ -381,31 +389,10 @@ def test_levers_dry_run_trains_each_lever_beside_the_run_it_changes(tmp_path):
             for label, gin in SPECTRA
         )
         + f" -o {outputs}/levers/codec_spectra.png",
-        _train(prep / "demo", f"{runs}/demo/model", "synthetic_demo_all"),
-        _eval(
-            f"{runs}/demo/model",
-            f"{table}/eval_synthesis_judged",
-            "test",
-            "midi_to_audio,image_to_audio",
-            flags=f"--transcriber {d256}",
-        ),
+        *judged("synthesis_judged", d256),
         # the tiny log-mel AMT as judge: the all-task model, then MIDI -> audio alone
-        _train(prep / "demo", f"{runs}/demo/model", "synthetic_demo_all"),
-        _eval(
-            f"{runs}/demo/model",
-            f"{table}/eval_synthesis_judged_tiny",
-            "test",
-            "midi_to_audio,image_to_audio",
-            flags=f"--transcriber {amt_mel}/model",
-        ),
-        _train(prep / "demo", f"{runs}/demo/model", "synthetic_demo_all"),
-        _eval(
-            f"{runs}/demo/model",
-            f"{table}/eval_synthesis_judged_tiny_sampled",
-            "test",
-            "midi_to_audio,image_to_audio",
-            flags=f"--transcriber {amt_mel}/model {SAMPLED}",
-        ),
+        *judged("synthesis_judged_tiny", f"{amt_mel}/model"),
+        *judged("synthesis_judged_tiny_sampled", f"{amt_mel}/model {SAMPLED}"),
         *skipped,
         _train(
             prep / "demo",
