@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -54,6 +54,18 @@ TITLES = {
 
 
 OUTPUT_MODALITIES = ("lmx", "midi", "image", "audio")
+
+
+def settings_for(decoding: dict, outputs: Sequence[str], output_modality: str) -> dict:
+    """The decoding settings that apply to translations into ``output_modality``: none
+    (greedy) unless it is one of ``outputs``; beam search decodes symbolic outputs only,
+    so code outputs sample or decode greedily."""
+    if output_modality not in outputs:
+        return {}
+    if output_modality in ("lmx", "midi"):
+        return dict(decoding)
+    beams_only = ("num_beams", "length_penalty")
+    return {key: value for key, value in decoding.items() if key not in beams_only}
 
 
 class EvaluationError(Mt3UnifiedError, ValueError):
@@ -111,15 +123,8 @@ class Context:
         return self._encoder_at(self.codec_workdirs.get(modality))
 
     def decoding_for(self, output_modality: str) -> dict:
-        """The decoding settings of the model's translations into ``output_modality``: none
-        (greedy) unless it is one of ``decoding_outputs``; beam search decodes symbolic
-        outputs only, so code outputs sample or decode greedily."""
-        if output_modality not in self.decoding_outputs:
-            return {}
-        if output_modality in ("lmx", "midi"):
-            return dict(self.decoding)
-        beams_only = ("num_beams", "length_penalty")
-        return {key: value for key, value in self.decoding.items() if key not in beams_only}
+        """The decoding settings of the model's translations into ``output_modality``."""
+        return settings_for(self.decoding, self.decoding_outputs, output_modality)
 
     def transcriber_encoder(self):
         """The audio codec's host encoder the transcriber reads clips with (the evaluated

@@ -10,14 +10,22 @@ RESULTS_JSON, RESULTS_MD = "results.json", "results.md"
 
 
 def decoding_note(results: dict) -> str | None:
-    """How the model's translations decoded (results.json's ``decoding`` and
-    ``decoding_outputs``), as results.md and the report say it; None when greedy."""
+    """How the model decoded its translations into each output modality (results.json's
+    ``decoding`` and ``decoding_outputs``), as results.md and the report say it; None
+    when all of them decoded greedily."""
+    from mt3_unified.infer.eval_context import OUTPUT_MODALITIES, settings_for
+
     if not results.get("decoding"):
         return None
-    given = ", ".join(f"{key} {value}" for key, value in results["decoding"].items())
-    outputs = ", ".join(results.get("decoding_outputs") or ["every output"])
-    return (f"The model's translations into {outputs} decoded with {given}, the others "
-            "greedily (judges: greedy).")  # fmt: skip
+    outputs = results.get("decoding_outputs") or OUTPUT_MODALITIES
+    how: dict[str, list[str]] = {}  # {"with temperature 0.7" or "greedily": [modality]}
+    for modality in OUTPUT_MODALITIES:
+        settings = settings_for(results["decoding"], outputs, modality)
+        given = ", ".join(f"{key} {value}" for key, value in settings.items())
+        how.setdefault(f"with {given}" if given else "greedily", []).append(modality)
+    parts = sorted(how.items(), key=lambda item: item[0] == "greedily")
+    said = ", ".join(f"into {', '.join(modalities)} {way}" for way, modalities in parts)
+    return f"The model decoded its translations {said} (judges: greedy)."
 
 
 def markdown(results: dict) -> str:

@@ -380,9 +380,11 @@ def test_sampled_decoding_is_seeded_recorded_and_not_greedy(trained_run, evalmad
         gin.clear_config()
     # Beams search symbolic outputs only: the audio pair samples with them asked for.
     assert results["decoding"] == {"temperature": 1.0, "num_beams": 2}
-    assert "into lmx, midi, image, audio decoded with temperature 1.0, num_beams 2" in markdown(
-        results
+    note = (
+        "The model decoded its translations into lmx, midi with temperature 1.0, num_beams 2, "
+        "into image, audio with temperature 1.0 (judges: greedy)."
     )
+    assert decoding_note(results) == note and note in markdown(results)
     page = evaluation_report(tmp_path / "sampled").read_text()
     assert html.escape(decoding_note(results)) in page
     assert all(np.array_equal(a, b) for a, b in zip(sampled, again, strict=True))
@@ -402,5 +404,11 @@ def test_decoding_for_keeps_beams_for_symbolic_outputs_only():
                          decoding_outputs=("audio",))  # fmt: skip
     assert audio_only.decoding_for("audio") == {"top_k": 8}
     assert audio_only.decoding_for("lmx") == audio_only.decoding_for("image") == {}
+    note = decoding_note({"decoding": settings, "decoding_outputs": ["lmx", "audio"]})
+    assert note == (
+        "The model decoded its translations into lmx with top_k 8, num_beams 3, "
+        "into audio with top_k 8, into midi, image greedily (judges: greedy)."
+    )
+    assert decoding_note({"decoding": {}, "decoding_outputs": ["audio"]}) is None
     with pytest.raises(EvaluationError, match="--decoding-outputs: unknown modality"):
         evaluate(model_dir="unused", output_dir="unused", decoding_outputs=["wav"])
