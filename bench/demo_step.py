@@ -1,7 +1,7 @@
 """Where the demo's training time goes: its loop against the bare step, input and evaluations.
 
 Run: python bench/demo_step.py [--model-dir runs/demo/model] [--steps 30] [--batches 200]
-[--loop-steps 200] [--save-every 100] [--no-eval].
+[--loop-steps 200] [--save-every 100] [--no-eval] [--bfloat16].
 It needs a trained demo run (`bash launch/demo.sh`, or its train stage at least one
 checkpoint in): the run's own gin config (config.gin) and parameters are restored, so
 that every figure is of that run's model, mixture, feature lengths and batch. In one
@@ -21,6 +21,9 @@ process it measures:
       `--save-every` steps; no evaluation: (d) times it), its steady rate the median of
       its `steps_per_second` intervals after the first (which holds the compilation), and
       the seconds each save blocked it;
+  (f) with --bfloat16: (a) again with the model's activations in bfloat16
+      (`ModelConfig.dtype`, parameters still float32), whether a CPU's bf16 units (AMX)
+      buy the demo steps;
 and from (a), (d) and (e) the demo's training time as it should be: TRAIN_STEPS steps at
 (e)'s rate, an evaluation every `train.eval_every` steps at (d)'s second call, a save
 every `CheckpointConfig.every` steps, to set beside the train stage's measured seconds.
@@ -30,6 +33,7 @@ Each figure is printed with its ratio to (a) measured in the same run.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
 import tempfile
@@ -45,6 +49,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 from train import read_scalars, step_rate  # noqa: E402  (bench/ is a folder of scripts, put on the path above)
 
 from mt3_unified.infer.restore import restore_run  # noqa: E402
+from mt3_unified.model.model import UnifiedModel  # noqa: E402
 from mt3_unified.train import partitioning  # noqa: E402
 from mt3_unified.train.inputs import global_batch, next_host_batch  # noqa: E402
 from mt3_unified.train.state import create_train_state  # noqa: E402
@@ -80,6 +85,13 @@ def bare_step_rate(model, batches: list[dict], steps: int) -> float:
     sharding = partitioning.batch_sharding(mesh)
     device = [global_batch(b, sharding) for b in batches[: max(steps, 2)]]
     return step_rate(step, state, device, steps)
+
+
+def in_bfloat16(model: UnifiedModel) -> UnifiedModel:
+    """(f): the same model with its activations in bfloat16."""
+    config = dataclasses.replace(model.config, dtype="bfloat16")
+    return UnifiedModel(config, model.vocabulary, label_smoothing=model.label_smoothing,
+                        z_loss=model.z_loss, task_weights=model.task_weights)  # fmt: skip
 
 
 def forward_seconds(model, params, batches: list[dict], steps: int) -> float:
@@ -143,6 +155,7 @@ def main(argv=None) -> int:
     parser.add_argument("--loop-steps", type=int, default=200, help="(e)'s loop steps")
     parser.add_argument("--save-every", type=int, default=100, help="(e)'s save interval")
     parser.add_argument("--no-eval", action="store_true", help="leave out (d)")
+    parser.add_argument("--bfloat16", action="store_true", help="add (f)")
     args = parser.parse_args(argv)
     run = restore_run(args.model_dir)
     model, params = run.model, jax.device_put(run.params)
@@ -154,6 +167,9 @@ def main(argv=None) -> int:
         ("(b) input alone, batches/s", input_rate, input_rate / bare),
         ("(c) forward pass alone, share of the step", forward * bare, forward * bare),
     ]
+    if args.bfloat16:
+        half = bare_step_rate(in_bfloat16(model), batches, args.steps)
+        rows.append(("(f) bare step, bfloat16 activations, steps/s", half, half / bare))
     with tempfile.TemporaryDirectory() as workdir:
         steady, save = loop_figures(args.loop_steps, args.save_every, workdir)
     rows += [
