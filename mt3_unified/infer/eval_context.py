@@ -39,7 +39,15 @@ AUDIO_COLUMNS = [
     "FAD",
     "examples",
 ]
-EMD_COLUMNS = ["system", "EMD pitch", "EMD duration", "examples"]
+EMD_COLUMNS = [
+    "system",
+    "EMD pitch",
+    "EMD duration",
+    "set EMD pitch",
+    "set EMD duration",
+    "read with notes",
+    "examples",
+]
 CODE_COLUMNS = ["system", "code accuracy", "code length ratio", "PSNR (dB)", "examples"]
 TITLES = {
     "image_to_lmx": "OMR (image → LMX)",

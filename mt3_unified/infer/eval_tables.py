@@ -129,9 +129,7 @@ def score_codes(ctx: Context, decoded: Decoded) -> dict:
 
 # ------------------------------------------------------------------ audio -> image
 def score_emd(ctx: Context, decoded: Decoded) -> dict:
-    """EMD of the model's own OMR of generated images against the ground-truth LMX."""
-    from mt3_unified.metrics.emd import lmx_emd
-
+    """EMD of the model's own OMR of generated images against each one's ground-truth LMX."""
     keys = {example_key(ex) for ex in decoded.examples}
     truth_by_key = units_by_key(decoded.task, ctx.split, keys, _lmx_tokens)
     kept = [i for i, ex in enumerate(decoded.examples) if example_key(ex) in truth_by_key]
@@ -140,21 +138,27 @@ def score_emd(ctx: Context, decoded: Decoded) -> dict:
     gt_image = omr(ctx, [decoded.targets[i] for i in kept])
     n = len(kept)
 
-    def values(hypotheses):
-        scores = lmx_emd(truth, hypotheses)
-        return [scores["emd_pitch"], scores["emd_duration"]]
+    def values(readings):
+        return emd_values(truth, readings)
 
-    rows = [row(MODEL, values(generated), n), row(GT_IMAGE, values(gt_image), n)]
+    rows = [
+        row(MODEL, values(generated), n),
+        row(RANDOM, values(random_pairing(gt_image, ctx.seed)), n),
+        row(GT_IMAGE, values(gt_image), n),
+    ]
     encoder = ctx.encoder("image")
     note = (
-        "EMD between pitch and duration token histograms of this model's own OMR "
-        "(image → LMX, on the image codes) and the ground-truth LMX. "
-        f"{GT_IMAGE}: OMR of the ground-truth image codes. No {RANDOM} row: a histogram of "
-        "the whole set does not depend on how examples are paired."
+        "EMD between the pitch and the duration token histograms of this model's own OMR "
+        "(image → LMX, on the image codes) of each example and of its ground-truth LMX, "
+        "averaged over the examples whose reading holds notes (read with notes); set EMD: "
+        "between the histograms of all readings and of all the ground-truth LMX, which does "
+        "not depend on how examples are paired. "
+        f"{GT_IMAGE}: OMR of the ground-truth image codes. {RANDOM}: the {GT_IMAGE} "
+        f"readings paired at random with another example's LMX (seed {ctx.seed})."
     )
     if encoder is not None:
         rows.insert(
-            1,
+            2,
             row(CODEC_ROW, values(omr(ctx, reencoded(ctx, [decoded.targets[i] for i in kept]))), n),
         )
         note += (
@@ -166,6 +170,20 @@ def score_emd(ctx: Context, decoded: Decoded) -> dict:
     if n < len(decoded.examples):
         note += f" {len(decoded.examples) - n} examples without ground-truth LMX left out."
     return table(decoded.pair, EMD_COLUMNS, rows, note)
+
+
+def emd_values(references: Sequence, readings: Sequence) -> list:
+    """Each reading against its own reference (averaged), then the whole sets' histograms."""
+    from mt3_unified.metrics.emd import lmx_emd, paired_lmx_emd
+
+    paired, whole = paired_lmx_emd(references, readings), lmx_emd(references, readings)
+    return [
+        paired["emd_pitch"],
+        paired["emd_duration"],
+        whole["emd_pitch"],
+        whole["emd_duration"],
+        paired["scored"],
+    ]
 
 
 def _lmx_tokens(raw: dict) -> list[str]:

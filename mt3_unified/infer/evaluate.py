@@ -15,7 +15,7 @@ them), scores them as the paper does and writes ``results.json`` (the format
   and scored against the ground-truth notes (image -> audio after DTW alignment,
   `metrics.alignment`); FAD against the decoded ground-truth codes;
 - audio -> image: EMD of pitch and duration token histograms of the model's own OMR of
-  the generated images against the ground-truth LMX;
+  each generated image against its ground-truth LMX, averaged over the examples;
 - LMX -> image: code accuracy and PSNR of the decoded images.
 
 Every table has a "random pairing" floor (targets scored against a seeded permutation

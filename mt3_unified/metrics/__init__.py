@@ -1,1 +1,1 @@
-"""Evaluation metrics: SER for LMX, note F1 for MIDI, EMD between LMX sets."""
+"""Evaluation metrics: SER for LMX, note F1 for MIDI, EMD between LMX histograms."""

@@ -1,11 +1,13 @@
-"""Earth mover's distance between pitch and duration histograms of two LMX sets.
+"""Earth mover's distance between pitch and duration histograms of LMX.
 
 The audio-to-image task has no aligned reference for each output token, so the
 paper compares the *distributions* of what was engraved: how often each pitch
 token and each duration (note type) token occurs. Both axes are ordered, so the
 1-D EMD between normalized histograms is the L1 distance between their CDFs,
 in bins: diatonic steps for pitch (C4 -> D4 is 1), doublings for duration
-(eighth -> quarter is 1).
+(eighth -> quarter is 1). `paired_lmx_emd` compares each output with its own
+reference and averages (what a random pairing can be measured against);
+`lmx_emd` compares two whole sets.
 """
 
 from __future__ import annotations
@@ -61,4 +63,32 @@ def lmx_emd(
         "emd_duration": histogram_emd(
             token_histogram(refs, _DURATION_BIN), token_histogram(hyps, _DURATION_BIN)
         ),
+    }
+
+
+def paired_lmx_emd(
+    references: Sequence[Sequence[str]], hypotheses: Sequence[Sequence[str]]
+) -> dict[str, float | int | None]:
+    """Each hypothesis against its own reference, averaged over the pairs with notes.
+
+    {"emd_pitch", "emd_duration"}: means over the pairs where both sides hold at
+    least one pitch token (None when no pair does), and {"scored"}: how many did. A
+    hypothesis with no notes has no distribution to compare; it is counted out rather
+    than given a distance, so that one empty reading cannot outweigh every other pair.
+    """
+    if len(references) != len(hypotheses):
+        raise ValueError(f"{len(references)} references but {len(hypotheses)} hypotheses")
+    pitch, duration = [], []
+    for ref, hyp in zip(references, hypotheses, strict=True):
+        ref_pitch = token_histogram([ref], _PITCH_BIN)
+        hyp_pitch = token_histogram([hyp], _PITCH_BIN)
+        if not ref_pitch.any() or not hyp_pitch.any():
+            continue
+        pitch.append(histogram_emd(ref_pitch, hyp_pitch))
+        ref_duration = token_histogram([ref], _DURATION_BIN)
+        duration.append(histogram_emd(ref_duration, token_histogram([hyp], _DURATION_BIN)))
+    return {
+        "emd_pitch": float(np.mean(pitch)) if pitch else None,
+        "emd_duration": float(np.mean(duration)) if duration else None,
+        "scored": len(pitch),
     }

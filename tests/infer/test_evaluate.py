@@ -26,7 +26,7 @@ from mt3_unified.infer.eval_context import (
 )
 from mt3_unified.infer.eval_results import RESULTS_JSON, RESULTS_MD, decoding_note, markdown
 from mt3_unified.infer.eval_samples import sample_indices
-from mt3_unified.infer.eval_tables import random_pairing, row, ser_values
+from mt3_unified.infer.eval_tables import emd_values, random_pairing, row, ser_values
 from mt3_unified.infer.evaluate import evaluate, select_pairs
 from mt3_unified.metrics.fad import frechet_audio_distance
 from mt3_unified.report.evaluation import evaluation_report
@@ -68,6 +68,23 @@ def test_random_pairing_row_scores_targets_against_other_targets():
     ser = ser_values(targets, paired)
     assert ser == [pytest.approx(expected), pytest.approx(expected)]
     assert row(RANDOM, ser, 3) == [RANDOM, expected, expected, 3]
+
+
+def test_emd_row_pairs_each_reading_with_its_own_reference_and_the_sets_apart():
+    truth = [["C4", "quarter"], ["E4", "half"], ["G4", "whole"]]
+    # Each reading names the next example's note (C4 D4 E4 F4 G4: E4 is 2 steps from
+    # C4, G4 2 from E4, C4 4 from G4; one doubling each for duration but whole -> quarter,
+    # two): the pairs are 8/3 steps apart on average, the sets' histograms not at all.
+    readings = random_pairing(truth, 0)
+    assert readings == [truth[1], truth[2], truth[0]]
+    assert emd_values(truth, readings) == [
+        pytest.approx(8 / 3),
+        pytest.approx(4 / 3),
+        0.0,
+        0.0,
+        3,
+    ]
+    assert emd_values(truth, truth) == [0.0, 0.0, 0.0, 0.0, 3]
 
 
 def test_markdown_writes_one_table_a_pair_with_its_note():
@@ -268,7 +285,7 @@ def test_evaluate_end_to_end(trained_run, evalmade_dir, tmp_path):
     assert systems["AMT (audio → MIDI)"] == [MODEL, RANDOM]
     assert systems["Synthesis (MIDI → audio)"] == [MODEL, RANDOM, CODEC_ROW]
     assert systems["Image → audio"] == [MODEL, RANDOM, CODEC_ROW, MULTI]
-    assert systems["Audio → image"] == [MODEL, CODEC_ROW, GT_IMAGE]
+    assert systems["Audio → image"] == [MODEL, RANDOM, CODEC_ROW, GT_IMAGE]
     for t in results["tables"]:
         assert all(len(r) == len(t["columns"]) for r in t["rows"])
     # Two test units, both valid for whole-unit pairs: every example row counts 2.
