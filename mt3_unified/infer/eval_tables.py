@@ -71,7 +71,7 @@ def model_and_random_rows(ctx: Context, decoded: Decoded, values: Callable) -> l
 # ------------------------------------------------------------------ metric values
 def ser_values(targets: Sequence, predictions: Sequence) -> list[float]:
     scores = lmx_metrics(targets, predictions)
-    return [scores["ser"], scores["ser_no_tuplets"]]
+    return [scores["ser"], scores["ser_no_tuplets"], scores["ser_pitch_masked"]]
 
 
 def note_values(targets: Sequence, predictions: Sequence) -> list[float]:

@@ -28,7 +28,7 @@ EXAMPLE_GAP_SECONDS = 10.0
 
 
 def lmx_metrics(targets: Sequence, predictions: Sequence) -> dict[str, float]:
-    """SER and SER without tuplet tokens (percent), pooled over the set."""
+    """SER, SER without tuplet tokens and SER with pitches masked (percent), pooled."""
     return ser_metrics(targets, predictions)
 
 

@@ -65,9 +65,11 @@ def test_random_pairing_row_scores_targets_against_other_targets():
     # Levenshtein distances of the pairs: 2 substitutions + 2 insertions; 2 substitutions
     # + 2 deletions; 2 substitutions; over 8 reference tokens.
     expected = 100.0 * (4 + 4 + 2) / 8
+    # Pitches masked, only the durations and the lengths differ: 3 + 3 + 1 errors.
+    masked = 100.0 * (3 + 3 + 1) / 8
     ser = ser_values(targets, paired)
-    assert ser == [pytest.approx(expected), pytest.approx(expected)]
-    assert row(RANDOM, ser, 3) == [RANDOM, expected, expected, 3]
+    assert ser == [pytest.approx(expected), pytest.approx(expected), pytest.approx(masked)]
+    assert row(RANDOM, ser, 3) == [RANDOM, expected, expected, masked, 3]
 
 
 def test_emd_row_pairs_each_reading_with_its_own_reference_and_the_sets_apart():

@@ -32,6 +32,17 @@ def test_tuplet_free_variant_ignores_time_modifications():
     assert metrics["ser_no_tuplets"] == 0.0
 
 
+def test_masked_pitches_cost_nothing_when_wrong_but_missing_notes_still_count():
+    ref = "measure C4 quarter E4 quarter sharp G4 half"
+    # E4 -> F4 and G4 -> A4 are wrong pitches; the sharp and the last note's half are gone.
+    hyp = "measure C4 quarter F4 quarter A4"
+    metrics = ser_metrics([ref], [hyp])
+    assert metrics["ser"] == pytest.approx(100 * 4 / 8)
+    assert metrics["ser_pitch_masked"] == pytest.approx(100 * 2 / 8)
+    # Rests and other non-pitch tokens are never masked.
+    assert symbol_error_rate(["rest quarter"], ["rest half"], mask_pitches=True) == 50.0
+
+
 def test_mismatched_set_sizes_and_empty_references_are_refused():
     with pytest.raises(ValueError, match="2 references but 1 hypotheses"):
         symbol_error_rate([["a"], ["b"]], [["a"]])

@@ -65,7 +65,11 @@ def test_lmx_metrics_pool_ser_and_drop_tuplet_tokens():
     refs = [["measure", "C4", "quarter", "tuplet:start"], ["measure", "D4"]]
     hyps = [["measure", "C4", "half"], ["measure", "D4"]]
     # Errors: 2 (substitution, deletion) of 6 tokens; without tuplet tokens 1 of 5.
-    assert metrics.lmx_metrics(refs, hyps) == {"ser": 100 * 2 / 6, "ser_no_tuplets": 100 * 1 / 5}
+    assert metrics.lmx_metrics(refs, hyps) == {
+        "ser": 100 * 2 / 6,
+        "ser_no_tuplets": 100 * 1 / 5,
+        "ser_pitch_masked": 100 * 2 / 6,  # both errors are of durations and tuplets
+    }
 
 
 def _notes(*notes):
