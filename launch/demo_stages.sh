@@ -204,20 +204,22 @@ demo_stages() {
   fi
 }
 
-# single_run NAME MIXTURE PAIR: a model of its own beside the demo's, RUN/compare/NAME/model
-# (markers RUN/compare/NAME/stages/NAME_*), trained with MODEL_GIN on MIXTURE and
-# evaluated on PAIR (e.g. image_to_lmx) into TABLE_DIR/eval_NAME, and on the held-out
-# style into TABLE_DIR/eval_NAME_heldout; appends the eval dirs to SINGLE_DIRS.
+# single_run NAME MIXTURE PAIR [FLAG...]: a model of its own beside the demo's,
+# RUN/compare/NAME/model (markers RUN/compare/NAME/stages/NAME_*), trained with MODEL_GIN
+# on MIXTURE and evaluated on PAIR (e.g. image_to_lmx; "" for all) with `mt3u eval`'s
+# FLAGs into TABLE_DIR/eval_NAME, and on the held-out style into
+# TABLE_DIR/eval_NAME_heldout; appends the eval dirs to SINGLE_DIRS.
 SINGLE_DIRS=()
 single_run() {
   local name="$1" mixture="$2" pair="$3"
   local markers="${COMPARE}/${name}/stages" model="${COMPARE}/${name}/model"
   stage_in "$markers" "${name}_train" train_model "$model" "$mixture"
-  stage_in "$markers" "${name}_eval" evaluate test "${TABLE_DIR}/eval_${name}" "$model" "$pair"
+  stage_in "$markers" "${name}_eval" evaluate test "${TABLE_DIR}/eval_${name}" "$model" "$pair" \
+    "${@:4}"
   SINGLE_DIRS+=("${TABLE_DIR}/eval_${name}")
   if [ "$HELDOUT" = 1 ]; then
     stage_in "$markers" "${name}_eval_heldout" evaluate test_heldout \
-      "${TABLE_DIR}/eval_${name}_heldout" "$model" "$pair"
+      "${TABLE_DIR}/eval_${name}_heldout" "$model" "$pair" "${@:4}"
     SINGLE_DIRS+=("${TABLE_DIR}/eval_${name}_heldout")
   fi
 }

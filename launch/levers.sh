@@ -40,6 +40,8 @@
 #       by that d256 AMT (`mt3u eval --transcriber`) instead of its own, and by the tiny
 #       log-mel AMT, greedy and sampled; MIDI -> audio alone (the task, gin/demo.gin's
 #       model and budget) heard by the tiny one, greedy and sampled
+#   Every task, the model's width: the demo's all-task run with d_model 128 and MLP 512
+#       for 2,250 steps (gin/demo_128.gin) against the demo's d_model 64 for 4,500
 #
 #   bash launch/levers.sh             # after (or including) the demo's corpus, codecs, bake
 #   bash launch/levers.sh --dry-run   # print the commands of the stages not done
@@ -77,12 +79,13 @@ in_config() {
   )
 }
 
-# lever NAME GIN MIXTURE PAIR (in_config): the config's shared stages, then the lever's
-# model trained with GIN on synthetic_<config>_<MIXTURE> and evaluated on PAIR.
+# lever NAME GIN MIXTURE PAIR [FLAG...] (in_config): the config's shared stages, then the
+# lever's model trained with GIN on synthetic_<config>_<MIXTURE> and evaluated on PAIR
+# ("" for all) with `mt3u eval`'s FLAGs.
 lever() {
   MODEL_GIN=(--gin-file "$2")
   prep_stages
-  single_run "$1" "${MIXTURE_PREFIX}_$3" "$4"
+  single_run "$1" "${MIXTURE_PREFIX}_$3" "$4" "${@:5}"
 }
 
 # pixel_lever NAME GIN MIXTURE PAIR DATASET (in_config): a lever that reads pixels and
@@ -216,6 +219,9 @@ in_config demo judged_synthesis amt_mel_256 synthesis_judged
 in_config demo judged_synthesis amt_mel synthesis_judged_tiny
 in_config demo with_audio_decoding judged_synthesis amt_mel synthesis_judged_tiny_sampled
 in_config demo synthesis_alone synthesis amt_mel
+# The demo's all-task run with a model twice as wide for half the steps, evaluated as
+# the demo evaluates.
+in_config demo with_audio_decoding lever all_d128 gin/demo_128.gin all ""
 RUNS="${RUN_ROOT:-runs}"
 curves amt_curves.png audio_to_midi "tiny, log-mel=${RUNS}/demo/compare/amt_mel/model" \
   "d256, log-mel=${RUNS}/demo/compare/amt_mel_256/model"

@@ -413,6 +413,22 @@ def test_levers_dry_run_trains_each_lever_beside_the_run_it_changes(tmp_path):
             "midi_to_audio",
             flags=f"--transcriber {amt_mel}/model {SAMPLED}",
         ),
+        *skipped,
+        _train(
+            prep / "demo",
+            f"{runs}/demo/compare/all_d128/model",
+            "synthetic_demo_all",
+            gin="demo_128",
+        ),
+        _eval(
+            f"{runs}/demo/compare/all_d128/model", f"{table}/eval_all_d128", "test", flags=SAMPLED
+        ),
+        _eval(
+            f"{runs}/demo/compare/all_d128/model",
+            f"{table}/eval_all_d128_heldout",
+            "test_heldout",
+            flags=SAMPLED,
+        ),
         curves.format(
             f'--run "tiny, log-mel={amt_mel}/model" --run "d256, log-mel={d256}"',
             "audio_to_midi",
