@@ -100,6 +100,19 @@ def test_demo_amt_mel_256_is_the_same_run_with_a_wider_deeper_model():
     assert (config.continuous_input_dim, config.max_input_len) == (128, 320)
 
 
+def test_demo_128_is_the_demo_run_twice_as_wide_for_half_the_steps():
+    from mt3_unified.model.config import ModelConfig
+
+    parse_gin(["gin/demo_128.gin"], ["MODEL_DIR='/tmp/x'"])
+    assert gin.query_parameter("%MIXTURE_OR_TASK_NAME") == "synthetic_demo_all"
+    assert gin.query_parameter("%TRAIN_STEPS") == 2250  # gin/demo.gin's 4,500 halved
+    config = ModelConfig()
+    shape = (config.emb_dim, config.num_heads, config.head_dim, config.mlp_dim)
+    assert shape == (128, 4, 32, 512)
+    assert (config.num_encoder_layers, config.num_decoder_layers) == (2, 2)
+    assert (config.depth_mlp_dim, config.max_input_len) == (256, 320)
+
+
 def test_demo_omr_patch_256_reads_every_pixel_in_patches_that_fit_the_inputs():
     import tensorflow as tf
 
