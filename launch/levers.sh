@@ -6,6 +6,8 @@
 #
 #   AMT, the model's size: AMT alone on log-mel inputs, the tiny model
 #       (gin/demo_amt_mel.gin) against d_model 256, 4 + 4 layers (gin/demo_amt_mel_256.gin)
+#   OMR, the image grid's rows: OMR alone with the tiny model on `demo` with each image
+#       frame's row embedded (gin/demo_rows.gin) against the same run without (lever omr)
 #   OMR, the corpus's size: OMR alone with the tiny model (gin/demo.gin) on the `demo`
 #       corpus (136 chorales; the run launch/compare_mixtures.sh also makes) against the
 #       `chorales` corpus (all 408, its own codecs and bake)
@@ -192,6 +194,7 @@ in_config demo setup
 in_config demo lever amt_mel gin/demo_amt_mel.gin amt audio_to_midi
 in_config demo lever amt_mel_256 gin/demo_amt_mel_256.gin amt audio_to_midi
 in_config demo lever omr gin/demo.gin omr image_to_lmx
+in_config demo lever omr_rows gin/demo_rows.gin omr image_to_lmx
 in_config chorales lever omr gin/demo.gin omr image_to_lmx
 in_config chorales lever omr_patch_256 gin/demo_omr_patch_256.gin omr image_to_lmx
 in_config music21 pixel_lever omr_patch_256 gin/demo_omr_patch_256.gin omr image_to_lmx \

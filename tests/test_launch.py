@@ -311,6 +311,15 @@ def test_levers_dry_run_trains_each_lever_beside_the_run_it_changes(tmp_path):
         _eval(d256, f"{table}/eval_amt_mel_256_heldout", "test_heldout", "audio_to_midi"),
         *skipped,
         *(f"# omr_{n}: done before ({demo_omr}/stages/omr_{n}.done); skipped" for n in lever_done),
+        *skipped,
+        _train(prep / "demo", f"{demo_omr}_rows/model", "synthetic_demo_omr", gin="demo_rows"),
+        _eval(f"{demo_omr}_rows/model", f"{table}/eval_omr_rows", "test", "image_to_lmx"),
+        _eval(
+            f"{demo_omr}_rows/model",
+            f"{table}/eval_omr_rows_heldout",
+            "test_heldout",
+            "image_to_lmx",
+        ),  # fmt: skip
         *chorales_prep,
         _train(prep / "chorales", omr, "synthetic_chorales_omr"),
         _eval(omr, f"{chorales}/eval_omr", "test", "image_to_lmx"),

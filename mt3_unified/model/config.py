@@ -40,6 +40,12 @@ class ModelConfig:
     # leave positions too faint beside the tokens (std 1) for cross-attention to find
     # its place: the tiny demo model then ignored its inputs.
     position_init: str = "sinusoid"
+    # Rows of the image code grid (the image codec's height / downsampling); > 0 adds a
+    # learned embedding of each image frame's row (frame t of the column-major grid sits
+    # in row t mod image_rows) to the encoder's image inputs and the decoder's image
+    # targets. A 1-D table knows a row only through t mod 8, which its sinusoids do not
+    # carry (no frequency of MT3's table has period 8), and a pitch is a row.
+    image_rows: int = 0
     norm: str = "rms"
     mlp: str = "gated_gelu"
     dropout_rate: float = 0.0
@@ -74,6 +80,8 @@ class ModelConfig:
                 f"ModelConfig.position_init must be one of {POSITION_INITS}, "
                 f"got {self.position_init!r}"
             )
+        if self.image_rows < 0:
+            raise ValueError(f"ModelConfig.image_rows must be >= 0, got {self.image_rows}")
         if self.dtype not in ("float32", "bfloat16"):
             raise ValueError(f"ModelConfig.dtype must be float32 or bfloat16, got {self.dtype!r}")
 

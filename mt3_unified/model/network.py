@@ -20,6 +20,7 @@ from mt3_unified.model.primitives import (
 )
 from mt3_unified.vocab.layout import MODALITIES, PAD_ID
 
+IMAGE = MODALITIES.index("image")
 # The standard deviation the token embedding table starts with (model/codebook_init.py scales
 # codec codebooks projected into it to the same size).
 TOKEN_EMBED_STD = 1.0
@@ -87,6 +88,12 @@ class UnifiedTransformer(nn.Module):
             "target_modality_embed", (num_modalities, d), ("modality", "embed"), 0.1
         )
         self.depth_pos = emb("depth_pos", (k_max, d), ("codebook", "embed"), 0.1)
+        if cfg.image_rows:
+            # At the tokens' scale: positions far fainter than the tokens went unused
+            # (ModelConfig.position_init).
+            rows = lambda name: emb(name, (cfg.image_rows, d), ("length", "embed"), TOKEN_EMBED_STD)
+            self.encoder_image_rows = rows("encoder_image_rows")
+            self.decoder_image_rows = rows("decoder_image_rows")
         if cfg.continuous_input_dim:
             self.continuous_proj = nn.Dense(
                 d,
@@ -123,6 +130,17 @@ class UnifiedTransformer(nn.Module):
         """[B, L, K] frames -> [B, L, D]: the sum of each frame's code embeddings."""
         return self.embed_codes(tokens).sum(axis=-2)
 
+    def _rows(self, side, positions, modality, dtype):
+        """[B, L, D] embeddings of each frame's row in the image code grid at `positions` [L]
+        (frame t sits in row t mod image_rows) from the `side` ("encoder" or "decoder")
+        table, zero for examples of another `modality` [B]; 0 without ModelConfig.image_rows."""
+        rows = self.config.image_rows
+        if not rows:
+            return jnp.zeros((), dtype)
+        table = self.encoder_image_rows if side == "encoder" else self.decoder_image_rows
+        embedded = table[positions % rows].astype(dtype)
+        return jnp.where((modality == IMAGE)[:, None, None], embedded[None], 0)
+
     def _drop(self, x):
         return self.dropout(x, deterministic=self.deterministic)
 
@@ -139,6 +157,7 @@ class UnifiedTransformer(nn.Module):
         length = tokens.shape[1]
         x = self.embed_frames(tokens)
         x = x + self.encoder_pos[input_modality, :length].astype(x.dtype)
+        x = x + self._rows("encoder", jnp.arange(length), input_modality, x.dtype)
         x = x + self.target_modality_embed[target_modality][:, None].astype(x.dtype)
         if cfg.continuous_input_dim and continuous is not None:
             ids = jnp.array([MODALITIES.index(m) for m in cfg.continuous_modalities], jnp.int32)
@@ -157,6 +176,8 @@ class UnifiedTransformer(nn.Module):
         length = decoder_input_tokens.shape[1]
         x = self.embed_frames(decoder_input_tokens)
         x = x + self.decoder_pos[target_modality, :length].astype(x.dtype)
+        # Position p predicts target frame p (its input is frame p - 1 after BOS).
+        x = x + self._rows("decoder", jnp.arange(length), target_modality, x.dtype)
         x = constrain(self._drop(x), ("batch", "length", "embed"))
         cross_mask = AttentionMask(key_mask=encoder_mask)
         for layer in self.decoder_layers:
@@ -295,6 +316,7 @@ class UnifiedTransformer(nn.Module):
         index = cache["self"][0]["index"]
         x = self.embed_frames(frame)
         x = x + self.decoder_pos[target_modality, index][:, None].astype(x.dtype)
+        x = x + self._rows("decoder", index[None], target_modality, x.dtype)
         new_self = []
         for layer, self_cache, cross in zip(
             self.decoder_layers, cache["self"], cache["cross"], strict=True

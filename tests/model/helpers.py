@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 
+import jax.numpy as jnp
 import numpy as np
 
 from mt3_unified.model.config import ModelConfig
@@ -98,3 +99,25 @@ def make_batch(pairs, in_len=12, out_len=10, seed=0) -> dict:
 
 
 ALL_PAIRS = [tuple(t.split("_to_")) for t in TASKS]
+
+
+def _apply(model, params, method, *args):
+    return model.module.apply({"params": params}, *args, method=method)
+
+
+def cached_logits(model, params, batch):
+    """Teacher-forced logits through the KV cache, one frame at a time."""
+    tm = batch["target_modality"]
+    encoded, mask = _apply(
+        model, params, "encode", batch["encoder_input_tokens"], batch["encoder_input_modality"], tm
+    )
+    length = batch["decoder_input_tokens"].shape[1]
+    cache = _apply(model, params, "init_cache", encoded, mask, length)
+    out = []
+    for t in range(length):
+        hidden, cache = _apply(
+            model, params, "decode_step", batch["decoder_input_tokens"][:, t : t + 1], tm, cache
+        )
+        codes = batch["decoder_target_tokens"][:, t : t + 1]
+        out.append(_apply(model, params, "depth_logits", hidden, codes, tm))
+    return jnp.concatenate(out, axis=1)

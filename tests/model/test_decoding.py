@@ -1,5 +1,7 @@
 """Cached decoding: equal to the full forward pass, EOS per example, sampling, beam search."""
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -9,7 +11,7 @@ from mt3_unified.model import decoding
 from mt3_unified.model.model import UnifiedModel
 from mt3_unified.model.network import UnifiedTransformer
 from mt3_unified.vocab.unified import EOS_ID, MODALITIES, PAD_ID
-from tests.model.helpers import make_batch, tiny_model, vocab
+from tests.model.helpers import cached_logits, make_batch, tiny_model, vocab
 
 PAIRS = [("image", "lmx"), ("audio", "midi"), ("lmx", "image"), ("midi", "audio")]
 
@@ -24,28 +26,7 @@ def greedy(model, params, batch):
     return np.asarray(model.predict_batch(params, batch, max_length=10))
 
 
-def _apply(model, params, method, *args):
-    return model.module.apply({"params": params}, *args, method=method)
-
-
-@jax.jit
-def _cached_logits(params, batch):
-    """Teacher-forced logits through the KV cache, one frame at a time."""
-    model = tiny_model()
-    tm = batch["target_modality"]
-    encoded, mask = _apply(
-        model, params, "encode", batch["encoder_input_tokens"], batch["encoder_input_modality"], tm
-    )
-    length = batch["decoder_input_tokens"].shape[1]
-    cache = _apply(model, params, "init_cache", encoded, mask, length)
-    out = []
-    for t in range(length):
-        hidden, cache = _apply(
-            model, params, "decode_step", batch["decoder_input_tokens"][:, t : t + 1], tm, cache
-        )
-        codes = batch["decoder_target_tokens"][:, t : t + 1]
-        out.append(_apply(model, params, "depth_logits", hidden, codes, tm))
-    return jnp.concatenate(out, axis=1)
+_cached_logits = jax.jit(functools.partial(cached_logits, tiny_model()))
 
 
 def test_cached_logits_equal_the_full_forward_pass(model, params, batch):

@@ -131,3 +131,16 @@ def test_demo_omr_patch_256_reads_every_pixel_in_patches_that_fit_the_inputs():
                            patch_size=inputs.patch_size)  # fmt: skip
     assert widest.shape == (8 * 20, config.continuous_input_dim)
     assert widest.shape[0] <= config.max_input_len
+
+
+def test_demo_rows_embeds_the_rows_the_demo_image_codec_writes():
+    from mt3_unified.codecs.rqvae import RQVAEConfig
+    from mt3_unified.model.config import ModelConfig
+
+    parse_gin(["gin/demo_rows.gin"], ["MODEL_DIR='/tmp/x'"])
+    assert gin.query_parameter("%TRAIN_STEPS") == 4500  # gin/demo.gin's run otherwise
+    rows = ModelConfig().image_rows
+    gin.clear_config()
+    parse_gin(["gin/codecs/rqvae_demo.gin"], [])
+    codec = RQVAEConfig()
+    assert rows == codec.height // codec.factor == 8
