@@ -50,6 +50,22 @@ def check_vocabulary(vocab_config: VocabularyConfig, codecs) -> None:
             )
 
 
+def check_image_rows(rows: int, baked_dir: str) -> None:
+    """Raises CodebookMismatchError where a model embeds `rows` rows of the image code grid
+    (ModelConfig.image_rows; 0: none) but the image codec that baked `baked_dir` writes
+    another number (its height / downsampling in ``codecs.json``)."""
+    image = read_codec_descriptions(baked_dir).get("image")
+    if not rows or not image or "downsampling" not in image:
+        return
+    codec_rows = image["height"] // image["downsampling"]
+    if rows != codec_rows:
+        where = image.get("workdir") or os.path.join(baked_dir, "codecs.json")
+        raise CodebookMismatchError(
+            f"the model embeds {rows} image rows (ModelConfig.image_rows) but the image codec "
+            f"in {where} writes {codec_rows} ({image['height']} px / {image['downsampling']})"
+        )
+
+
 def vocabulary_config_for(
     codecs: Mapping | str | os.PathLike, base: VocabularyConfig | None = None
 ) -> VocabularyConfig:

@@ -21,9 +21,10 @@ import tensorflow as tf
 
 from mt3_unified.codecs import baked as baked_format
 from mt3_unified.codecs.inputs import CodecInputError, image_to_array
-from mt3_unified.codecs.vocabulary_check import check_vocabulary
+from mt3_unified.codecs.vocabulary_check import check_image_rows, check_vocabulary
 from mt3_unified.corpus.notes import NOTE_DTYPES
 from mt3_unified.errors import Mt3UnifiedError
+from mt3_unified.model.config import ModelConfig
 from mt3_unified.preprocessors.raw import NOTE_PREFIX, RAW_FEATURES, empty_raw_example
 from mt3_unified.vocab.unified import CODE_MODALITIES, VocabularyConfig
 
@@ -224,7 +225,8 @@ class BakedRawSource(RawSource):
 
     Before any record is read the codebooks of the codecs that baked it
     (``codecs.json``) are checked against the vocabulary's (``VocabularyConfig()``
-    as gin binds it): a mismatch is a CodebookMismatchError naming both.
+    as gin binds it), and so are the image grid's rows where the model embeds them
+    (``ModelConfig.image_rows``): a mismatch is a CodebookMismatchError naming both.
     """
 
     def _where(self) -> str:
@@ -277,6 +279,7 @@ class BakedRawSource(RawSource):
         del shuffle, seed  # one file a split: the Task's shuffle buffer mixes the records
         folder = self._dir()
         check_vocabulary(VocabularyConfig(), folder)
+        check_image_rows(ModelConfig().image_rows, folder)
         codecs = baked_format.read_codec_descriptions(folder)
         frame_rate = float(codecs.get("audio", {}).get("frame_rate", 0.0))
         spec = baked_format.read_feature_spec(folder)

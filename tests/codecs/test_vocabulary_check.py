@@ -6,7 +6,11 @@ import pytest
 
 from mt3_unified.codecs.rqvae import RQVAEConfig
 from mt3_unified.codecs.rvq import RVQConfig
-from mt3_unified.codecs.vocabulary_check import check_vocabulary, vocabulary_config_for
+from mt3_unified.codecs.vocabulary_check import (
+    check_image_rows,
+    check_vocabulary,
+    vocabulary_config_for,
+)
 from mt3_unified.errors import CodebookMismatchError
 from mt3_unified.vocab.layout import VocabularyConfig
 from tests.codecs.test_audio import TINY as AUDIO_TINY
@@ -48,3 +52,17 @@ def test_the_vocabulary_config_is_derived_from_the_codec_configs():
     assert (derived.image_codebooks, derived.image_codebook_size) == (4, 64)
     assert (derived.audio_codebooks, derived.audio_codebook_size) == (3, 16)
     assert derived.midi == VocabularyConfig().midi
+
+
+def test_the_image_rows_a_model_embeds_are_checked_against_the_image_codec(tmp_path):
+    codecs = {"image": {"kind": "image", "num_codebooks": 4, "codebook_size": 64,
+                        "height": 64, "downsampling": 8}}  # fmt: skip
+    (tmp_path / "codecs.json").write_text(json.dumps(codecs))
+    check_image_rows(8, str(tmp_path))  # 64 px / 8
+    check_image_rows(0, str(tmp_path))  # a model without row embeddings reads any codec
+    with pytest.raises(CodebookMismatchError) as error:
+        check_image_rows(13, str(tmp_path))
+    assert str(error.value) == (
+        "the model embeds 13 image rows (ModelConfig.image_rows) but the image codec in "
+        f"{tmp_path / 'codecs.json'} writes 8 (64 px / 8)"
+    )
