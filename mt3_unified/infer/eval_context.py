@@ -22,7 +22,17 @@ GT_AUDIO, CODEC_SYSTEMS = "GT audio, whole systems", "codec reconstruction, whol
 # The codec each pair cannot be scored without, and the flag that supplies it.
 NEEDS_CODEC = {"midi_to_audio": "audio", "image_to_audio": "audio"}
 CODEC_FLAGS = {"image": "--image-codec (image_codec=)", "audio": "--audio-codec (audio_codec=)"}
-SER_COLUMNS = ["system", "SER (%)", "SER w/o tuplets (%)", "SER, pitches masked (%)", "examples"]
+# EMD pitch / duration: each reading's token histograms against its own target's (as in
+# EMD_COLUMNS), which SER's exact alignment hides: whether a reader gets a system's pitches.
+SER_COLUMNS = [
+    "system",
+    "SER (%)",
+    "SER w/o tuplets (%)",
+    "SER, pitches masked (%)",
+    "EMD pitch",
+    "EMD duration",
+    "examples",
+]
 NOTE_COLUMNS = [
     "system",
     "onset F1 @50ms",

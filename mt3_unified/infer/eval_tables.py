@@ -69,9 +69,11 @@ def model_and_random_rows(ctx: Context, decoded: Decoded, values: Callable) -> l
 
 
 # ------------------------------------------------------------------ metric values
-def ser_values(targets: Sequence, predictions: Sequence) -> list[float]:
+def ser_values(targets: Sequence, predictions: Sequence) -> list[float | None]:
+    """The SER variants, then the per-example pitch and duration EMD (emd_values')."""
     scores = lmx_metrics(targets, predictions)
-    return [scores["ser"], scores["ser_no_tuplets"], scores["ser_pitch_masked"]]
+    emd = emd_values(targets, predictions)
+    return [scores["ser"], scores["ser_no_tuplets"], scores["ser_pitch_masked"], *emd[:2]]
 
 
 def note_values(targets: Sequence, predictions: Sequence) -> list[float]:

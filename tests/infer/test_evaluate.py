@@ -67,9 +67,18 @@ def test_random_pairing_row_scores_targets_against_other_targets():
     expected = 100.0 * (4 + 4 + 2) / 8
     # Pitches masked, only the durations and the lengths differ: 3 + 3 + 1 errors.
     masked = 100.0 * (3 + 3 + 1) / 8
+    # Each pair's pitch histograms: C4 against D4 E4 (1.5 steps), D4 E4 against G4 (2.5),
+    # G4 against C4 (4); durations one doubling, one, two apart.
+    pitch, duration = 8 / 3, 4 / 3
     ser = ser_values(targets, paired)
-    assert ser == [pytest.approx(expected), pytest.approx(expected), pytest.approx(masked)]
-    assert row(RANDOM, ser, 3) == [RANDOM, expected, expected, masked, 3]
+    assert ser == [
+        pytest.approx(expected),
+        pytest.approx(expected),
+        pytest.approx(masked),
+        pytest.approx(pitch),
+        pytest.approx(duration),
+    ]
+    assert row(RANDOM, ser, 3) == [RANDOM, expected, expected, masked, 2.6667, 1.3333, 3]
 
 
 def test_emd_row_pairs_each_reading_with_its_own_reference_and_the_sets_apart():
