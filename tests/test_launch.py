@@ -438,6 +438,22 @@ def test_levers_dry_run_trains_each_lever_beside_the_run_it_changes(tmp_path):
             "test_heldout",
             flags=SAMPLED,
         ),
+        *skipped,
+        _train(
+            prep / "demo",
+            f"{runs}/demo/compare/all_rows/model",
+            "synthetic_demo_all",
+            gin="demo_rows",
+        ),
+        _eval(
+            f"{runs}/demo/compare/all_rows/model", f"{table}/eval_all_rows", "test", flags=SAMPLED
+        ),
+        _eval(
+            f"{runs}/demo/compare/all_rows/model",
+            f"{table}/eval_all_rows_heldout",
+            "test_heldout",
+            flags=SAMPLED,
+        ),
         curves.format(
             f'--run "tiny, log-mel={amt_mel}/model" --run "d256, log-mel={d256}"',
             "audio_to_midi",
