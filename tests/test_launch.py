@@ -265,6 +265,15 @@ def test_levers_dry_run_trains_each_lever_beside_the_run_it_changes(tmp_path):
     amt_mel, demo_omr = f"{runs}/demo/compare/amt_mel", f"{runs}/demo/compare/omr"
     table, chorales = f"{outputs}/compare_demo", f"{outputs}/compare_chorales"
 
+    def all_task_lever(name: str, gin: str) -> list[str]:  # evaluated as the demo evaluates
+        model = f"{runs}/demo/compare/{name}/model"
+        return [
+            *skipped,
+            _train(prep / "demo", model, "synthetic_demo_all", gin=gin),
+            _eval(model, f"{table}/eval_{name}", "test", flags=SAMPLED),
+            _eval(model, f"{table}/eval_{name}_heldout", "test_heldout", flags=SAMPLED),
+        ]
+
     def judged(name: str, judge: str) -> list[str]:  # the all-task model's audio, judged
         return [
             _train(prep / "demo", f"{runs}/demo/model", "synthetic_demo_all"),
@@ -422,38 +431,8 @@ def test_levers_dry_run_trains_each_lever_beside_the_run_it_changes(tmp_path):
             "midi_to_audio",
             flags=f"--transcriber {amt_mel}/model {SAMPLED}",
         ),
-        *skipped,
-        _train(
-            prep / "demo",
-            f"{runs}/demo/compare/all_d128/model",
-            "synthetic_demo_all",
-            gin="demo_128",
-        ),
-        _eval(
-            f"{runs}/demo/compare/all_d128/model", f"{table}/eval_all_d128", "test", flags=SAMPLED
-        ),
-        _eval(
-            f"{runs}/demo/compare/all_d128/model",
-            f"{table}/eval_all_d128_heldout",
-            "test_heldout",
-            flags=SAMPLED,
-        ),
-        *skipped,
-        _train(
-            prep / "demo",
-            f"{runs}/demo/compare/all_rows/model",
-            "synthetic_demo_all",
-            gin="demo_rows",
-        ),
-        _eval(
-            f"{runs}/demo/compare/all_rows/model", f"{table}/eval_all_rows", "test", flags=SAMPLED
-        ),
-        _eval(
-            f"{runs}/demo/compare/all_rows/model",
-            f"{table}/eval_all_rows_heldout",
-            "test_heldout",
-            flags=SAMPLED,
-        ),
+        *all_task_lever("all_d128", "demo_128"),
+        *all_task_lever("all_rows", "demo_rows"),
         curves.format(
             f'--run "tiny, log-mel={amt_mel}/model" --run "d256, log-mel={d256}"',
             "audio_to_midi",
