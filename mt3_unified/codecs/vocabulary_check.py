@@ -50,11 +50,12 @@ def check_vocabulary(vocab_config: VocabularyConfig, codecs) -> None:
             )
 
 
-def check_image_rows(rows: int, baked_dir: str) -> None:
+def check_image_rows(rows: int, codecs: Mapping, baked_dir: str) -> None:
     """Raises CodebookMismatchError where a model embeds `rows` rows of the image code grid
     (ModelConfig.image_rows; 0: none) but the image codec that baked `baked_dir` writes
-    another number (its height / downsampling in ``codecs.json``)."""
-    image = read_codec_descriptions(baked_dir).get("image")
+    another number (its height / downsampling in `codecs`, that folder's ``codecs.json``
+    as read_codec_descriptions reads it)."""
+    image = codecs.get("image")
     if not rows or not image or "downsampling" not in image:
         return
     codec_rows = image["height"] // image["downsampling"]

@@ -70,10 +70,18 @@ def model_and_random_rows(ctx: Context, decoded: Decoded, values: Callable) -> l
 
 # ------------------------------------------------------------------ metric values
 def ser_values(targets: Sequence, predictions: Sequence) -> list[float | None]:
-    """The SER variants, then the per-example pitch and duration EMD (emd_values')."""
-    scores = lmx_metrics(targets, predictions)
-    emd = emd_values(targets, predictions)
-    return [scores["ser"], scores["ser_no_tuplets"], scores["ser_pitch_masked"], *emd[:2]]
+    """The SER variants, then each prediction's pitch and duration EMD against its own target
+    (averaged; emd_values' first two, without the whole sets' EMD it adds)."""
+    from mt3_unified.metrics.emd import paired_lmx_emd
+
+    scores, paired = lmx_metrics(targets, predictions), paired_lmx_emd(targets, predictions)
+    return [
+        scores["ser"],
+        scores["ser_no_tuplets"],
+        scores["ser_pitch_masked"],
+        paired["emd_pitch"],
+        paired["emd_duration"],
+    ]
 
 
 def note_values(targets: Sequence, predictions: Sequence) -> list[float]:

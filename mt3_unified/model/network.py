@@ -130,16 +130,16 @@ class UnifiedTransformer(nn.Module):
         """[B, L, K] frames -> [B, L, D]: the sum of each frame's code embeddings."""
         return self.embed_codes(tokens).sum(axis=-2)
 
-    def _rows(self, side, positions, modality, dtype):
-        """[B, L, D] embeddings of each frame's row in the image code grid at `positions` [L]
-        (frame t sits in row t mod image_rows) from the `side` ("encoder" or "decoder")
-        table, zero for examples of another `modality` [B]; 0 without ModelConfig.image_rows."""
+    def _add_rows(self, x, side, positions, modality):
+        """x [B, L, D] plus each image frame's row embedding at `positions` [L] (frame t sits
+        in row t mod image_rows) from the `side` ("encoder" or "decoder") table, for the
+        examples whose `modality` [B] is image; x as it is without ModelConfig.image_rows."""
         rows = self.config.image_rows
         if not rows:
-            return jnp.zeros((), dtype)
+            return x
         table = self.encoder_image_rows if side == "encoder" else self.decoder_image_rows
-        embedded = table[positions % rows].astype(dtype)
-        return jnp.where((modality == IMAGE)[:, None, None], embedded[None], 0)
+        embedded = table[positions % rows].astype(x.dtype)
+        return x + jnp.where((modality == IMAGE)[:, None, None], embedded[None], 0)
 
     def _drop(self, x):
         return self.dropout(x, deterministic=self.deterministic)
@@ -157,7 +157,7 @@ class UnifiedTransformer(nn.Module):
         length = tokens.shape[1]
         x = self.embed_frames(tokens)
         x = x + self.encoder_pos[input_modality, :length].astype(x.dtype)
-        x = x + self._rows("encoder", jnp.arange(length), input_modality, x.dtype)
+        x = self._add_rows(x, "encoder", jnp.arange(length), input_modality)
         x = x + self.target_modality_embed[target_modality][:, None].astype(x.dtype)
         if cfg.continuous_input_dim and continuous is not None:
             ids = jnp.array([MODALITIES.index(m) for m in cfg.continuous_modalities], jnp.int32)
@@ -177,7 +177,7 @@ class UnifiedTransformer(nn.Module):
         x = self.embed_frames(decoder_input_tokens)
         x = x + self.decoder_pos[target_modality, :length].astype(x.dtype)
         # Position p predicts target frame p (its input is frame p - 1 after BOS).
-        x = x + self._rows("decoder", jnp.arange(length), target_modality, x.dtype)
+        x = self._add_rows(x, "decoder", jnp.arange(length), target_modality)
         x = constrain(self._drop(x), ("batch", "length", "embed"))
         cross_mask = AttentionMask(key_mask=encoder_mask)
         for layer in self.decoder_layers:
@@ -316,7 +316,7 @@ class UnifiedTransformer(nn.Module):
         index = cache["self"][0]["index"]
         x = self.embed_frames(frame)
         x = x + self.decoder_pos[target_modality, index][:, None].astype(x.dtype)
-        x = x + self._rows("decoder", index[None], target_modality, x.dtype)
+        x = self._add_rows(x, "decoder", index[None], target_modality)
         new_self = []
         for layer, self_cache, cross in zip(
             self.decoder_layers, cache["self"], cache["cross"], strict=True

@@ -279,8 +279,8 @@ class BakedRawSource(RawSource):
         del shuffle, seed  # one file a split: the Task's shuffle buffer mixes the records
         folder = self._dir()
         check_vocabulary(VocabularyConfig(), folder)
-        check_image_rows(ModelConfig().image_rows, folder)
         codecs = baked_format.read_codec_descriptions(folder)
+        check_image_rows(ModelConfig().image_rows, codecs, folder)
         frame_rate = float(codecs.get("audio", {}).get("frame_rate", 0.0))
         spec = baked_format.read_feature_spec(folder)
         wanted = {name: feature for name, feature in spec.items() if name in _BAKED_READ}

@@ -57,11 +57,10 @@ def test_the_vocabulary_config_is_derived_from_the_codec_configs():
 def test_the_image_rows_a_model_embeds_are_checked_against_the_image_codec(tmp_path):
     codecs = {"image": {"kind": "image", "num_codebooks": 4, "codebook_size": 64,
                         "height": 64, "downsampling": 8}}  # fmt: skip
-    (tmp_path / "codecs.json").write_text(json.dumps(codecs))
-    check_image_rows(8, str(tmp_path))  # 64 px / 8
-    check_image_rows(0, str(tmp_path))  # a model without row embeddings reads any codec
+    check_image_rows(8, codecs, str(tmp_path))  # 64 px / 8
+    check_image_rows(0, codecs, str(tmp_path))  # a model without row embeddings reads any codec
     with pytest.raises(CodebookMismatchError) as error:
-        check_image_rows(13, str(tmp_path))
+        check_image_rows(13, codecs, str(tmp_path))
     assert str(error.value) == (
         "the model embeds 13 image rows (ModelConfig.image_rows) but the image codec in "
         f"{tmp_path / 'codecs.json'} writes 8 (64 px / 8)"

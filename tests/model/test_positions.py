@@ -59,11 +59,11 @@ def test_image_frames_get_their_grid_row_and_other_modalities_nothing():
     modality = jnp.array([MODALITIES.index("image"), MODALITIES.index("audio")])
     rows = model.module.apply(
         {"params": params},
+        jnp.zeros((2, 7, 32)),
         "encoder",
         jnp.arange(7),
         modality,
-        jnp.float32,
-        method=lambda module, *args: module._rows(*args),
+        method=lambda module, *args: module._add_rows(*args),
     )
     # Frames 0..6 of a column-major grid of 3 rows sit in rows 0 1 2 0 1 2 0.
     np.testing.assert_array_equal(rows[0], table[[0, 1, 2, 0, 1, 2, 0]])
