@@ -74,14 +74,9 @@ def ser_values(targets: Sequence, predictions: Sequence) -> list[float | None]:
     (averaged; emd_values' first two, without the whole sets' EMD it adds)."""
     from mt3_unified.metrics.emd import paired_lmx_emd
 
-    scores, paired = lmx_metrics(targets, predictions), paired_lmx_emd(targets, predictions)
-    return [
-        scores["ser"],
-        scores["ser_no_tuplets"],
-        scores["ser_pitch_masked"],
-        paired["emd_pitch"],
-        paired["emd_duration"],
-    ]
+    scores = lmx_metrics(targets, predictions)
+    ser = [scores["ser"], scores["ser_no_tuplets"], scores["ser_pitch_masked"]]
+    return ser + _pitch_and_duration(paired_lmx_emd(targets, predictions))
 
 
 def note_values(targets: Sequence, predictions: Sequence) -> list[float]:
@@ -187,13 +182,12 @@ def emd_values(references: Sequence, readings: Sequence) -> list:
     from mt3_unified.metrics.emd import lmx_emd, paired_lmx_emd
 
     paired, whole = paired_lmx_emd(references, readings), lmx_emd(references, readings)
-    return [
-        paired["emd_pitch"],
-        paired["emd_duration"],
-        whole["emd_pitch"],
-        whole["emd_duration"],
-        paired["scored"],
-    ]
+    return [*_pitch_and_duration(paired), *_pitch_and_duration(whole), paired["scored"]]
+
+
+def _pitch_and_duration(emd: dict) -> list:
+    """[pitch EMD, duration EMD] of an EMD result (metrics/emd.py's dicts)."""
+    return [emd["emd_pitch"], emd["emd_duration"]]
 
 
 def _lmx_tokens(raw: dict) -> list[str]:
