@@ -34,21 +34,26 @@ def log_mel_frames(
     return tf.math.log(tf.matmul(power, mel) + 1e-6)
 
 
-def image_patches(image: tf.Tensor, *, image_height: int, patch_size: int) -> tf.Tensor:
-    """float32 [columns * rows, patch_size**2] patches of a gray image resized to `image_height`
-    (aspect kept, width padded with white to whole patches), column by column left to right,
-    top to bottom within a column (the image codes' order)."""
-    if image_height % patch_size:
-        raise ValueError(f"image_height {image_height} is not a multiple of {patch_size}")
+def image_patches(
+    image: tf.Tensor, *, image_height: int, patch_size: int, patch_height: int | None = None
+) -> tf.Tensor:
+    """float32 [columns * rows, patch_height * patch_size] patches of a gray image resized to
+    `image_height` (aspect kept, width padded with white to whole patches), column by column
+    left to right, top to bottom within a column (the image codes' order). Patches are
+    `patch_size` wide and `patch_height` high (default: square); at `image_height` each
+    patch is a whole column strip, one frame a column, as end-to-end OMR reads a staff."""
+    patch_height = patch_height or patch_size
+    if image_height % patch_height:
+        raise ValueError(f"image_height {image_height} is not a multiple of {patch_height}")
     shape = tf.shape(image)
     width = tf.cast(tf.math.ceil(shape[1] * image_height / tf.maximum(shape[0], 1)), tf.int32)
     resized = tf.image.resize(image[:, :, None], [image_height, width])[:, :, 0]
     columns = (width + patch_size - 1) // patch_size
     resized = tf.pad(resized, [[0, 0], [0, columns * patch_size - width]], constant_values=1.0)
-    rows = image_height // patch_size
-    grid = tf.reshape(resized, [rows, patch_size, columns, patch_size])
+    rows = image_height // patch_height
+    grid = tf.reshape(resized, [rows, patch_height, columns, patch_size])
     grid = tf.transpose(grid, [2, 0, 1, 3])  # columns, rows, patch rows, patch columns
-    return tf.reshape(grid, [columns * rows, patch_size * patch_size])
+    return tf.reshape(grid, [columns * rows, patch_height * patch_size])
 
 
 def add_continuous_inputs(
@@ -61,10 +66,12 @@ def add_continuous_inputs(
     fft_size: int = 1024,
     image_height: int = 64,
     patch_size: int = 8,
+    patch_height: int | None = None,
     feature_dim: int | None = None,
 ) -> tf.data.Dataset:
     """Adds `continuous_inputs` float32 [L, D] of the example's `audio` (log-mel, D =
-    num_mel_bins) or `image` (patches, D = patch_size**2); empty material gives L = 0
+    num_mel_bins) or `image` (patches, D = patch_height * patch_size, patch_height
+    defaulting to patch_size); empty material gives L = 0
     (validation drops it). Audio must come at `sample_rate`."""
     if modality == "audio":
         features = lambda ex: log_mel_frames(
@@ -76,18 +83,21 @@ def add_continuous_inputs(
         )
         dim = num_mel_bins
     elif modality == "image":
+        dim = (patch_height or patch_size) * patch_size
 
         def features(ex):
             empty = tf.equal(tf.size(ex["image"]), 0)
             return tf.cond(
                 empty,
-                lambda: tf.zeros([0, patch_size * patch_size]),
+                lambda: tf.zeros([0, dim]),
                 lambda: image_patches(
-                    ex["image"], image_height=image_height, patch_size=patch_size
+                    ex["image"],
+                    image_height=image_height,
+                    patch_size=patch_size,
+                    patch_height=patch_height,
                 ),
             )
 
-        dim = patch_size * patch_size
     else:
         raise ValueError(f"continuous inputs are audio or image, not {modality!r}")
     if feature_dim is not None and feature_dim < dim:

@@ -47,6 +47,8 @@ class ContinuousInputs:
     fft_size: int = 1024
     image_height: int = 64
     patch_size: int = 8
+    # None: square patches; image_height: whole column strips (one frame a column).
+    patch_height: int | None = None
     feature_dim: int | None = None
 
     def settings(self) -> dict:

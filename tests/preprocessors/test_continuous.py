@@ -21,6 +21,14 @@ def test_patches_go_column_by_column():
     )
 
 
+def test_patches_as_high_as_the_image_are_column_strips():
+    image = tf.reshape(tf.range(12, dtype=tf.float32), [3, 4])
+    strips = image_patches(image, image_height=3, patch_size=2, patch_height=3).numpy()
+    np.testing.assert_array_equal(strips, [[0, 1, 4, 5, 8, 9], [2, 3, 6, 7, 10, 11]])
+    tall = image_patches(tf.zeros([4, 2]), image_height=4, patch_size=1, patch_height=2)
+    assert tall.shape == (4, 2)  # 2 columns of 2 rows of 2 x 1 patches
+
+
 def test_patches_pad_the_width_with_white():
     patches = image_patches(tf.zeros([2, 3]), image_height=2, patch_size=2).numpy()
     np.testing.assert_array_equal(patches, [[0, 0, 0, 0], [0, 1, 0, 1]])
@@ -56,3 +64,12 @@ def test_continuous_inputs_become_marker_frames():
     np.testing.assert_array_equal(out["inputs"][:, 0], [CONTINUOUS_MARKER] * 4 + [EOS_ID])
     assert out["continuous_inputs"].shape == (5, 6)
     np.testing.assert_array_equal(out["continuous_inputs"][-1], 0)
+
+
+def test_strip_inputs_have_one_frame_a_column_and_the_strips_width():
+    example = raw_example(image=np.zeros((4, 6), np.float32), lmx="measure")
+    ds = add_continuous_inputs(
+        dataset_of(example), modality="image", image_height=4, patch_size=2, patch_height=4
+    )
+    (out,) = listed(ds)
+    assert out["continuous_inputs"].shape == (3, 8)

@@ -144,3 +144,26 @@ def test_demo_rows_embeds_the_rows_the_demo_image_codec_writes():
     parse_gin(["gin/codecs/rqvae_demo.gin"], [])
     codec = RQVAEConfig()
     assert rows == codec.height // codec.factor == 8
+
+
+def test_demo_omr_strips_reads_each_pixel_column_pair_as_one_frame():
+    import tensorflow as tf
+
+    from mt3_unified.model.config import ModelConfig
+    from mt3_unified.preprocessors.continuous import image_patches
+    from mt3_unified.tasks.chain import ContinuousInputs
+
+    parse_gin(["gin/demo_omr_strips.gin"], ["MODEL_DIR='/tmp/x'"])
+    assert gin.query_parameter("%MIXTURE_OR_TASK_NAME") == "synthetic_demo_omr"
+    inputs, config = ContinuousInputs(), ModelConfig()
+    assert inputs.modalities == config.continuous_modalities == ("image",)
+    assert config.emb_dim == 64  # gin/demo.gin's tiny model
+    # The corpus's widest systems (128 x 320 px): 160 strips of 128 x 2 pixels.
+    widest = image_patches(
+        tf.ones([128, 320]),
+        image_height=inputs.image_height,
+        patch_size=inputs.patch_size,
+        patch_height=inputs.patch_height,
+    )
+    assert widest.shape == (160, config.continuous_input_dim)
+    assert widest.shape[0] <= config.max_input_len
