@@ -67,7 +67,7 @@ def decode_dataset(
     from mt3_unified.train.evaluation import padded_batches
 
     lengths = run.task_feature_lengths
-    rows = model_rows(ds, input_modality, lengths)
+    rows = model_rows(ds, lengths)
     mesh = partitioning.make_mesh(-1, 1)
     settings = {"max_length": lengths["targets"], **(settings or {})}
     rng = jax.random.key(seed)

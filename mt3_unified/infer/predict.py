@@ -19,7 +19,7 @@ import numpy as np
 import seqio
 import tensorflow as tf
 
-from mt3_unified.tasks.chain import continuous_input, is_validation_step, preprocessors
+from mt3_unified.tasks.chain import continuous_run, is_validation_step, preprocessors
 from mt3_unified.tasks.folder_source import parse_record, serialize_raw
 from mt3_unified.tasks.registry import output_features
 from mt3_unified.text import as_text
@@ -76,14 +76,12 @@ def _with_code_widths(unit: dict) -> dict:
     return out
 
 
-def model_rows(dataset: tf.data.Dataset, input_modality: str, lengths: dict) -> list[dict]:
+def model_rows(dataset: tf.data.Dataset, lengths: dict) -> list[dict]:
     """The model's features of each example (`UnifiedFeatureConverter`), in order."""
     from mt3_unified.preprocessors.feature_converter import UnifiedFeatureConverter
     from mt3_unified.vocab.layout import VocabularyLayout
 
-    converter = UnifiedFeatureConverter(
-        VocabularyLayout(), continuous=continuous_input(input_modality)
-    )
+    converter = UnifiedFeatureConverter(VocabularyLayout(), continuous=continuous_run())
     return list(converter(dataset, dict(lengths)).as_numpy_iterator())
 
 
@@ -110,7 +108,7 @@ def decode_units(
     lengths = run.task_feature_lengths
     dataset = task_examples(units, input_modality, output_modality, lengths)
     examples = list(dataset.as_numpy_iterator())
-    rows = model_rows(dataset, input_modality, lengths)
+    rows = model_rows(dataset, lengths)
     settings = {"max_length": lengths["targets"], **(settings or {})}
     mesh = partitioning.make_mesh(-1, 1)
     rng = jax.random.key(seed)

@@ -96,9 +96,13 @@ def to_frames(
     vocabulary,
     trim: bool = False,
     continuous_input: bool = False,
+    continuous_width: int = 0,
 ) -> tf.data.Dataset:
     """Each example as FRAME_FEATURES (module docstring), plus `continuous_inputs` with a zero
     row for the EOS frame where `continuous_input` (the `inputs` frames then only mark presence).
+    A `continuous_width` D > 0 gives the examples of code or symbol inputs zero
+    `continuous_inputs` [L, D] (the model ignores them): a run with continuous inputs for
+    some modalities can then mix every task in one tf.data structure.
 
     `trim` cuts a sequence longer than its feature length to fit (MT3 trims the
     MIDI of dense audio windows so); without it a too-long example should have
@@ -123,6 +127,8 @@ def to_frames(
             rows = tf.shape(out["inputs"])[0] - 1
             values = tf.cast(example[CONTINUOUS], tf.float32)[:rows]
             out[CONTINUOUS] = tf.pad(values, [[0, 1], [0, 0]])
+        elif continuous_width:
+            out[CONTINUOUS] = tf.zeros([tf.shape(out["inputs"])[0], continuous_width])
         return out
 
     return dataset.map(convert, num_parallel_calls=tf.data.AUTOTUNE)

@@ -9,7 +9,8 @@
     | continuous      (log-mel or patches, where `ContinuousInputs.modalities` asks)
     | drop_invalid    (empty, NaN, out-of-range or too long: dropped; `count_dropped`
     |                  runs the chain up to here and counts them instead)
-    | to_frames       (inputs/targets [L, K] with EOS, modality and task indices)
+    | to_frames       (inputs/targets [L, K] with EOS, modality and task indices; in a
+    |                  run with continuous inputs, zero ones for the other inputs)
 
 Every step reads the vocabulary (`unified_vocabulary()`) and gin when a dataset
 is made. Random choices are keyed hashes of the unit, the pass over the data (the
@@ -56,10 +57,33 @@ class ContinuousInputs:
         del out["modalities"]
         return out
 
+    def width(self) -> int:
+        """D of every example's `continuous_inputs` in this run: `feature_dim`, or else the
+        one continuous modality's own (log-mel bins, or a patch's pixels)."""
+        if self.feature_dim is not None:
+            return self.feature_dim
+        widths = {
+            "audio": self.num_mel_bins,
+            "image": (self.patch_height or self.patch_size) * self.patch_size,
+        }
+        own = {widths[m] for m in self.modalities}
+        if len(own) != 1:
+            raise ValueError(
+                f"ContinuousInputs.modalities = {self.modalities} have feature widths "
+                f"{sorted(own)}; set ContinuousInputs.feature_dim to one width for all"
+            )
+        return own.pop()
+
 
 def continuous_input(modality: str) -> bool:
     """Whether ``modality`` enters the encoder as continuous frames in this run (gin)."""
     return modality in ContinuousInputs().modalities
+
+
+def continuous_run() -> bool:
+    """Whether this run's batches carry continuous inputs (gin): every task's examples then
+    do, zero rows where the input is codes or symbols, so that one mixture samples both."""
+    return bool(ContinuousInputs().modalities)
 
 
 @seqio.map_over_dataset(num_seeds=1)
@@ -197,6 +221,7 @@ def _frames(dataset, sequence_length, *, input_modality, output_modality, task):
         vocabulary=vocabulary,
         trim=windows,
         continuous_input=continuous_input(input_modality),
+        continuous_width=ContinuousInputs().width() if continuous_run() else 0,
     )
 
 

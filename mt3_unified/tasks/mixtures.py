@@ -19,7 +19,7 @@ import tensorflow as tf
 
 from mt3_unified.errors import Mt3UnifiedError
 from mt3_unified.preprocessors.frames import CONTINUOUS
-from mt3_unified.tasks.chain import ContinuousInputs, continuous_input, count_dropped
+from mt3_unified.tasks.chain import count_dropped
 from mt3_unified.tasks.registry import registered_pairs, task_name, task_pair
 from mt3_unified.vocab.unified import TASK_ALIASES
 
@@ -93,7 +93,6 @@ class CurriculumMixture(seqio.Mixture):
     def get_dataset(self, sequence_length=None, split: str = "train", **kwargs):
         # seqio leaves out tasks without the split; the sampler needs the same list, in order.
         sampled = [task for task in self.tasks if split in task.splits]
-        _require_one_kind_of_input([task.name for task in sampled], self.name)
         self._sampled = [task.name for task in sampled]
         for task in sampled:
             _require_an_example(task, sequence_length, split, kwargs.get("shard_info"))
@@ -116,28 +115,6 @@ class CurriculumMixture(seqio.Mixture):
             weights = curriculum_weights(rates, starts, curriculum.examples_per_step)
         return tf.data.Dataset.sample_from_datasets(
             datasets, weights, seed=seed, stop_on_empty_dataset=True
-        )
-
-
-class MixedInputsError(Mt3UnifiedError, ValueError):
-    """A mixture whose tasks would take continuous inputs (`ContinuousInputs`) and codes."""
-
-
-def _require_one_kind_of_input(task_names: Sequence[str], mixture: str) -> None:
-    """Raises MixedInputsError where gin's `ContinuousInputs.modalities` gives some of the
-    tasks log-mel or patch inputs and not the others: their examples would differ in
-    structure, which tf.data cannot sample from together."""
-    kinds: dict[bool, list[str]] = {}
-    for name in task_names:
-        pair = task_pair(name)
-        if pair is not None:
-            kinds.setdefault(continuous_input(pair.split("_to_")[0]), []).append(name)
-    if len(kinds) > 1:
-        raise MixedInputsError(
-            f"{mixture}: ContinuousInputs.modalities = {ContinuousInputs().modalities} gives "
-            f"continuous inputs to {kinds[True]} but not to {kinds[False]}; a mixture's tasks "
-            "take continuous inputs all or none: a mixture of the former, or those modalities "
-            "in ContinuousInputs.modalities too"
         )
 
 

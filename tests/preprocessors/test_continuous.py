@@ -73,3 +73,20 @@ def test_strip_inputs_have_one_frame_a_column_and_the_strips_width():
     )
     (out,) = listed(ds)
     assert out["continuous_inputs"].shape == (3, 8)
+
+
+def test_symbolic_inputs_in_a_continuous_run_carry_zero_rows_of_its_width():
+    ds = dataset_of(raw_example(lmx="measure")).map(
+        lambda ex: {**ex, "lmx_ids": tf.constant([20, 21, 22]), "midi_ids": tf.constant([20])}
+    )
+    (out,) = listed(
+        to_frames(
+            ds, input_modality="lmx", output_modality="midi", vocabulary=vocab(),
+            continuous_width=6,
+        )
+    )  # fmt: skip
+    np.testing.assert_array_equal(out["continuous_inputs"], np.zeros((4, 6)))  # 3 ids + EOS
+    (plain,) = listed(
+        to_frames(ds, input_modality="lmx", output_modality="midi", vocabulary=vocab())
+    )
+    assert "continuous_inputs" not in plain

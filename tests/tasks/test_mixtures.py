@@ -94,23 +94,3 @@ def test_the_paper_mixtures_hold_their_pairs():
     assert pairs("paper_omr") == sorted(
         [task_name("synthetic_paper", "image", "lmx"), task_name("olimpic", "image", "lmx")]
     )
-
-
-def test_a_mixture_of_continuous_and_code_inputs_is_an_error_naming_both_sides():
-    gin.clear_config()
-    gin.bind_parameter("ContinuousInputs.modalities", ("audio",))
-    try:
-        with pytest.raises(mixtures.MixedInputsError) as err:
-            get_task_or_mixture("synthetic_tiny_amt_a2i_engrave").get_dataset(
-                {"inputs": 64, "targets": 64}, split="train"
-            )
-    finally:
-        gin.clear_config()
-    assert str(err.value) == (
-        "synthetic_tiny_amt_a2i_engrave: ContinuousInputs.modalities = ('audio',) gives "
-        "continuous inputs to ['synthetic_tiny_audio_to_image_train', "
-        "'synthetic_tiny_audio_to_midi_train'] but not to "
-        "['synthetic_tiny_lmx_to_image_train']; a mixture's tasks take continuous inputs all "
-        "or none: a mixture of the former, or those modalities in ContinuousInputs.modalities "
-        "too"
-    )

@@ -186,3 +186,24 @@ def test_a_run_with_log_mel_inputs_needs_only_the_model_and_task_switches(data_d
     )  # fmt: skip
     assert int(result.state.step) == 2
     assert "continuous_proj" in str(jax.tree_util.tree_structure(result.state.params))
+
+
+def test_one_mixture_mixes_log_mel_inputs_with_symbolic_ones(data_dir, tmp_path):
+    """AMT on log-mel frames beside LMX -> MIDI on tokens, in one mixture: the LMX examples
+    carry zero continuous inputs of the same width, so tf.data samples both; each task is
+    trained and evaluated."""
+    name = "synthetic_tiny_amt_lmx_to_midi"
+    add_mixture(name, ["synthetic_tiny"], ["audio_to_midi", "lmx_to_midi"])
+    result = run(
+        data_dir, tmp_path, name, 4,
+        "ContinuousInputs.modalities=('audio',)",
+        "ModelConfig.continuous_input_dim=128",
+        "ModelConfig.continuous_modalities=('audio',)",
+        "train.eval_every=4",
+        "TaskMetricEvaluator.max_examples=1",
+        "TaskMetricEvaluator.max_decode_length=8",
+    )  # fmt: skip
+    assert int(result.state.step) == 4
+    tags = curves_tags(tmp_path / "eval")
+    for task in ("audio_to_midi", "lmx_to_midi"):
+        assert any(f"synthetic_tiny_{task}_eval" in tag for tag in tags), (task, tags)
