@@ -11,6 +11,7 @@ from mt3_unified.infer.eval_context import TITLES, Context, Decoded
 from mt3_unified.infer.eval_decode import example_key
 from mt3_unified.infer.eval_transcribe import decode_clip, note_tuples
 from mt3_unified.tasks import postprocess
+from mt3_unified.tasks.chain import ContinuousInputs, continuous_input
 
 SAMPLES_DIR = "samples"
 
@@ -70,6 +71,8 @@ def write_sample_file(ctx: Context, folder: Path, role: str, modality: str, fram
         start = 0.0 if role == "input" else float(example["start_time"])
         ns = postprocess.midi_note_sequence(frames, start_time=start)
         return [list(n) for n in note_tuples(ns)]
+    if role == "input" and continuous_input(modality):
+        return write_continuous_input(ctx, folder, modality, example)
     encoder = ctx.encoder(modality)
     codes = postprocess.code_frames(frames, modality)
     if encoder is None:
@@ -88,3 +91,26 @@ def write_sample_file(ctx: Context, folder: Path, role: str, modality: str, fram
     segment = dataclasses.make_dataclass("Frames", ["frames"])(frames)
     write_png(decode_image_segments([segment], encoder), ctx.output_dir / path, "image")
     return f"{role}_image", str(path)
+
+
+def write_continuous_input(ctx: Context, folder: Path, modality: str, example):
+    """An input the model read as pixel patches, drawn from them (what it saw); log-mel
+    frames have no waveform to write: None."""
+    if modality != "image":
+        return None
+    from mt3_unified.infer.outputs import write_png
+    from mt3_unified.preprocessors.continuous import patches_to_image
+    from mt3_unified.preprocessors.frames import CONTINUOUS, CONTINUOUS_MARKER
+
+    settings = ContinuousInputs()
+    present = np.asarray(example["inputs"])[:, 0] == CONTINUOUS_MARKER
+    patches = np.asarray(example[CONTINUOUS])[present, : settings.own_width("image")]
+    image = patches_to_image(
+        patches,
+        image_height=settings.image_height,
+        patch_size=settings.patch_size,
+        patch_height=settings.patch_height,
+    )
+    path = folder / "input.png"
+    write_png(np.clip(image, 0.0, 1.0), ctx.output_dir / path, "image")
+    return "input_image", str(path)

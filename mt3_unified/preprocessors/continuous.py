@@ -12,6 +12,7 @@ cache point, after segmenting, so that windows of audio are cut first.
 
 from __future__ import annotations
 
+import numpy as np
 import tensorflow as tf
 
 from mt3_unified.preprocessors.frames import CONTINUOUS
@@ -54,6 +55,18 @@ def image_patches(
     grid = tf.reshape(resized, [rows, patch_height, columns, patch_size])
     grid = tf.transpose(grid, [2, 0, 1, 3])  # columns, rows, patch rows, patch columns
     return tf.reshape(grid, [columns * rows, patch_height * patch_size])
+
+
+def patches_to_image(
+    patches: np.ndarray, *, image_height: int, patch_size: int, patch_height: int | None = None
+) -> np.ndarray:
+    """The [image_height, columns * patch_size] image that `image_patches` cut into
+    ``patches`` [columns * rows, patch_height * patch_size] (its white padding included)."""
+    patch_height = patch_height or patch_size
+    rows = image_height // patch_height
+    columns = len(patches) // rows
+    grid = np.asarray(patches)[: columns * rows].reshape(columns, rows, patch_height, patch_size)
+    return grid.transpose(1, 2, 0, 3).reshape(image_height, columns * patch_size)
 
 
 def add_continuous_inputs(

@@ -57,16 +57,19 @@ class ContinuousInputs:
         del out["modalities"]
         return out
 
+    def own_width(self, modality: str) -> int:
+        """A modality's features before `feature_dim`'s zero padding: log-mel bins, or a
+        patch's pixels."""
+        if modality == "audio":
+            return self.num_mel_bins
+        return (self.patch_height or self.patch_size) * self.patch_size
+
     def width(self) -> int:
         """D of every example's `continuous_inputs` in this run: `feature_dim`, or else the
         one continuous modality's own (log-mel bins, or a patch's pixels)."""
         if self.feature_dim is not None:
             return self.feature_dim
-        widths = {
-            "audio": self.num_mel_bins,
-            "image": (self.patch_height or self.patch_size) * self.patch_size,
-        }
-        own = {widths[m] for m in self.modalities}
+        own = {self.own_width(m) for m in self.modalities}
         if len(own) != 1:
             raise ValueError(
                 f"ContinuousInputs.modalities = {self.modalities} have feature widths "

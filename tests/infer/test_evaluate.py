@@ -440,3 +440,33 @@ def test_decoding_for_keeps_beams_for_symbolic_outputs_only():
     assert decoding_note({"decoding": {}, "decoding_outputs": ["audio"]}) is None
     with pytest.raises(EvaluationError, match="--decoding-outputs: unknown modality"):
         evaluate(model_dir="unused", output_dir="unused", decoding_outputs=["wav"])
+
+
+def test_a_sample_read_as_pixel_strips_is_drawn_from_them(tmp_path):
+    from pathlib import Path
+
+    import gin
+    from PIL import Image
+
+    from mt3_unified.infer.eval_context import Context
+    from mt3_unified.infer.eval_samples import write_sample_file
+    from mt3_unified.preprocessors.frames import CONTINUOUS, CONTINUOUS_MARKER
+
+    gin.clear_config()
+    for name, value in (("modalities", ("image",)), ("image_height", 4), ("patch_size", 1),
+                        ("patch_height", 4), ("feature_dim", 6)):  # fmt: skip
+        gin.bind_parameter(f"ContinuousInputs.{name}", value)
+    try:
+        strips = np.zeros((4, 6), np.float32)  # 3 strips of 4 x 1 pixels, padded to 6; EOS
+        strips[1, :4] = 1.0  # the middle column white
+        inputs = np.zeros((4, 2), np.int32)
+        inputs[:3, 0] = CONTINUOUS_MARKER
+        (tmp_path / "s").mkdir()
+        ctx = Context(None, "test", 1, 1, 0, tmp_path, 1, {})
+        example = {"inputs": inputs, CONTINUOUS: strips}
+        written = write_sample_file(ctx, Path("s"), "input", "image", inputs, example)
+    finally:
+        gin.clear_config()
+    assert written == ("input_image", "s/input.png")
+    pixels = np.asarray(Image.open(tmp_path / "s" / "input.png"))
+    np.testing.assert_array_equal(pixels, [[0, 255, 0]] * 4)

@@ -7,6 +7,7 @@ from mt3_unified.preprocessors.continuous import (
     add_continuous_inputs,
     image_patches,
     log_mel_frames,
+    patches_to_image,
 )
 from mt3_unified.preprocessors.frames import CONTINUOUS_MARKER, to_frames
 from mt3_unified.vocab.layout import EOS_ID
@@ -27,6 +28,15 @@ def test_patches_as_high_as_the_image_are_column_strips():
     np.testing.assert_array_equal(strips, [[0, 1, 4, 5, 8, 9], [2, 3, 6, 7, 10, 11]])
     tall = image_patches(tf.zeros([4, 2]), image_height=4, patch_size=1, patch_height=2)
     assert tall.shape == (4, 2)  # 2 columns of 2 rows of 2 x 1 patches
+
+
+def test_patches_put_back_together_give_the_image():
+    image = np.arange(24, dtype=np.float32).reshape(4, 6)
+    for size, height in ((2, None), (2, 4), (3, 2)):
+        patches = image_patches(tf.constant(image), image_height=4, patch_size=size,
+                                patch_height=height).numpy()  # fmt: skip
+        back = patches_to_image(patches, image_height=4, patch_size=size, patch_height=height)
+        np.testing.assert_array_equal(back, image)
 
 
 def test_patches_pad_the_width_with_white():
