@@ -197,6 +197,7 @@ in_config demo lever amt_mel_256 gin/demo_amt_mel_256.gin amt audio_to_midi
 in_config demo lever omr gin/demo.gin omr image_to_lmx
 in_config demo lever omr_rows gin/demo_rows.gin omr image_to_lmx
 in_config demo lever omr_strips gin/demo_omr_strips.gin omr image_to_lmx
+in_config demo lever omr_strips_128 gin/demo_omr_strips_128.gin omr image_to_lmx
 in_config chorales lever omr gin/demo.gin omr image_to_lmx
 in_config chorales lever omr_patch_256 gin/demo_omr_patch_256.gin omr image_to_lmx
 in_config music21 pixel_lever omr_patch_256 gin/demo_omr_patch_256.gin omr image_to_lmx \
