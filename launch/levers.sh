@@ -8,7 +8,11 @@
 #       (gin/demo_amt_mel.gin) against d_model 256, 4 + 4 layers (gin/demo_amt_mel_256.gin)
 #   OMR, the image grid's rows: OMR alone with the tiny model on `demo` with each image
 #       frame's row embedded (gin/demo_rows.gin) against the same run without (lever omr);
-#       the demo's all-task run with them (lever all_rows)
+#       the demo's all-task run with them (lever all_rows), and that with OMR's share of
+#       the batches tripled (gin/demo_rows_omr3.gin, lever all_rows_omr3)
+#   OMR, pixels as column strips: OMR alone reading the system image as whole 128 x 2
+#       pixel columns, one frame each (gin/demo_omr_strips.gin, lever omr_strips), and
+#       with d_model 128 (gin/demo_omr_strips_128.gin, lever omr_strips_128)
 #   OMR, the corpus's size: OMR alone with the tiny model (gin/demo.gin) on the `demo`
 #       corpus (136 chorales; the run launch/compare_mixtures.sh also makes) against the
 #       `chorales` corpus (all 408, its own codecs and bake)
@@ -230,6 +234,8 @@ in_config demo synthesis_alone synthesis amt_mel
 in_config demo with_audio_decoding lever all_d128 gin/demo_128.gin all ""
 # The demo's all-task run with the image grid's rows embedded (gin/demo_rows.gin).
 in_config demo with_audio_decoding lever all_rows gin/demo_rows.gin all ""
+# ... and with OMR's share of the batches tripled (gin/demo_rows_omr3.gin).
+in_config demo with_audio_decoding lever all_rows_omr3 gin/demo_rows_omr3.gin all ""
 RUNS="${RUN_ROOT:-runs}"
 curves amt_curves.png audio_to_midi "tiny, log-mel=${RUNS}/demo/compare/amt_mel/model" \
   "d256, log-mel=${RUNS}/demo/compare/amt_mel_256/model"

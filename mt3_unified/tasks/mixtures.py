@@ -24,17 +24,36 @@ from mt3_unified.tasks.registry import registered_pairs, task_name, task_pair
 from mt3_unified.vocab.unified import TASK_ALIASES
 
 
+def for_task(values: Mapping[str, float], task_name: str):
+    """The value ``values`` gives a task: by its name, else by its modality pair, the keys
+    read as pairs ("image_to_lmx") or aliases ("omr"); None when neither is there."""
+    if task_name in values:
+        return values[task_name]
+    pair = task_pair(task_name)
+    if pair is None:
+        return None
+    return {TASK_ALIASES.get(k, k): v for k, v in values.items()}.get(pair)
+
+
 @gin.configurable
 def mixing_rate(
-    task: seqio.Task, temperature: float = 1.0, maximum: int | None = None, scale: float = 1.0
+    task: seqio.Task,
+    temperature: float = 1.0,
+    maximum: int | None = None,
+    scale: float = 1.0,
+    weights: Mapping[str, float] | None = None,
 ) -> float:
-    """A task's rate: (scale * min(examples of its train split, maximum)) ** (1 / temperature).
+    """A task's rate: (scale * min(examples of its train split, maximum)) ** (1 / temperature),
+    times its entry in ``weights`` (by task name, pair or alias, as `for_task`; 1 if none).
 
-    Temperature 1 samples in proportion to size; larger temperatures even the tasks out.
+    Temperature 1 samples in proportion to size; larger temperatures even the tasks out;
+    a weight gives one task more (or fewer) of the batches whatever its size.
     """
-    return seqio.mixing_rate_num_examples(
+    rate = seqio.mixing_rate_num_examples(
         task, maximum=maximum, scale=scale, temperature=temperature
     )
+    weight = for_task(weights or {}, task.name)
+    return rate * (1.0 if weight is None else float(weight))
 
 
 @gin.configurable
@@ -51,13 +70,7 @@ class Curriculum:
 
     def start_step(self, task_name: str) -> int:
         """The step a task joins at: by its name, else by its modality pair, else 0."""
-        if task_name in self.start_steps:
-            return int(self.start_steps[task_name])
-        pair = task_pair(task_name)
-        if pair is not None:
-            by_pair = {TASK_ALIASES.get(k, k): v for k, v in self.start_steps.items()}
-            return int(by_pair.get(pair, 0))
-        return 0
+        return int(for_task(self.start_steps, task_name) or 0)
 
 
 def curriculum_weights(

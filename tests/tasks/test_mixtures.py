@@ -65,6 +65,24 @@ def test_a_task_contributes_nothing_before_its_start_step(mixture):
     assert abs(np.mean(after == 1) - share) < 4 * sigma
 
 
+def test_a_weight_multiplies_a_tasks_rate(mixture):
+    gin.bind_parameter("mixing_rate.weights", {"mix_test_small": 3.0})
+    gin.bind_parameter("mixing_rate.temperature", 1.0)
+    rates = {task.name: mixtures.mixing_rate(task) for task in mixture.tasks}
+    assert rates == {"mix_test_big": 300.0, "mix_test_small": 300.0}
+    markers = _markers(mixture, 4000)
+    sigma = np.sqrt(0.25 / len(markers))
+    assert abs(np.mean(markers == 1) - 0.5) < 4 * sigma
+
+
+def test_values_by_task_name_pair_or_alias():
+    name = task_name("synthetic_tiny", "image", "lmx")
+    assert mixtures.for_task({"omr": 3.0}, name) == 3.0
+    assert mixtures.for_task({"image_to_lmx": 2.0, name: 4.0}, name) == 4.0
+    assert mixtures.for_task({"amt": 3.0}, name) is None
+    assert mixtures.for_task({"omr": 3.0}, "mix_test_big") is None
+
+
 def test_start_steps_match_task_names_pairs_and_aliases():
     name = task_name("synthetic_tiny", "image", "audio")
     assert mixtures.Curriculum({"i2a": 7}).start_step(name) == 7

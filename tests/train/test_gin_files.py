@@ -167,3 +167,12 @@ def test_demo_omr_strips_reads_each_pixel_column_pair_as_one_frame():
     )
     assert widest.shape == (160, config.continuous_input_dim)
     assert widest.shape[0] <= config.max_input_len
+
+
+def test_demo_rows_omr3_triples_omrs_share_of_the_demos_batches():
+    from mt3_unified.model.config import ModelConfig
+
+    parse_gin(["gin/demo_rows_omr3.gin"], ["MODEL_DIR='/tmp/x'"])
+    assert gin.query_parameter("%MIXTURE_OR_TASK_NAME") == "synthetic_demo_all"
+    assert ModelConfig().image_rows == 8
+    assert gin.query_parameter("mixing_rate.weights") == {"omr": 3.0}
