@@ -274,6 +274,15 @@ def test_levers_dry_run_trains_each_lever_beside_the_run_it_changes(tmp_path):
             _eval(model, f"{table}/eval_{name}_heldout", "test_heldout", flags=SAMPLED),
         ]
 
+    def omr_lever(name: str, gin: str) -> list[str]:  # OMR alone on the demo corpus
+        model = f"{runs}/demo/compare/{name}/model"
+        return [
+            *skipped,
+            _train(prep / "demo", model, "synthetic_demo_omr", gin=gin),
+            _eval(model, f"{table}/eval_{name}", "test", "image_to_lmx"),
+            _eval(model, f"{table}/eval_{name}_heldout", "test_heldout", "image_to_lmx"),
+        ]
+
     def judged(name: str, judge: str) -> list[str]:  # the all-task model's audio, judged
         return [
             _train(prep / "demo", f"{runs}/demo/model", "synthetic_demo_all"),
@@ -320,15 +329,9 @@ def test_levers_dry_run_trains_each_lever_beside_the_run_it_changes(tmp_path):
         _eval(d256, f"{table}/eval_amt_mel_256_heldout", "test_heldout", "audio_to_midi"),
         *skipped,
         *(f"# omr_{n}: done before ({demo_omr}/stages/omr_{n}.done); skipped" for n in lever_done),
-        *skipped,
-        _train(prep / "demo", f"{demo_omr}_rows/model", "synthetic_demo_omr", gin="demo_rows"),
-        _eval(f"{demo_omr}_rows/model", f"{table}/eval_omr_rows", "test", "image_to_lmx"),
-        _eval(
-            f"{demo_omr}_rows/model",
-            f"{table}/eval_omr_rows_heldout",
-            "test_heldout",
-            "image_to_lmx",
-        ),  # fmt: skip
+        *omr_lever("omr_rows", "demo_rows"),
+        *omr_lever("omr_strips", "demo_omr_strips"),
+        *omr_lever("omr_strips_128", "demo_omr_strips_128"),
         *chorales_prep,
         _train(prep / "chorales", omr, "synthetic_chorales_omr"),
         _eval(omr, f"{chorales}/eval_omr", "test", "image_to_lmx"),
@@ -433,6 +436,7 @@ def test_levers_dry_run_trains_each_lever_beside_the_run_it_changes(tmp_path):
         ),
         *all_task_lever("all_d128", "demo_128"),
         *all_task_lever("all_rows", "demo_rows"),
+        *all_task_lever("all_rows_omr3", "demo_rows_omr3"),
         curves.format(
             f'--run "tiny, log-mel={amt_mel}/model" --run "d256, log-mel={d256}"',
             "audio_to_midi",
