@@ -18,6 +18,16 @@ import tensorflow as tf
 from mt3_unified.preprocessors.frames import CONTINUOUS
 
 
+def feature_width(
+    modality: str, *, num_mel_bins: int, patch_size: int, patch_height: int | None = None
+) -> int:
+    """D of a modality's continuous features: log-mel bins, or a patch's pixels (patches
+    `patch_height` high, default square, and `patch_size` wide)."""
+    if modality == "audio":
+        return num_mel_bins
+    return (patch_height or patch_size) * patch_size
+
+
 def log_mel_frames(
     audio: tf.Tensor, *, sample_rate: int, frame_rate: float, num_mel_bins: int, fft_size: int
 ) -> tf.Tensor:
@@ -96,7 +106,9 @@ def add_continuous_inputs(
         )
         dim = num_mel_bins
     elif modality == "image":
-        dim = (patch_height or patch_size) * patch_size
+        dim = feature_width(
+            "image", num_mel_bins=num_mel_bins, patch_size=patch_size, patch_height=patch_height
+        )
 
         def features(ex):
             empty = tf.equal(tf.size(ex["image"]), 0)

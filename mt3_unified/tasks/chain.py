@@ -60,9 +60,12 @@ class ContinuousInputs:
     def own_width(self, modality: str) -> int:
         """A modality's features before `feature_dim`'s zero padding: log-mel bins, or a
         patch's pixels."""
-        if modality == "audio":
-            return self.num_mel_bins
-        return (self.patch_height or self.patch_size) * self.patch_size
+        return continuous.feature_width(
+            modality,
+            num_mel_bins=self.num_mel_bins,
+            patch_size=self.patch_size,
+            patch_height=self.patch_height,
+        )
 
     def width(self) -> int:
         """D of every example's `continuous_inputs` in this run: `feature_dim`, or else the
