@@ -157,12 +157,17 @@ class UnifiedTransformer(nn.Module):
         length = tokens.shape[1]
         x = self.embed_frames(tokens)
         x = x + self.encoder_pos[input_modality, :length].astype(x.dtype)
-        x = self._add_rows(x, "encoder", jnp.arange(length), input_modality)
         x = x + self.target_modality_embed[target_modality][:, None].astype(x.dtype)
+        code_modality = input_modality  # of the examples whose inputs are codes or symbols
         if cfg.continuous_input_dim and continuous is not None:
             ids = jnp.array([MODALITIES.index(m) for m in cfg.continuous_modalities], jnp.int32)
-            use = jnp.isin(input_modality, ids)[:, None, None]
-            x = x + jnp.where(use, self.continuous_proj(continuous.astype(x.dtype)), 0)
+            use = jnp.isin(input_modality, ids)
+            x = x + jnp.where(
+                use[:, None, None], self.continuous_proj(continuous.astype(x.dtype)), 0
+            )
+            code_modality = jnp.where(use, -1, input_modality)
+        # Rows of the image codes' grid; patches or strips of pixels are not laid out in it.
+        x = self._add_rows(x, "encoder", jnp.arange(length), code_modality)
         x = constrain(self._drop(x), ("batch", "length", "embed"))
         mask = tokens[..., 0] != PAD_ID
         padding = AttentionMask(key_mask=mask)

@@ -169,6 +169,34 @@ class TfdsRawSource(RawSource):
         )
         return ds.map(tfds_to_raw, num_parallel_calls=tf.data.AUTOTUNE)
 
+    def unit_inputs(self, split: str, modality: str) -> dict[str, object]:
+        """{`unit_key`: input} of a split's every unit: an image's PNG/JPEG bytes, or audio's
+        (int16 samples, sample rate); `JoinedRawSource` attaches them to baked records."""
+        import tensorflow_datasets as tfds
+
+        builder = self._builder()
+        if modality not in builder.info.features:
+            raise SourceError(f"{self.corpus.tfds_name} holds no {modality}")
+        ds = builder.as_dataset(
+            split=split,
+            shuffle_files=False,
+            decoders={"image": tfds.decode.SkipDecoding()}
+            if "image" in builder.info.features
+            else None,
+        )
+
+        def keyed(example):
+            key = unit_key(tfds_to_raw({k: v for k, v in example.items() if k != "image"}))
+            if modality == "image":
+                return key, example["image"], tf.zeros([], tf.int32)
+            rate = tf.cast(example["sample_rate"], tf.int32)
+            return key, tf.cast(example["audio"], tf.int16), rate
+
+        found = {}
+        for key, data, rate in ds.map(keyed).as_numpy_iterator():
+            found[key.decode()] = data if modality == "image" else (data, np.int32(rate))
+        return found
+
 
 def tfds_to_raw(example: Mapping[str, tf.Tensor]) -> dict[str, tf.Tensor]:
     """A decoded corpus example as a raw example: what the corpus has, the rest left empty."""
@@ -321,45 +349,127 @@ def _baked_to_raw(serialized, spec, audio_frame_rate: float) -> dict[str, tf.Ten
     return raw
 
 
-# ---------------------------------------------------------------- one task's source
-def reads_baked(input_modality: str, output_modality: str, continuous_input: bool) -> bool:
-    """Whether a task reads the baked corpus: when its output is image or audio codes, or
-    its input is and is not asked for as continuous frames; else (symbolic pairs,
-    continuous inputs to symbolic outputs) it reads the TFDS corpus."""
-    if output_modality in CODE_MODALITIES:
-        if continuous_input and input_modality in CODE_MODALITIES:
+# ---------------------------------------------------------------- joined corpora
+def unit_key(raw: Mapping[str, tf.Tensor]) -> tf.Tensor:
+    """A raw example's unit as one string (piece, unit index, start time): what a bake keeps
+    of its TFDS example, so that a baked record finds the example it was baked from."""
+    return tf.strings.join(
+        [
+            raw["piece_id"],
+            tf.strings.as_string(raw["unit_index"]),
+            tf.strings.as_string(raw["start_time"], precision=4),
+        ],
+        separator="|",
+    )
+
+
+class JoinedRawSource(RawSource):
+    """Baked records with their unit's raw input from the TFDS corpus: the output's codes
+    from the bake, the input's pixels or samples (which the bake drops) from TFDS.
+
+    It serves tasks whose input is read as continuous frames and whose output is codes
+    (audio -> image on log-mel, image -> audio on pixel patches). The split's inputs are
+    held in memory, as PNG bytes or int16 samples, and found by `unit_key`; a baked unit
+    missing from the TFDS corpus (a corpus rebuilt since the bake) is an error naming it.
+    """
+
+    def __init__(self, corpus: Corpus, input_modality: str):
+        if input_modality not in CODE_MODALITIES:
+            raise SourceError(f"only image or audio inputs are joined, not {input_modality}")
+        super().__init__(corpus)
+        self.input_modality = input_modality
+        self._baked, self._tfds = BakedRawSource(corpus), TfdsRawSource(corpus)
+
+    def _where(self) -> str:
+        return self._baked._where()
+
+    def _count(self, split: str) -> int:
+        return self._baked._count(split)
+
+    def num_variants(self) -> int:
+        return self._baked.num_variants()
+
+    def _read(self, split, shuffle, seed, shard_info) -> tf.data.Dataset:
+        inputs = self._tfds.unit_inputs(split, self.input_modality)
+        self._check_units(split, inputs)
+        attach = functools.partial(_attach_input, inputs=inputs, modality=self.input_modality)
+        baked = self._baked._read(split, shuffle, seed, shard_info)
+        return baked.map(attach, num_parallel_calls=tf.data.AUTOTUNE)
+
+    def _check_units(self, split: str, inputs: Mapping[str, object]) -> None:
+        spec = {
+            name: feature
+            for name, feature in baked_format.read_feature_spec(self._baked._dir()).items()
+            if name in {*PIECE_ID_FEATURES, "system_index", "start_time"}
+        }
+        records = tf.data.TFRecordDataset(self._baked._file(split))
+        keys = records.map(lambda s: unit_key(_baked_to_raw(s, spec, 0.0)))
+        missing = sorted({k.decode() for k in keys.as_numpy_iterator()} - set(inputs))
+        if missing:
             raise SourceError(
-                f"{input_modality} -> {output_modality}: continuous {input_modality} inputs "
-                f"need the TFDS corpus, but {output_modality} codes come from the baked one; "
-                f"use code inputs for this task"
+                f"{len(missing)} units of the bake {self._baked._file(split)} are not in the "
+                f"TFDS corpus {self._tfds._where()} (first: {missing[0]!r}); the corpus was "
+                "rebuilt since the bake: bake it again"
             )
-        return True
-    return input_modality in CODE_MODALITIES and not continuous_input
+
+
+def _attach_input(raw, *, inputs, modality: str) -> dict[str, tf.Tensor]:
+    """``raw`` with its unit's image or audio from ``inputs`` ({unit_key: input})."""
+    raw = dict(raw)
+    key = unit_key(raw)
+    if modality == "image":
+        data = tf.numpy_function(lambda k: inputs[k.decode()], [key], tf.string, stateful=False)
+        raw["image"] = decode_image_or_empty(tf.ensure_shape(data, []))
+        return raw
+    samples, rate = tf.numpy_function(
+        lambda k: inputs[k.decode()], [key], [tf.int16, tf.int32], stateful=False
+    )
+    raw["audio"] = tf.cast(tf.ensure_shape(samples, [None]), tf.float32) / 32768.0
+    raw["sample_rate"] = tf.ensure_shape(rate, [])
+    return raw
+
+
+# ---------------------------------------------------------------- one task's source
+def source_kind(input_modality: str, output_modality: str, continuous_input: bool) -> str:
+    """Which corpus a task reads: "baked" when its output is image or audio codes, or its
+    input is and is not read as continuous frames; "joined" (`JoinedRawSource`) when its
+    output is codes and its input image or audio read as continuous frames; else (symbolic
+    pairs, continuous inputs to symbolic outputs) "tfds"."""
+    continuous_code_input = continuous_input and input_modality in CODE_MODALITIES
+    if output_modality in CODE_MODALITIES:
+        return "joined" if continuous_code_input else "baked"
+    return "baked" if input_modality in CODE_MODALITIES and not continuous_input else "tfds"
 
 
 class TaskSource(RawSource):
-    """The source of one (corpus, input, output) task: the baked corpus or the TFDS one,
-    chosen when a dataset is made (``continuous_input(modality)`` reads the gin switch)."""
+    """The source of one (corpus, input, output) task: the baked corpus, the TFDS one or
+    the two joined, chosen when a dataset is made (``continuous_input(modality)`` reads
+    the gin switch)."""
 
     def __init__(self, corpus: Corpus, input_modality: str, output_modality: str, continuous_input):
         super().__init__(corpus)
         self.input_modality, self.output_modality = input_modality, output_modality
         self._continuous_input = continuous_input
-        self._baked, self._tfds = BakedRawSource(corpus), TfdsRawSource(corpus)
+        self._sources = {
+            "baked": BakedRawSource(corpus),
+            "tfds": TfdsRawSource(corpus),
+        }
+        if input_modality in CODE_MODALITIES and output_modality in CODE_MODALITIES:
+            self._sources["joined"] = JoinedRawSource(corpus, input_modality)
 
     @property
-    def baked(self) -> bool:
-        """Whether the task reads the baked corpus under the current gin config."""
+    def kind(self) -> str:
+        """The corpus the task reads under the current gin config (`source_kind`)."""
         continuous = bool(self._continuous_input(self.input_modality))
-        return reads_baked(self.input_modality, self.output_modality, continuous)
+        return source_kind(self.input_modality, self.output_modality, continuous)
 
     @property
     def active(self) -> RawSource:
-        return self._baked if self.baked else self._tfds
+        return self._sources[self.kind]
 
     def num_variants(self) -> int:
         """Shift variants a unit has: those of the baked corpus; 1 for a TFDS corpus."""
-        return self._baked.num_variants() if self.baked else 1
+        return 1 if self.kind == "tfds" else self._sources["baked"].num_variants()
 
     def _where(self) -> str:
         return self.active._where()

@@ -91,6 +91,19 @@ def test_the_rows_change_what_an_image_reader_computes():
     np.testing.assert_allclose(plain[1], rowed[1], atol=1e-6)  # LMX -> MIDI untouched
 
 
+def test_continuous_image_inputs_get_no_grid_rows():
+    batch = make_batch([("image", "lmx"), ("image", "lmx")])
+    batch["encoder_continuous_inputs"] = np.ones((2, 12, 6), np.float32)
+    config = dict(continuous_input_dim=6, continuous_modalities=("image",))
+    params = tiny_model(**config).init(jax.random.key(3))
+    with_rows = tiny_model(image_rows=3, **config)
+    rows_params = dict(with_rows.init(jax.random.key(3)), **params)
+    plain = np.asarray(tiny_model(**config).logits(params, batch))
+    rowed = np.asarray(with_rows.logits(rows_params, batch))
+    # Strips or patches of pixels are not the codes' grid: the row tables are not added.
+    np.testing.assert_allclose(plain, rowed, atol=1e-6)
+
+
 def test_negative_image_rows_are_refused():
     with pytest.raises(ValueError, match="image_rows must be >= 0"):
         dataclasses.replace(TINY, image_rows=-1)

@@ -7,7 +7,7 @@ import pytest
 import seqio
 
 from mt3_unified.tasks import registry
-from mt3_unified.tasks.sources import SourceError, reads_baked
+from mt3_unified.tasks.sources import source_kind
 from mt3_unified.tasks.synthetic import PAPER_PAIRS
 
 
@@ -46,12 +46,13 @@ def test_an_unknown_name_is_an_error_listing_the_registered_ones():
 
 
 def test_which_tasks_read_the_bake():
-    assert reads_baked("image", "lmx", continuous_input=False)
-    assert not reads_baked("image", "lmx", continuous_input=True)
-    assert reads_baked("lmx", "audio", continuous_input=False)
-    assert not reads_baked("lmx", "midi", continuous_input=False)
-    with pytest.raises(SourceError, match="continuous audio inputs"):
-        reads_baked("audio", "image", continuous_input=True)
+    assert source_kind("image", "lmx", continuous_input=False) == "baked"
+    assert source_kind("image", "lmx", continuous_input=True) == "tfds"
+    assert source_kind("lmx", "audio", continuous_input=False) == "baked"
+    assert source_kind("lmx", "audio", continuous_input=True) == "baked"
+    assert source_kind("lmx", "midi", continuous_input=False) == "tfds"
+    assert source_kind("audio", "image", continuous_input=True) == "joined"
+    assert source_kind("image", "audio", continuous_input=False) == "baked"
 
 
 def test_output_features_take_the_vocabulary_gin_binds_when_used():

@@ -111,3 +111,71 @@ def test_every_synthetic_task_yields_batches_the_model_loss_takes(baked_tiny, pa
         assert np.isfinite(float(loss))
     finally:
         gin.clear_config()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("pair", [("audio", "image"), ("image", "audio")])
+def test_continuous_inputs_to_codes_join_the_tfds_input_to_the_baked_output(baked_tiny, pair):
+    import tensorflow as tf
+
+    from mt3_unified.codecs.data import load_corpus
+    from mt3_unified.codecs.inputs import image_to_array
+    from mt3_unified.preprocessors import continuous
+    from mt3_unified.tasks.chain import ContinuousInputs
+
+    data_dir, baked_dir = baked_tiny
+    lengths = {"inputs": 2048, "targets": 2048}
+
+    def examples(continuous_inputs: bool) -> dict:
+        gin_bindings(data_dir, baked_dir, image_books=4, audio_books=4)
+        gin.bind_parameter("VocabularyConfig.image_codebook_size", 64)
+        gin.bind_parameter("VocabularyConfig.audio_codebook_size", 32)
+        if continuous_inputs:
+            gin.bind_parameter("ContinuousInputs.modalities", (pair[0],))
+        task = get_task_or_mixture(task_name("synthetic_tiny", *pair, "eval"))
+        ds = task.get_dataset(lengths, split="test", shuffle=False)
+        found = {
+            (ex["piece_id"], round(float(ex["start_time"]), 3)): ex for ex in ds.as_numpy_iterator()
+        }
+        settings = ContinuousInputs().settings()
+        gin.clear_config()
+        return found, settings
+
+    try:
+        joined, settings = examples(True)
+        baked, _ = examples(False)
+    finally:
+        gin.clear_config()
+    corpus = load_corpus("synthetic_scores/tiny", "test", str(data_dir), image_bytes=True)
+    units = {(u["piece_id"], round(float(u["start_time"]), 3)): u for u in corpus}
+    # Every unit finds its input; the units whose codes do not fit the lengths are dropped:
+    # the tiny audio codec's codes of three of four units, as inputs (audio -> image with
+    # code inputs) or as outputs (image -> audio, either way).
+    if pair[0] == "audio":
+        assert joined.keys() == units.keys() and len(baked) == 1
+    else:
+        assert joined.keys() == baked.keys() and len(baked) == 1
+    # The output codes are the bake's, as the task reads them with code inputs.
+    for key, ex in baked.items():
+        np.testing.assert_array_equal(joined[key]["targets"], ex["targets"])
+    for key, ex in joined.items():
+        unit = units[key]
+        # The input is the TFDS unit's own audio or pixels, as log-mel frames or patches.
+        if pair[0] == "audio":
+            audio = tf.constant(unit["audio"].astype(np.float32) / 32768.0)
+            expected = continuous.log_mel_frames(
+                audio,
+                **{
+                    k: settings[k]
+                    for k in ("sample_rate", "frame_rate", "num_mel_bins", "fft_size")
+                },
+            )
+        else:
+            expected = continuous.image_patches(
+                tf.constant(image_to_array(unit["image"])),
+                **{k: settings[k] for k in ("image_height", "patch_size", "patch_height")},
+            )
+        features, frames = ex["continuous_inputs"], len(expected)
+        # float32 FFTs in two graphs agree to ~1e-4 (log scale)
+        np.testing.assert_allclose(features[:frames], expected.numpy(), atol=1e-3)
+        assert not features[frames:].any()  # the EOS frame's row

@@ -176,3 +176,17 @@ def test_demo_rows_omr3_triples_omrs_share_of_the_demos_batches():
     assert gin.query_parameter("%MIXTURE_OR_TASK_NAME") == "synthetic_demo_all"
     assert ModelConfig().image_rows == 8
     assert gin.query_parameter("mixing_rate.weights") == {"omr": 3.0}
+
+
+def test_demo_mel_reads_audio_as_log_mel_in_the_demos_mixture():
+    from mt3_unified.model.config import ModelConfig
+    from mt3_unified.tasks.chain import ContinuousInputs
+
+    parse_gin(["gin/demo_mel.gin"], ["MODEL_DIR='/tmp/x'"])
+    assert gin.query_parameter("%MIXTURE_OR_TASK_NAME") == "synthetic_demo_all"
+    inputs, config = ContinuousInputs(), ModelConfig()
+    assert inputs.modalities == config.continuous_modalities == ("audio",)
+    assert inputs.width() == config.continuous_input_dim == 128
+    # As many frames a second as the demo's audio codes: a system fits as its codes did.
+    assert inputs.frame_rate == 50.0 and inputs.sample_rate == 16000
+    assert gin.query_parameter("%TASK_FEATURE_LENGTHS")["inputs"] == 320
