@@ -11,7 +11,8 @@
 #       the demo's all-task run with them (lever all_rows), and that with OMR's share of
 #       the batches tripled (gin/demo_rows_omr3.gin, lever all_rows_omr3)
 #   AMT in the mixture, its inputs: the demo's all-task run reading audio as log-mel
-#       frames instead of codes (gin/demo_mel.gin, lever all_mel)
+#       frames instead of codes (gin/demo_mel.gin, lever all_mel), and that with AMT's
+#       share of the batches tripled (gin/demo_mel_amt3.gin, lever all_mel_amt3)
 #   OMR, pixels as column strips: OMR alone reading the system image as whole 128 x 2
 #       pixel columns, one frame each (gin/demo_omr_strips.gin, lever omr_strips), and
 #       with d_model 128 (gin/demo_omr_strips_128.gin, lever omr_strips_128)
@@ -240,6 +241,8 @@ in_config demo with_audio_decoding lever all_rows gin/demo_rows.gin all ""
 in_config demo with_audio_decoding lever all_rows_omr3 gin/demo_rows_omr3.gin all ""
 # The demo's all-task run reading audio as log-mel frames (gin/demo_mel.gin).
 in_config demo with_audio_decoding lever all_mel gin/demo_mel.gin all ""
+# ... and with AMT's share of the batches tripled (gin/demo_mel_amt3.gin).
+in_config demo with_audio_decoding lever all_mel_amt3 gin/demo_mel_amt3.gin all ""
 RUNS="${RUN_ROOT:-runs}"
 curves amt_curves.png audio_to_midi "tiny, log-mel=${RUNS}/demo/compare/amt_mel/model" \
   "d256, log-mel=${RUNS}/demo/compare/amt_mel_256/model"

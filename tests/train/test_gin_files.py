@@ -190,3 +190,12 @@ def test_demo_mel_reads_audio_as_log_mel_in_the_demos_mixture():
     # As many frames a second as the demo's audio codes: a system fits as its codes did.
     assert inputs.frame_rate == 50.0 and inputs.sample_rate == 16000
     assert gin.query_parameter("%TASK_FEATURE_LENGTHS")["inputs"] == 320
+
+
+def test_demo_mel_amt3_triples_amts_share_on_log_mel():
+    from mt3_unified.tasks.chain import ContinuousInputs
+
+    parse_gin(["gin/demo_mel_amt3.gin"], ["MODEL_DIR='/tmp/x'"])
+    assert gin.query_parameter("%MIXTURE_OR_TASK_NAME") == "synthetic_demo_all"
+    assert ContinuousInputs().modalities == ("audio",)
+    assert gin.query_parameter("mixing_rate.weights") == {"amt": 3.0}
