@@ -128,7 +128,13 @@ def to_frames(
             values = tf.cast(example[CONTINUOUS], tf.float32)[:rows]
             out[CONTINUOUS] = tf.pad(values, [[0, 1], [0, 0]])
         elif continuous_width:
-            out[CONTINUOUS] = tf.zeros([tf.shape(out["inputs"])[0], continuous_width])
+            # As many rows as the inputs keep once seqio trims them to their length: an
+            # input of exactly that many frames (an inference unit cut to fit) has one more
+            # with its EOS, which seqio cuts from `inputs` but not from these rows.
+            rows = tf.shape(out["inputs"])[0]
+            if lengths.get("inputs"):
+                rows = tf.minimum(rows, lengths["inputs"])
+            out[CONTINUOUS] = tf.zeros([rows, continuous_width])
         return out
 
     return dataset.map(convert, num_parallel_calls=tf.data.AUTOTUNE)

@@ -100,3 +100,18 @@ def test_symbolic_inputs_in_a_continuous_run_carry_zero_rows_of_its_width():
         to_frames(ds, input_modality="lmx", output_modality="midi", vocabulary=vocab())
     )
     assert "continuous_inputs" not in plain
+
+
+def test_zero_rows_fit_the_input_length_that_seqio_trims_the_inputs_to():
+    ds = dataset_of(raw_example(lmx="measure")).map(
+        lambda ex: {**ex, "lmx_ids": tf.constant([20, 21, 22]), "midi_ids": tf.constant([20])}
+    )
+    (out,) = listed(
+        to_frames(
+            ds, {"inputs": 3, "targets": 8}, input_modality="lmx", output_modality="midi",
+            vocabulary=vocab(), continuous_width=6,
+        )
+    )  # fmt: skip
+    # 3 ids + EOS are 4 frames, which seqio cuts to 3; the zero rows are 3 already.
+    assert len(out["inputs"]) == 4
+    np.testing.assert_array_equal(out["continuous_inputs"], np.zeros((3, 6)))
