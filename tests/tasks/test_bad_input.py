@@ -16,7 +16,8 @@ from mt3_unified.tasks.registry import (
     get_task_or_mixture,
     task_name,
 )
-from mt3_unified.tasks.sources import Corpus, decode_image_or_empty
+from mt3_unified.tasks.sources import Corpus, JoinedRawSource, SourceError, decode_image_or_empty
+from tests.corpus.conftest import needs_fluidsynth
 from tests.tasks.conftest import (
     AUDIO_BOOKS,
     CODES,
@@ -184,3 +185,19 @@ def test_a_mixture_task_that_keeps_no_example_is_an_error_naming_it(bad_baked):
     with pytest.raises(EmptyTaskError, match=rf"{name} keeps no example of split 'train'") as err:
         get_task_or_mixture("bad_only").get_dataset(tiny, split="train", num_epochs=None)
     assert "'too_long': 2" in str(err.value) and "'no_audio': 1" in str(err.value)
+
+
+@needs_fluidsynth
+def test_a_baked_unit_missing_from_the_tfds_corpus_is_an_error_naming_it(tiny_build, handmade_dir):
+    data_dir, _ = tiny_build
+    gin_bindings(data_dir, handmade_dir)
+    try:
+        # The hand-made bake's units (pieces a, b, c) were not baked from the tiny corpus.
+        corpus = Corpus("synthetic_scores/tiny", ("train", "test"), baked_name=HANDMADE)
+        with pytest.raises(SourceError) as error:
+            JoinedRawSource(corpus, "audio").get_dataset("test", shuffle=False)
+    finally:
+        gin.clear_config()
+    message = str(error.value)
+    assert "1 units of the bake" in message and "handmade/test.tfrecord" in message
+    assert "(first: 'c|0|0.0000')" in message and "bake it again" in message
