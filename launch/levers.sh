@@ -5,7 +5,8 @@
 # next to the run it changes.
 #
 #   AMT, the model's size: AMT alone on log-mel inputs, the tiny model
-#       (gin/demo_amt_mel.gin) against d_model 256, 4 + 4 layers (gin/demo_amt_mel_256.gin)
+#       (gin/demo_amt_mel.gin) against d_model 256, 4 + 4 layers (gin/demo_amt_mel_256.gin),
+#       and the tiny model at 50 log-mel frames a second instead of 100 (gin/demo_amt_mel_50.gin)
 #   OMR, the image grid's rows: OMR alone with the tiny model on `demo` with each image
 #       frame's row embedded (gin/demo_rows.gin) against the same run without (lever omr);
 #       the demo's all-task run with them (lever all_rows), and that with OMR's share of
@@ -201,6 +202,7 @@ curves() {
 in_config demo setup
 in_config demo lever amt_mel gin/demo_amt_mel.gin amt audio_to_midi
 in_config demo lever amt_mel_256 gin/demo_amt_mel_256.gin amt audio_to_midi
+in_config demo lever amt_mel_50 gin/demo_amt_mel_50.gin amt audio_to_midi
 in_config demo lever omr gin/demo.gin omr image_to_lmx
 in_config demo lever omr_rows gin/demo_rows.gin omr image_to_lmx
 in_config demo lever omr_strips gin/demo_omr_strips.gin omr image_to_lmx

@@ -263,6 +263,7 @@ def test_levers_dry_run_trains_each_lever_beside_the_run_it_changes(tmp_path):
     skipped = [f"# {n}: done before ({prep}/demo/stages/{n}.done); skipped" for n in PREP_DONE]
     d256, omr = f"{runs}/demo/compare/amt_mel_256/model", f"{runs}/chorales/compare/omr/model"
     amt_mel, demo_omr = f"{runs}/demo/compare/amt_mel", f"{runs}/demo/compare/omr"
+    amt_mel_50 = f"{runs}/demo/compare/amt_mel_50/model"
     table, chorales = f"{outputs}/compare_demo", f"{outputs}/compare_chorales"
 
     def all_task_lever(name: str, gin: str) -> list[str]:  # evaluated as the demo evaluates
@@ -327,6 +328,10 @@ def test_levers_dry_run_trains_each_lever_beside_the_run_it_changes(tmp_path):
         _train(prep / "demo", d256, "synthetic_demo_amt", gin="demo_amt_mel_256"),
         _eval(d256, f"{table}/eval_amt_mel_256", "test", "audio_to_midi"),
         _eval(d256, f"{table}/eval_amt_mel_256_heldout", "test_heldout", "audio_to_midi"),
+        *skipped,
+        _train(prep / "demo", amt_mel_50, "synthetic_demo_amt", gin="demo_amt_mel_50"),
+        _eval(amt_mel_50, f"{table}/eval_amt_mel_50", "test", "audio_to_midi"),
+        _eval(amt_mel_50, f"{table}/eval_amt_mel_50_heldout", "test_heldout", "audio_to_midi"),
         *skipped,
         *(f"# omr_{n}: done before ({demo_omr}/stages/omr_{n}.done); skipped" for n in lever_done),
         *omr_lever("omr_rows", "demo_rows"),

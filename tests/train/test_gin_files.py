@@ -199,3 +199,12 @@ def test_demo_mel_amt3_triples_amts_share_on_log_mel():
     assert gin.query_parameter("%MIXTURE_OR_TASK_NAME") == "synthetic_demo_all"
     assert ContinuousInputs().modalities == ("audio",)
     assert gin.query_parameter("mixing_rate.weights") == {"amt": 3.0}
+
+
+def test_demo_amt_mel_50_reads_amt_alone_at_the_codes_frame_rate():
+    from mt3_unified.tasks.chain import ContinuousInputs
+
+    parse_gin(["gin/demo_amt_mel_50.gin"], ["MODEL_DIR='/tmp/x'"])
+    assert gin.query_parameter("%MIXTURE_OR_TASK_NAME") == "synthetic_demo_amt"
+    inputs = ContinuousInputs()
+    assert inputs.modalities == ("audio",) and inputs.frame_rate == 50.0
