@@ -127,6 +127,9 @@ class Context:
     # this run's own) and the audio codec it reads, by workdir.
     transcriber: object = None
     transcriber_codec: str | None = None
+    # The run whose OMR reads generated images (`evaluate`'s ``reader``; None: this run's
+    # own), on the same image codes.
+    reader: object = None
     # How the evaluated model decodes its translations (`model.decoding.DecodingSettings`'
     # fields; empty: greedy). Judges (the AMT or OMR that scores an output) stay greedy.
     decoding: dict = dataclasses.field(default_factory=dict)
@@ -164,6 +167,13 @@ class Context:
             return "this model's own AMT"
         run = self.transcriber
         return f"the AMT of {run.model_dir} (step {run.step}, `--transcriber`)"
+
+    def reader_label(self) -> str:
+        """Who reads generated images, as the tables' notes say it."""
+        if self.reader is None:
+            return "this model's own OMR"
+        run = self.reader
+        return f"the OMR of {run.model_dir} (step {run.step}, `--reader`)"
 
     def embed(self) -> tuple[Callable, str]:
         if self._embed is None:

@@ -134,18 +134,22 @@ def score_codes(ctx: Context, decoded: Decoded) -> dict:
 
 # ------------------------------------------------------------------ audio -> image
 def score_emd(ctx: Context, decoded: Decoded) -> dict:
-    """EMD of the model's own OMR of generated images against each one's ground-truth LMX."""
+    """EMD of the OMR (the model's own, or `ctx.reader`'s) of generated images against each
+    one's ground-truth LMX."""
     keys = {example_key(ex) for ex in decoded.examples}
     truth_by_key = units_by_key(decoded.task, ctx.split, keys, _lmx_tokens)
     kept = [i for i, ex in enumerate(decoded.examples) if example_key(ex) in truth_by_key]
     truth = [truth_by_key[example_key(decoded.examples[i])] for i in kept]
-    generated = omr(ctx, [_whole_columns(ctx, decoded.predictions[i]) for i in kept])
-    gt_image = omr(ctx, [decoded.targets[i] for i in kept])
     n = len(kept)
 
     def values(readings):
         return emd_values(truth, readings)
 
+    def read(code_sets):
+        return omr(ctx, code_sets, ctx.reader)
+
+    generated = read([_whole_columns(ctx, decoded.predictions[i]) for i in kept])
+    gt_image = read([decoded.targets[i] for i in kept])
     rows = [
         row(MODEL, values(generated), n),
         row(RANDOM, values(random_pairing(gt_image, ctx.seed)), n),
@@ -153,7 +157,7 @@ def score_emd(ctx: Context, decoded: Decoded) -> dict:
     ]
     encoder = ctx.encoder("image")
     note = (
-        "EMD between the pitch and the duration token histograms of this model's own OMR "
+        f"EMD between the pitch and the duration token histograms of {ctx.reader_label()} "
         "(image → LMX, on the image codes) of each example and of its ground-truth LMX, "
         "averaged over the examples whose reading holds notes (read with notes); set EMD: "
         "between the histograms of all readings and of all the ground-truth LMX, which does "
@@ -164,7 +168,7 @@ def score_emd(ctx: Context, decoded: Decoded) -> dict:
     if encoder is not None:
         rows.insert(
             2,
-            row(CODEC_ROW, values(omr(ctx, reencoded(ctx, [decoded.targets[i] for i in kept]))), n),
+            row(CODEC_ROW, values(read(reencoded(ctx, [decoded.targets[i] for i in kept]))), n),
         )
         note += (
             f" {CODEC_ROW}: OMR of the ground-truth images decoded and re-encoded by the "

@@ -128,10 +128,11 @@ def transcribe(ctx: Context, clips: Sequence[np.ndarray]) -> list[music_pb2.Note
     ]
 
 
-def omr(ctx: Context, code_sets: Sequence[np.ndarray]) -> list[list[str]]:
-    """The model's own OMR (image -> LMX) of raw image codes; no codes: no tokens."""
+def omr(ctx: Context, code_sets: Sequence[np.ndarray], run=None) -> list[list[str]]:
+    """The OMR (image -> LMX, greedy) of raw image codes by ``run`` (default: the evaluated
+    run's own); no codes: no tokens."""
     units = [image_code_unit(c, f"{i}") for i, c in enumerate(code_sets) if len(c)]
-    grouped = decode_grouped(ctx, units, "image", "lmx")
+    grouped = decode_grouped(ctx, units, "image", "lmx", run=run)
     return [
         [t for s in grouped.get(f"{i}", []) for t in postprocess.lmx_tokens(s.frames)]
         for i in range(len(code_sets))

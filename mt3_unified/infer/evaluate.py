@@ -15,7 +15,8 @@ them), scores them as the paper does and writes ``results.json`` (the format
   and scored against the ground-truth notes (image -> audio after DTW alignment,
   `metrics.alignment`); FAD against the decoded ground-truth codes;
 - audio -> image: EMD of pitch and duration token histograms of the model's own OMR of
-  each generated image against its ground-truth LMX, averaged over the examples;
+  each generated image, or another run's (``reader``: an OMR that reads pitches judges the
+  images and not the judge), against its ground-truth LMX, averaged over the examples;
 - LMX -> image: code accuracy and PSNR of the decoded images.
 
 Every table has a "random pairing" floor (targets scored against a seeded permutation
@@ -72,6 +73,16 @@ def check_codecs(pairs: Sequence[str], workdirs: dict[str, str | None]) -> None:
             raise EvaluationError(f"{workdir}: no such {modality} codec workdir")
 
 
+def check_reader_codec(reader: str, read: str | None, evaluated: str | None) -> None:
+    """Raises EvaluationError when the ``reader`` run's image codes are another codec's than
+    the evaluated run's: its OMR would read codes that mean other pixels."""
+    if read and evaluated and os.path.realpath(read) != os.path.realpath(evaluated):
+        raise EvaluationError(
+            f"--reader {reader}: its OMR reads the image codes of {read}, this evaluation's "
+            f"images are codes of {evaluated}; pick a reader trained on the same bake"
+        )
+
+
 def select_pairs(found: dict[str, str], pairs: Sequence[str] | None, where: str) -> dict[str, str]:
     """The ``found`` {pair: eval task} of ``pairs`` (None: all of them), in ``found``'s
     order; a pair not found raises EvaluationError naming ``where`` and those found."""
@@ -114,6 +125,7 @@ def evaluate(
     embedder=None,
     pairs: Sequence[str] | None = None,
     transcriber: str | None = None,
+    reader: str | None = None,
     temperature: float = 0.0,
     top_k: int = 0,
     top_p: float = 1.0,
@@ -131,10 +143,12 @@ def evaluate(
     ``image_codec``/``audio_codec``: codec workdirs (default: those that baked the run's
     corpus); ``embedder``: FAD's (`infer.embedders.load_embedder`); ``transcriber``: the
     model dir of a run whose AMT transcribes generated audio (latest checkpoint; default:
-    this run's); ``temperature``, ``top_k``, ``top_p``, ``num_beams``, ``length_penalty``:
-    how the model decodes its translations (default greedy; beams for symbolic outputs
-    only; judges stay greedy), sampling seeded by ``seed``; ``decoding_outputs``: the
-    output modalities they apply to (e.g. ``["audio"]``; default all, the others greedy);
+    this run's); ``reader``: the model dir of a run whose OMR reads generated images (latest
+    checkpoint, the same image codec; default: this run's); ``temperature``, ``top_k``,
+    ``top_p``, ``num_beams``, ``length_penalty``: how the model decodes its translations
+    (default greedy; beams for symbolic outputs only; judges stay greedy), sampling seeded
+    by ``seed``; ``decoding_outputs``: the output modalities they apply to (e.g.
+    ``["audio"]``; default all, the others greedy);
     ``bindings``: gin bindings added to each run's config (e.g. ``DataPaths.baked_dir``).
     """
     from tqdm import tqdm
@@ -154,6 +168,7 @@ def evaluate(
     # evaluated run's must hold everywhere but inside the transcriber's decoding.
     judge = restore_run(transcriber, bindings=bindings) if transcriber else None
     judge_codec = judge.codec_workdirs().get("audio") if judge else None
+    image_judge = restore_run(reader, bindings=bindings) if reader else None
     run = restore_run(model_dir, checkpoint_step, bindings=bindings)
     dataset = dataset or run_dataset(run.mixture_or_task_name)
     found = pair_tasks(dataset, split)
@@ -166,9 +181,11 @@ def evaluate(
         "audio": audio_codec or baked.get("audio"),
     }
     check_codecs(list(pairs), workdirs)
+    if image_judge:
+        check_reader_codec(reader, image_judge.codec_workdirs().get("image"), workdirs["image"])
     ctx = Context(
         run, split, max_examples, batch_size, seed, output, samples_per_task, workdirs, embedder,
-        transcriber=judge, transcriber_codec=judge_codec or workdirs["audio"],
+        transcriber=judge, transcriber_codec=judge_codec or workdirs["audio"], reader=image_judge,
         decoding=non_greedy(temperature=temperature, top_k=top_k, top_p=top_p,
                             num_beams=num_beams, length_penalty=length_penalty),
         decoding_outputs=decoding_outputs,
@@ -192,6 +209,7 @@ def evaluate(
         "samples": samples,
         "skipped": ctx.skipped,
         "transcriber": judge and {"model_dir": str(transcriber), "step": judge.step},
+        "reader": image_judge and {"model_dir": str(reader), "step": image_judge.step},
         "decoding": ctx.decoding,
         "decoding_outputs": list(decoding_outputs),
     }
@@ -213,7 +231,7 @@ def run_evaluate(args) -> int:
         "samples_per_task": args.samples, "image_codec": args.image_codec,
         "audio_codec": args.audio_codec, "embedder": args.embedder,
         "pairs": args.pairs and [pair for pair in args.pairs.split(",") if pair],
-        "transcriber": args.transcriber, **decoding_settings(args),
+        "transcriber": args.transcriber, "reader": args.reader, **decoding_settings(args),
         "decoding_outputs": args.decoding_outputs and args.decoding_outputs.split(","),
     }  # fmt: skip
     results = evaluate(

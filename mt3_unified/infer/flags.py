@@ -66,7 +66,10 @@ def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--embedder", help="FAD embedder: codec (default) or module:function")
     parser.add_argument("--transcriber", metavar="MODEL_DIR", help="the run whose AMT "
                         "transcribes generated audio (default: the evaluated run's)")  # fmt: skip
-    add_decoding_arguments(parser)  # the evaluated model's; the transcriber's stays greedy
+    parser.add_argument("--reader", metavar="MODEL_DIR", help="the run whose OMR reads "
+                        "generated images, on the same image codes (default: the evaluated "
+                        "run's)")  # fmt: skip
+    add_decoding_arguments(parser)  # the evaluated model's; judges stay greedy
     parser.add_argument("--decoding-outputs", metavar="MODALITIES", help="the output "
                         "modalities the decoding flags apply to, comma-separated, e.g. "
                         "audio (default: all; the others greedy)")  # fmt: skip

@@ -27,7 +27,7 @@ from mt3_unified.infer.eval_context import (
 from mt3_unified.infer.eval_results import RESULTS_JSON, RESULTS_MD, decoding_note, markdown
 from mt3_unified.infer.eval_samples import sample_indices
 from mt3_unified.infer.eval_tables import emd_values, random_pairing, row, ser_values
-from mt3_unified.infer.evaluate import evaluate, select_pairs
+from mt3_unified.infer.evaluate import check_reader_codec, evaluate, select_pairs
 from mt3_unified.metrics.fad import frechet_audio_distance
 from mt3_unified.report.evaluation import evaluation_report
 from mt3_unified.tasks.registry import add_translation_task
@@ -313,9 +313,12 @@ def test_evaluate_end_to_end(trained_run, evalmade_dir, tmp_path):
 
 
 @pytest.mark.slow
-def test_transcriber_scores_generated_audio_with_the_named_run(trained_run, evalmade_dir, tmp_path):
-    """A transcriber that is the evaluated run itself, restored again, must give the own-AMT
-    figures exactly: generated audio reaches it through the same clips and codec."""
+def test_judges_score_generated_audio_and_images_with_the_named_run(
+    trained_run, evalmade_dir, tmp_path
+):
+    """A transcriber and a reader that are the evaluated run itself, restored again, must give
+    the own-AMT and own-OMR figures exactly: generated audio and images reach them through
+    the same clips, codes and codecs."""
     bindings = [
         f"DataPaths.baked_dir='{evalmade_dir}'",
         f"DataPaths.data_dir='{tmp_path / 'no_tfds'}'",
@@ -324,22 +327,37 @@ def test_transcriber_scores_generated_audio_with_the_named_run(trained_run, eval
     common = dict(
         model_dir=trained_run.model_dir, dataset=EVALMADE, bindings=bindings,
         image_codec=trained_run.codecs["image"], audio_codec=trained_run.codecs["audio"],
-        max_examples=2, batch_size=2, samples_per_task=0, pairs=["midi_to_audio"],
-        progress=False,
+        max_examples=2, batch_size=2, samples_per_task=0,
+        pairs=["midi_to_audio", "audio_to_image"], progress=False,
     )  # fmt: skip
+    model_dir = trained_run.model_dir
     try:
         own = evaluate(output_dir=str(tmp_path / "own"), **common)
         judged = evaluate(
-            output_dir=str(tmp_path / "judged"), transcriber=trained_run.model_dir, **common
+            output_dir=str(tmp_path / "judged"), transcriber=model_dir, reader=model_dir, **common
         )
     finally:
         gin.clear_config()
-    (own_table,), (judged_table,) = own["tables"], judged["tables"]
-    assert judged_table["rows"] == own_table["rows"]
-    assert own["transcriber"] is None
-    assert judged["transcriber"] == {"model_dir": trained_run.model_dir, "step": 4}
-    assert "this model's own AMT" in own_table["note"]
-    assert f"the AMT of {trained_run.model_dir} (step 4, `--transcriber`)" in judged_table["note"]
+    for own_table, judged_table in zip(own["tables"], judged["tables"], strict=True):
+        assert judged_table["rows"] == own_table["rows"]
+    assert own["transcriber"] is None and own["reader"] is None
+    assert judged["transcriber"] == judged["reader"] == {"model_dir": model_dir, "step": 4}
+    (own_audio, own_image), (judged_audio, judged_image) = own["tables"], judged["tables"]
+    assert "this model's own AMT" in own_audio["note"]
+    assert f"the AMT of {model_dir} (step 4, `--transcriber`)" in judged_audio["note"]
+    assert "this model's own OMR" in own_image["note"]
+    assert f"the OMR of {model_dir} (step 4, `--reader`)" in judged_image["note"]
+
+
+def test_a_reader_of_another_image_codec_is_refused(tmp_path):
+    (tmp_path / "rqvae_a").mkdir()
+    (tmp_path / "rqvae_b").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "rqvae_a")
+    check_reader_codec("runs/omr", str(tmp_path / "link"), str(tmp_path / "rqvae_a"))
+    check_reader_codec("runs/omr", None, str(tmp_path / "rqvae_a"))  # nothing baked: unknown
+    refused = r"--reader runs/omr: its OMR reads the image codes of .*rqvae_b, this "
+    with pytest.raises(EvaluationError, match=refused + r"evaluation's images are codes of"):
+        check_reader_codec("runs/omr", str(tmp_path / "rqvae_b"), str(tmp_path / "rqvae_a"))
 
 
 @pytest.mark.slow
