@@ -51,6 +51,9 @@
 #       by that d256 AMT (`mt3u eval --transcriber`) instead of its own, and by the tiny
 #       log-mel AMT, greedy and sampled; MIDI -> audio alone (the task, gin/demo.gin's
 #       model and budget) heard by the tiny one, greedy and sampled
+#   Audio -> image, its judge: the all-task model's generated images read by OMR alone with
+#       the rows (`mt3u eval --reader`), which reads pitches, instead of by its own OMR;
+#       audio -> image alone (gin/demo.gin's model and budget) read by the same judge
 #   Every task, the model's width: the demo's all-task run with d_model 128 and MLP 512
 #       for 2,250 steps (gin/demo_128.gin) against the demo's d_model 64 for 4,500
 #
@@ -191,6 +194,28 @@ synthesis_alone() {
     midi_to_audio --transcriber "${COMPARE}/$2/model" "${AUDIO_DECODING[@]}"
 }
 
+# judged_images JUDGE NAME (in_config): the demo's all-task model (its own stage, skipped
+# when done) on audio -> image, test split and held-out style, its generated images read
+# by the JUDGE lever's OMR, into TABLE_DIR/eval_NAME[_heldout].
+judged_images() {
+  local markers="${COMPARE}/$1/stages"
+  stage train train_model
+  stage_in "$markers" "$2" evaluate test "${TABLE_DIR}/eval_$2" "${RUN}/model" audio_to_image \
+    --reader "${COMPARE}/$1/model"
+  stage_in "$markers" "$2_heldout" evaluate test_heldout "${TABLE_DIR}/eval_$2_heldout" \
+    "${RUN}/model" audio_to_image --reader "${COMPARE}/$1/model"
+}
+
+# images_alone NAME JUDGE (in_config): audio -> image alone (the task, no mixture) with the
+# demo's model and budget, its generated images read by the JUDGE lever's OMR (its own,
+# untrained, would read nothing), into TABLE_DIR/eval_NAME[_heldout].
+images_alone() {
+  MODEL_GIN=(--gin-file gin/demo.gin)
+  prep_stages
+  single_run "$1" "${MIXTURE_PREFIX}_audio_to_image_train" audio_to_image \
+    --reader "${COMPARE}/$2/model"
+}
+
 # curves OUTPUT TASK LABEL=MODEL_DIR...: the runs' metric of TASK against training time.
 curves() {
   local output="$1" task="$2" words=()
@@ -245,6 +270,10 @@ in_config demo with_audio_decoding lever all_rows_omr3 gin/demo_rows_omr3.gin al
 in_config demo with_audio_decoding lever all_mel gin/demo_mel.gin all ""
 # ... and with AMT's share of the batches tripled (gin/demo_mel_amt3.gin).
 in_config demo with_audio_decoding lever all_mel_amt3 gin/demo_mel_amt3.gin all ""
+# Audio -> image by a judge that reads pitches (OMR alone with the rows): the all-task
+# model's images, then the task trained alone at the same budget.
+in_config demo judged_images omr_rows images_judged_rows
+in_config demo images_alone audio_to_image omr_rows
 RUNS="${RUN_ROOT:-runs}"
 curves amt_curves.png audio_to_midi "tiny, log-mel=${RUNS}/demo/compare/amt_mel/model" \
   "d256, log-mel=${RUNS}/demo/compare/amt_mel_256/model"

@@ -264,6 +264,8 @@ def test_levers_dry_run_trains_each_lever_beside_the_run_it_changes(tmp_path):
     d256, omr = f"{runs}/demo/compare/amt_mel_256/model", f"{runs}/chorales/compare/omr/model"
     amt_mel, demo_omr = f"{runs}/demo/compare/amt_mel", f"{runs}/demo/compare/omr"
     amt_mel_50 = f"{runs}/demo/compare/amt_mel_50/model"
+    omr_rows = f"{runs}/demo/compare/omr_rows/model"
+    a2i = f"{runs}/demo/compare/audio_to_image/model"
     table, chorales = f"{outputs}/compare_demo", f"{outputs}/compare_chorales"
 
     def all_task_lever(name: str, gin: str) -> list[str]:  # evaluated as the demo evaluates
@@ -444,6 +446,34 @@ def test_levers_dry_run_trains_each_lever_beside_the_run_it_changes(tmp_path):
         *all_task_lever("all_rows_omr3", "demo_rows_omr3"),
         *all_task_lever("all_mel", "demo_mel"),
         *all_task_lever("all_mel_amt3", "demo_mel_amt3"),
+        # audio -> image read by OMR alone with the rows: the all-task model, then the task alone
+        _train(prep / "demo", f"{runs}/demo/model", "synthetic_demo_all"),
+        *(
+            _eval(
+                f"{runs}/demo/model",
+                f"{table}/eval_images_judged_rows{suffix}",
+                split,
+                "audio_to_image",
+                flags=f"--reader {omr_rows}",
+            )
+            for split, suffix in [("test", ""), ("test_heldout", "_heldout")]
+        ),  # fmt: skip
+        *skipped,
+        _train(prep / "demo", a2i, "synthetic_demo_audio_to_image_train"),
+        _eval(
+            a2i,
+            f"{table}/eval_audio_to_image",
+            "test",
+            "audio_to_image",
+            flags=f"--reader {omr_rows}",
+        ),
+        _eval(
+            a2i,
+            f"{table}/eval_audio_to_image_heldout",
+            "test_heldout",
+            "audio_to_image",
+            flags=f"--reader {omr_rows}",
+        ),  # fmt: skip
         curves.format(
             f'--run "tiny, log-mel={amt_mel}/model" --run "d256, log-mel={d256}"',
             "audio_to_midi",
