@@ -150,6 +150,22 @@ class TfdsRawSource(RawSource):
     def _count(self, split: str) -> int:
         return int(self._builder().info.splits[split].num_examples)
 
+    def _as_dataset(self, builder, split, shuffle: bool, seed=None) -> tf.data.Dataset:
+        """The split's examples as TFDS decodes them, but images left as their PNG/JPEG
+        bytes: TFDS's own decoder raises on bytes that do not decode, which would end the
+        pipeline, where `decode_image_or_empty` yields [0, 0]."""
+        import tensorflow_datasets as tfds
+
+        decoders = (
+            {"image": tfds.decode.SkipDecoding()} if "image" in builder.info.features else None
+        )
+        return builder.as_dataset(
+            split=split,
+            shuffle_files=shuffle,
+            read_config=tfds.ReadConfig(shuffle_seed=seed),
+            decoders=decoders,
+        )
+
     def _read(self, split, shuffle, seed, shard_info) -> tf.data.Dataset:
         import tensorflow_datasets as tfds
 
@@ -158,41 +174,24 @@ class TfdsRawSource(RawSource):
             # Even record ranges: shards together hold every example once, whatever
             # the number of files (a tiny corpus has one file a split).
             split = tfds.even_splits(split, shard_info.num_shards)[shard_info.index]
-        read_config = tfds.ReadConfig(shuffle_seed=seed)
-        # Images arrive as their PNG/JPEG bytes: TFDS's own decoder raises on bytes that do
-        # not decode, which would end the pipeline; `decode_image_or_empty` yields [0, 0].
-        decoders = (
-            {"image": tfds.decode.SkipDecoding()} if "image" in builder.info.features else None
-        )
-        ds = builder.as_dataset(
-            split=split, shuffle_files=shuffle, read_config=read_config, decoders=decoders
-        )
+        ds = self._as_dataset(builder, split, shuffle, seed)
         return ds.map(tfds_to_raw, num_parallel_calls=tf.data.AUTOTUNE)
 
     def unit_inputs(self, split: str, modality: str) -> dict[str, object]:
         """{`unit_key`: input} of a split's every unit: an image's PNG/JPEG bytes, or audio's
         (int16 samples, sample rate); `JoinedRawSource` attaches them to baked records."""
-        import tensorflow_datasets as tfds
-
         builder = self._builder()
         if modality not in builder.info.features:
             raise SourceError(f"{self.corpus.tfds_name} holds no {modality}")
-        ds = builder.as_dataset(
-            split=split,
-            shuffle_files=False,
-            decoders={"image": tfds.decode.SkipDecoding()}
-            if "image" in builder.info.features
-            else None,
-        )
 
         def keyed(example):
-            key = unit_key(tfds_to_raw({k: v for k, v in example.items() if k != "image"}))
             if modality == "image":
-                return key, example["image"], tf.zeros([], tf.int32)
+                return record_key(example), example["image"], tf.zeros([], tf.int32)
             rate = tf.cast(example["sample_rate"], tf.int32)
-            return key, tf.cast(example["audio"], tf.int16), rate
+            return record_key(example), tf.cast(example["audio"], tf.int16), rate
 
         found = {}
+        ds = self._as_dataset(builder, split, shuffle=False)
         for key, data, rate in ds.map(keyed).as_numpy_iterator():
             found[key.decode()] = data if modality == "image" else (data, np.int32(rate))
         return found
@@ -363,6 +362,20 @@ def unit_key(raw: Mapping[str, tf.Tensor]) -> tf.Tensor:
     )
 
 
+# The features, in a TFDS example or a baked record alike, that name a unit.
+_KEY_FEATURES = frozenset({*PIECE_ID_FEATURES, "system_index", "start_time"})
+
+
+def record_key(features: Mapping[str, tf.Tensor]) -> tf.Tensor:
+    """The `unit_key` of a TFDS example or a parsed baked record, from the features that name
+    its unit alone (read as `tfds_to_raw` and `_baked_to_raw` read them; absent: empty)."""
+    piece = next((features[n] for n in PIECE_ID_FEATURES if n in features), tf.constant(""))
+    index = features.get("system_index", tf.zeros([], tf.int32))
+    start = features.get("start_time", tf.zeros([], tf.float32))
+    raw = {"piece_id": piece, "unit_index": tf.cast(index, tf.int32)}
+    return unit_key({**raw, "start_time": tf.cast(start, tf.float32)})
+
+
 class JoinedRawSource(RawSource):
     """Baked records with their unit's raw input from the TFDS corpus: the output's codes
     from the bake, the input's pixels or samples (which the bake drops) from TFDS.
@@ -373,12 +386,21 @@ class JoinedRawSource(RawSource):
     missing from the TFDS corpus (a corpus rebuilt since the bake) is an error naming it.
     """
 
-    def __init__(self, corpus: Corpus, input_modality: str):
+    def __init__(
+        self,
+        corpus: Corpus,
+        input_modality: str,
+        baked: BakedRawSource | None = None,
+        tfds: TfdsRawSource | None = None,
+    ):
         if input_modality not in CODE_MODALITIES:
             raise SourceError(f"only image or audio inputs are joined, not {input_modality}")
         super().__init__(corpus)
         self.input_modality = input_modality
-        self._baked, self._tfds = BakedRawSource(corpus), TfdsRawSource(corpus)
+        # A task's own two sources when it has them: one count cache each, not two.
+        self._baked = baked or BakedRawSource(corpus)
+        self._tfds = tfds or TfdsRawSource(corpus)
+        self._baked_keys: dict[tuple[str, float], frozenset[str]] = {}
 
     def _where(self) -> str:
         return self._baked._where()
@@ -396,15 +418,19 @@ class JoinedRawSource(RawSource):
         baked = self._baked._read(split, shuffle, seed, shard_info)
         return baked.map(attach, num_parallel_calls=tf.data.AUTOTUNE)
 
+    def _units_baked(self, path: str) -> frozenset[str]:
+        """The unit keys of a baked split's file, read once per file as it is on disk."""
+        where = (path, os.path.getmtime(path))
+        if where not in self._baked_keys:
+            spec = baked_format.read_feature_spec(self._baked._dir())
+            wanted = {name: feature for name, feature in spec.items() if name in _KEY_FEATURES}
+            records = tf.data.TFRecordDataset(path)
+            keys = records.map(lambda s: record_key(baked_format.parse_baked(s, wanted)))
+            self._baked_keys[where] = frozenset(k.decode() for k in keys.as_numpy_iterator())
+        return self._baked_keys[where]
+
     def _check_units(self, split: str, inputs: Mapping[str, object]) -> None:
-        spec = {
-            name: feature
-            for name, feature in baked_format.read_feature_spec(self._baked._dir()).items()
-            if name in {*PIECE_ID_FEATURES, "system_index", "start_time"}
-        }
-        records = tf.data.TFRecordDataset(self._baked._file(split))
-        keys = records.map(lambda s: unit_key(_baked_to_raw(s, spec, 0.0)))
-        missing = sorted({k.decode() for k in keys.as_numpy_iterator()} - set(inputs))
+        missing = sorted(self._units_baked(self._baked._file(split)) - set(inputs))
         if missing:
             raise SourceError(
                 f"{len(missing)} units of the bake {self._baked._file(split)} are not in the "
@@ -455,7 +481,7 @@ class TaskSource(RawSource):
             "tfds": TfdsRawSource(corpus),
         }
         if input_modality in CODE_MODALITIES and output_modality in CODE_MODALITIES:
-            self._sources["joined"] = JoinedRawSource(corpus, input_modality)
+            self._sources["joined"] = JoinedRawSource(corpus, input_modality, **self._sources)
 
     @property
     def kind(self) -> str:

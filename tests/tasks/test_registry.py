@@ -7,7 +7,16 @@ import pytest
 import seqio
 
 from mt3_unified.tasks import registry
-from mt3_unified.tasks.sources import source_kind
+from mt3_unified.tasks.sources import (
+    Corpus,
+    JoinedRawSource,
+    TaskSource,
+    _baked_to_raw,
+    record_key,
+    source_kind,
+    tfds_to_raw,
+    unit_key,
+)
 from mt3_unified.tasks.synthetic import PAPER_PAIRS
 
 
@@ -53,6 +62,50 @@ def test_which_tasks_read_the_bake():
     assert source_kind("lmx", "midi", continuous_input=False) == "tfds"
     assert source_kind("audio", "image", continuous_input=True) == "joined"
     assert source_kind("image", "audio", continuous_input=False) == "baked"
+
+
+def test_a_unit_has_one_key_in_the_tfds_corpus_and_in_the_bake():
+    """The join finds a baked record's TFDS example by this key: read from the unit's naming
+    features alone, it must equal the key of the whole raw example either source makes."""
+    import tensorflow as tf
+
+    from mt3_unified.codecs import baked as baked_format
+
+    example = {
+        "piece_id": tf.constant("bach/bwv66.6"),
+        "system_index": tf.constant(3, tf.int64),
+        "start_time": tf.constant(2.50004, tf.float64),
+        "audio": tf.zeros([16], tf.int16),
+        "sample_rate": tf.constant(16000, tf.int64),
+    }
+    assert record_key(example).numpy() == b"bach/bwv66.6|3|2.5000"
+    assert unit_key(tfds_to_raw(example)).numpy() == b"bach/bwv66.6|3|2.5000"
+    feature = tf.train.Feature
+    record = tf.train.Example(
+        features=tf.train.Features(
+            feature={
+                "piece_id": feature(bytes_list=tf.train.BytesList(value=[b"bach/bwv66.6"])),
+                "system_index": feature(int64_list=tf.train.Int64List(value=[3])),
+                "start_time": feature(float_list=tf.train.FloatList(value=[2.50004])),
+            }
+        )
+    ).SerializeToString()
+    spec = {
+        "piece_id": baked_format.BakedFeature("bytes", 0),
+        "system_index": baked_format.BakedFeature("int64", 0),
+        "start_time": baked_format.BakedFeature("float32", 0),
+    }
+    assert record_key(baked_format.parse_baked(record, spec)).numpy() == b"bach/bwv66.6|3|2.5000"
+    assert unit_key(_baked_to_raw(record, spec, 0.0)).numpy() == b"bach/bwv66.6|3|2.5000"
+    assert record_key({}).numpy() == b"|0|0.0000"
+
+
+def test_a_task_joins_its_own_baked_and_tfds_sources():
+    source = TaskSource(Corpus("synthetic_scores/tiny"), "audio", "image", lambda _: True)
+    joined = source._sources["joined"]
+    assert isinstance(joined, JoinedRawSource)
+    assert joined._baked is source._sources["baked"] and joined._tfds is source._sources["tfds"]
+    assert "joined" not in TaskSource(Corpus("t"), "lmx", "image", lambda _: True)._sources
 
 
 def test_output_features_take_the_vocabulary_gin_binds_when_used():
