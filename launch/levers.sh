@@ -55,7 +55,9 @@
 #       the rows (`mt3u eval --reader`), which reads pitches, instead of by its own OMR;
 #       audio -> image alone (gin/demo.gin's model and budget) read by the same judge
 #   Every task, the model's width: the demo's all-task run with d_model 128 and MLP 512
-#       for 2,250 steps (gin/demo_128.gin) against the demo's d_model 64 for 4,500
+#       for 2,250 steps (gin/demo_128.gin) against the demo's d_model 64 for 4,500;
+#       its step size: the demo's all-task run at a peak learning rate of 3e-3 instead of
+#       1e-3 (gin/demo_lr3e3.gin, lever all_lr3e3)
 #
 #   bash launch/levers.sh             # after (or including) the demo's corpus, codecs, bake
 #   bash launch/levers.sh --dry-run   # print the commands of the stages not done
@@ -270,6 +272,8 @@ in_config demo with_audio_decoding lever all_rows_omr3 gin/demo_rows_omr3.gin al
 in_config demo with_audio_decoding lever all_mel gin/demo_mel.gin all ""
 # ... and with AMT's share of the batches tripled (gin/demo_mel_amt3.gin).
 in_config demo with_audio_decoding lever all_mel_amt3 gin/demo_mel_amt3.gin all ""
+# ... and at three times the peak learning rate (gin/demo_lr3e3.gin).
+in_config demo with_audio_decoding lever all_lr3e3 gin/demo_lr3e3.gin all ""
 # Audio -> image by a judge that reads pitches (OMR alone with the rows): the all-task
 # model's images, then the task trained alone at the same budget.
 in_config demo judged_images omr_rows images_judged_rows

@@ -446,6 +446,7 @@ def test_levers_dry_run_trains_each_lever_beside_the_run_it_changes(tmp_path):
         *all_task_lever("all_rows_omr3", "demo_rows_omr3"),
         *all_task_lever("all_mel", "demo_mel"),
         *all_task_lever("all_mel_amt3", "demo_mel_amt3"),
+        *all_task_lever("all_lr3e3", "demo_lr3e3"),
         # audio -> image read by OMR alone with the rows: the all-task model, then the task alone
         _train(prep / "demo", f"{runs}/demo/model", "synthetic_demo_all"),
         *(

@@ -208,3 +208,14 @@ def test_demo_amt_mel_50_reads_amt_alone_at_the_codes_frame_rate():
     assert gin.query_parameter("%MIXTURE_OR_TASK_NAME") == "synthetic_demo_amt"
     inputs = ContinuousInputs()
     assert inputs.modalities == ("audio",) and inputs.frame_rate == 50.0
+
+
+def test_demo_lr3e3_triples_the_demos_peak_learning_rate_alone():
+    from mt3_unified.train.optimizer import OptimizerConfig
+
+    parse_gin(["gin/demo_lr3e3.gin"], ["MODEL_DIR='/tmp/x'"])
+    assert gin.query_parameter("%MIXTURE_OR_TASK_NAME") == "synthetic_demo_all"
+    config = OptimizerConfig()
+    assert config.learning_rate == 3e-3
+    assert (config.final_learning_rate, config.warmup_steps) == (5e-5, 150)
+    assert gin.query_parameter("%TRAIN_STEPS") == 4500
