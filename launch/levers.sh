@@ -51,9 +51,10 @@
 #       by that d256 AMT (`mt3u eval --transcriber`) instead of its own, and by the tiny
 #       log-mel AMT, greedy and sampled; MIDI -> audio alone (the task, gin/demo.gin's
 #       model and budget) heard by the tiny one, greedy and sampled
-#   Audio -> image, its judge: the all-task model's generated images read by OMR alone with
-#       the rows (`mt3u eval --reader`), which reads pitches, instead of by its own OMR;
-#       audio -> image alone (gin/demo.gin's model and budget) read by the same judge
+#   Audio -> image, its judge: the all-task model's generated images, greedy and sampled,
+#       read by OMR alone with the rows (`mt3u eval --reader`), which reads pitches, instead
+#       of by its own OMR; audio -> image alone (gin/demo.gin's model and budget) read by the
+#       same judge
 #   Every task, the model's width: the demo's all-task run with d_model 128 and MLP 512
 #       for 2,250 steps (gin/demo_128.gin) against the demo's d_model 64 for 4,500;
 #       its step size: the demo's all-task run at a peak learning rate of 3e-3 instead of
@@ -196,26 +197,38 @@ synthesis_alone() {
     midi_to_audio --transcriber "${COMPARE}/$2/model" "${AUDIO_DECODING[@]}"
 }
 
-# judged_images JUDGE NAME (in_config): the demo's all-task model (its own stage, skipped
-# when done) on audio -> image, test split and held-out style, its generated images read
-# by the JUDGE lever's OMR, into TABLE_DIR/eval_NAME[_heldout].
+# Image outputs sampled as the demo's evaluations sample audio (greedy decoding writes
+# white columns after the clef), for the audio -> image levers.
+IMAGE_SAMPLING=(--temperature 0.7 --decoding-outputs image)
+
+# judged_images JUDGE NAME [FLAG...] (in_config): the demo's all-task model (its own stage,
+# skipped when done) on audio -> image, test split and held-out style, its generated images
+# read by the JUDGE lever's OMR, into TABLE_DIR/eval_NAME[_heldout]; FLAGs go to `mt3u eval`.
 judged_images() {
   local markers="${COMPARE}/$1/stages"
   stage train train_model
   stage_in "$markers" "$2" evaluate test "${TABLE_DIR}/eval_$2" "${RUN}/model" audio_to_image \
-    --reader "${COMPARE}/$1/model"
+    --reader "${COMPARE}/$1/model" "${@:3}"
   stage_in "$markers" "$2_heldout" evaluate test_heldout "${TABLE_DIR}/eval_$2_heldout" \
-    "${RUN}/model" audio_to_image --reader "${COMPARE}/$1/model"
+    "${RUN}/model" audio_to_image --reader "${COMPARE}/$1/model" "${@:3}"
 }
 
 # images_alone NAME JUDGE (in_config): audio -> image alone (the task, no mixture) with the
 # demo's model and budget, its generated images read by the JUDGE lever's OMR (its own,
-# untrained, would read nothing), into TABLE_DIR/eval_NAME[_heldout].
+# untrained, would read nothing), greedy into TABLE_DIR/eval_NAME[_heldout] and sampled
+# (IMAGE_SAMPLING) into eval_NAME_sampled[_heldout].
 images_alone() {
+  local markers="${COMPARE}/$1/stages" model="${COMPARE}/$1/model" split suffix
   MODEL_GIN=(--gin-file gin/demo.gin)
   prep_stages
   single_run "$1" "${MIXTURE_PREFIX}_audio_to_image_train" audio_to_image \
     --reader "${COMPARE}/$2/model"
+  for split in test test_heldout; do
+    suffix="${split#test}"
+    stage_in "$markers" "$1_eval_sampled${suffix}" evaluate "$split" \
+      "${TABLE_DIR}/eval_$1_sampled${suffix}" "$model" audio_to_image \
+      --reader "${COMPARE}/$2/model" "${IMAGE_SAMPLING[@]}"
+  done
 }
 
 # curves OUTPUT TASK LABEL=MODEL_DIR...: the runs' metric of TASK against training time.
@@ -277,6 +290,7 @@ in_config demo with_audio_decoding lever all_lr3e3 gin/demo_lr3e3.gin all ""
 # Audio -> image by a judge that reads pitches (OMR alone with the rows): the all-task
 # model's images, then the task trained alone at the same budget.
 in_config demo judged_images omr_rows images_judged_rows
+in_config demo judged_images omr_rows images_judged_rows_sampled "${IMAGE_SAMPLING[@]}"
 in_config demo images_alone audio_to_image omr_rows
 RUNS="${RUN_ROOT:-runs}"
 curves amt_curves.png audio_to_midi "tiny, log-mel=${RUNS}/demo/compare/amt_mel/model" \

@@ -118,6 +118,7 @@ def _train(
 
 
 SAMPLED = "--temperature 0.7 --decoding-outputs audio"  # the demo's audio decoding
+IMAGE_SAMPLED = "--temperature 0.7 --decoding-outputs image"  # levers.sh's image sampling
 
 
 def _eval(
@@ -286,6 +287,13 @@ def test_levers_dry_run_trains_each_lever_beside_the_run_it_changes(tmp_path):
             _eval(model, f"{table}/eval_{name}_heldout", "test_heldout", "image_to_lmx"),
         ]
 
+    def images_judged(name: str, model: str, flags: str = "") -> list[str]:  # by OMR + rows
+        return [
+            _eval(model, f"{table}/eval_{name}{suffix}", split, "audio_to_image",
+                  flags=f"--reader {omr_rows}{flags and ' ' + flags}")
+            for split, suffix in [("test", ""), ("test_heldout", "_heldout")]
+        ]  # fmt: skip
+
     def judged(name: str, judge: str) -> list[str]:  # the all-task model's audio, judged
         return [
             _train(prep / "demo", f"{runs}/demo/model", "synthetic_demo_all"),
@@ -447,34 +455,16 @@ def test_levers_dry_run_trains_each_lever_beside_the_run_it_changes(tmp_path):
         *all_task_lever("all_mel", "demo_mel"),
         *all_task_lever("all_mel_amt3", "demo_mel_amt3"),
         *all_task_lever("all_lr3e3", "demo_lr3e3"),
-        # audio -> image read by OMR alone with the rows: the all-task model, then the task alone
+        # audio -> image read by OMR alone with the rows: the all-task model, greedy then
+        # sampled, then the task alone, greedy then sampled
         _train(prep / "demo", f"{runs}/demo/model", "synthetic_demo_all"),
-        *(
-            _eval(
-                f"{runs}/demo/model",
-                f"{table}/eval_images_judged_rows{suffix}",
-                split,
-                "audio_to_image",
-                flags=f"--reader {omr_rows}",
-            )
-            for split, suffix in [("test", ""), ("test_heldout", "_heldout")]
-        ),  # fmt: skip
+        *images_judged("images_judged_rows", f"{runs}/demo/model"),
+        _train(prep / "demo", f"{runs}/demo/model", "synthetic_demo_all"),
+        *images_judged("images_judged_rows_sampled", f"{runs}/demo/model", IMAGE_SAMPLED),
         *skipped,
         _train(prep / "demo", a2i, "synthetic_demo_audio_to_image_train"),
-        _eval(
-            a2i,
-            f"{table}/eval_audio_to_image",
-            "test",
-            "audio_to_image",
-            flags=f"--reader {omr_rows}",
-        ),
-        _eval(
-            a2i,
-            f"{table}/eval_audio_to_image_heldout",
-            "test_heldout",
-            "audio_to_image",
-            flags=f"--reader {omr_rows}",
-        ),  # fmt: skip
+        *images_judged("audio_to_image", a2i),
+        *images_judged("audio_to_image_sampled", a2i, IMAGE_SAMPLED),
         curves.format(
             f'--run "tiny, log-mel={amt_mel}/model" --run "d256, log-mel={d256}"',
             "audio_to_midi",
