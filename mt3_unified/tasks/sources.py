@@ -31,6 +31,8 @@ from mt3_unified.vocab.unified import CODE_MODALITIES, VocabularyConfig
 DEFAULT_SPLITS = ("train", "validation", "test")
 # Corpus features that name the unit's piece or recording, in order of preference.
 PIECE_ID_FEATURES = ("piece_id", "id", "video_id", "sample_id")
+# The features, in a TFDS example or a baked record alike, that name a unit.
+_KEY_FEATURES = frozenset({*PIECE_ID_FEATURES, "system_index", "start_time"})
 # The project's TFDS builders; importing a module registers its builder with TFDS.
 BUILDER_MODULES = ("synthetic_scores", "olimpic", "maestro", "musicnet_em", "bpsd", "ytsv")
 
@@ -197,17 +199,23 @@ class TfdsRawSource(RawSource):
         return found
 
 
+def unit_fields(features: Mapping[str, tf.Tensor]) -> dict[str, tf.Tensor]:
+    """The raw fields that name a unit (piece id, unit index, start time), from a TFDS
+    example's or a parsed baked record's features; those it lacks are left out."""
+    fields = {}
+    piece = next((name for name in PIECE_ID_FEATURES if name in features), None)
+    if piece is not None:
+        fields["piece_id"] = features[piece]
+    if "system_index" in features:
+        fields["unit_index"] = tf.cast(features["system_index"], tf.int32)
+    if "start_time" in features:
+        fields["start_time"] = tf.cast(features["start_time"], tf.float32)
+    return fields
+
+
 def tfds_to_raw(example: Mapping[str, tf.Tensor]) -> dict[str, tf.Tensor]:
     """A decoded corpus example as a raw example: what the corpus has, the rest left empty."""
-    raw = empty_raw_example()
-    for name in PIECE_ID_FEATURES:
-        if name in example:
-            raw["piece_id"] = example[name]
-            break
-    if "system_index" in example:
-        raw["unit_index"] = tf.cast(example["system_index"], tf.int32)
-    if "start_time" in example:
-        raw["start_time"] = tf.cast(example["start_time"], tf.float32)
+    raw = {**empty_raw_example(), **unit_fields(example)}
     if "lmx" in example:
         raw["lmx"] = example["lmx"]
     for field in NOTE_DTYPES:
@@ -333,16 +341,10 @@ _BAKED_READ = frozenset(
 
 def _baked_to_raw(serialized, spec, audio_frame_rate: float) -> dict[str, tf.Tensor]:
     parsed = baked_format.parse_baked(serialized, spec)
-    raw = empty_raw_example()
-    for name in PIECE_ID_FEATURES:
-        if name in parsed:
-            raw["piece_id"] = parsed[name]
-            break
-    renames = {"system_index": "unit_index"}
+    raw = {**empty_raw_example(), **unit_fields(parsed)}
     for name, value in parsed.items():
-        target = renames.get(name, name)
-        if target in raw and name not in PIECE_ID_FEATURES:
-            raw[target] = tf.cast(value, RAW_FEATURES[target].dtype)
+        if name in raw and name not in _KEY_FEATURES:
+            raw[name] = tf.cast(value, RAW_FEATURES[name].dtype)
     if "audio_codes" in parsed:
         raw["audio_frame_rate"] = tf.constant(audio_frame_rate, tf.float32)
     return raw
@@ -362,18 +364,15 @@ def unit_key(raw: Mapping[str, tf.Tensor]) -> tf.Tensor:
     )
 
 
-# The features, in a TFDS example or a baked record alike, that name a unit.
-_KEY_FEATURES = frozenset({*PIECE_ID_FEATURES, "system_index", "start_time"})
-
-
 def record_key(features: Mapping[str, tf.Tensor]) -> tf.Tensor:
     """The `unit_key` of a TFDS example or a parsed baked record, from the features that name
     its unit alone (read as `tfds_to_raw` and `_baked_to_raw` read them; absent: empty)."""
-    piece = next((features[n] for n in PIECE_ID_FEATURES if n in features), tf.constant(""))
-    index = features.get("system_index", tf.zeros([], tf.int32))
-    start = features.get("start_time", tf.zeros([], tf.float32))
-    raw = {"piece_id": piece, "unit_index": tf.cast(index, tf.int32)}
-    return unit_key({**raw, "start_time": tf.cast(start, tf.float32)})
+    empty = {
+        "piece_id": tf.constant(""),
+        "unit_index": tf.zeros([], tf.int32),
+        "start_time": tf.zeros([], tf.float32),
+    }
+    return unit_key({**empty, **unit_fields(features)})
 
 
 class JoinedRawSource(RawSource):
