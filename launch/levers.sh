@@ -58,7 +58,8 @@
 #   Every task, the model's width: the demo's all-task run with d_model 128 and MLP 512
 #       for 2,250 steps (gin/demo_128.gin) against the demo's d_model 64 for 4,500;
 #       its step size: the demo's all-task run at a peak learning rate of 3e-3 instead of
-#       1e-3 (gin/demo_lr3e3.gin, lever all_lr3e3)
+#       1e-3 (gin/demo_lr3e3.gin, lever all_lr3e3), its audio also heard by the tiny
+#       log-mel AMT
 #
 #   bash launch/levers.sh             # after (or including) the demo's corpus, codecs, bake
 #   bash launch/levers.sh --dry-run   # print the commands of the stages not done
@@ -176,6 +177,14 @@ judged_synthesis() {
     midi_to_audio,image_to_audio --transcriber "${COMPARE}/$1/model" "${@:3}"
 }
 
+# judged_lever_synthesis LEVER JUDGE NAME [FLAG...] (in_config): the LEVER's all-task model
+# (trained by its own lever above) on MIDI -> audio and image -> audio, its audio transcribed
+# by the JUDGE lever's AMT, into TABLE_DIR/eval_NAME; FLAGs go to `mt3u eval` (decoding).
+judged_lever_synthesis() {
+  stage_in "${COMPARE}/$2/stages" "$3" evaluate test "${TABLE_DIR}/eval_$3" \
+    "${COMPARE}/$1/model" midi_to_audio,image_to_audio --transcriber "${COMPARE}/$2/model" "${@:4}"
+}
+
 # with_audio_decoding COMMAND... (in_config): COMMAND with the `mt3u eval` flags that decode
 # audio as the demo's evaluations do (demo_stages.sh's AUDIO_DECODING) appended.
 with_audio_decoding() {
@@ -287,6 +296,9 @@ in_config demo with_audio_decoding lever all_mel gin/demo_mel.gin all ""
 in_config demo with_audio_decoding lever all_mel_amt3 gin/demo_mel_amt3.gin all ""
 # ... and at three times the peak learning rate (gin/demo_lr3e3.gin).
 in_config demo with_audio_decoding lever all_lr3e3 gin/demo_lr3e3.gin all ""
+# ... its generated audio heard by the tiny log-mel AMT, sampled as the demo samples audio.
+in_config demo with_audio_decoding judged_lever_synthesis all_lr3e3 amt_mel \
+  all_lr3e3_synthesis_judged_tiny_sampled
 # Audio -> image by a judge that reads pitches (OMR alone with the rows): the all-task
 # model's images, then the task trained alone at the same budget.
 in_config demo judged_images omr_rows images_judged_rows

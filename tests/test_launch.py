@@ -455,6 +455,13 @@ def test_levers_dry_run_trains_each_lever_beside_the_run_it_changes(tmp_path):
         *all_task_lever("all_mel", "demo_mel"),
         *all_task_lever("all_mel_amt3", "demo_mel_amt3"),
         *all_task_lever("all_lr3e3", "demo_lr3e3"),
+        _eval(
+            f"{runs}/demo/compare/all_lr3e3/model",
+            f"{table}/eval_all_lr3e3_synthesis_judged_tiny_sampled",
+            "test",
+            "midi_to_audio,image_to_audio",
+            flags=f"--transcriber {amt_mel}/model {SAMPLED}",
+        ),  # fmt: skip
         # audio -> image read by OMR alone with the rows: the all-task model, greedy then
         # sampled, then the task alone, greedy then sampled
         _train(prep / "demo", f"{runs}/demo/model", "synthetic_demo_all"),
