@@ -367,12 +367,7 @@ def unit_key(raw: Mapping[str, tf.Tensor]) -> tf.Tensor:
 def record_key(features: Mapping[str, tf.Tensor]) -> tf.Tensor:
     """The `unit_key` of a TFDS example or a parsed baked record, from the features that name
     its unit alone (read as `tfds_to_raw` and `_baked_to_raw` read them; absent: empty)."""
-    empty = {
-        "piece_id": tf.constant(""),
-        "unit_index": tf.zeros([], tf.int32),
-        "start_time": tf.zeros([], tf.float32),
-    }
-    return unit_key({**empty, **unit_fields(features)})
+    return unit_key({**empty_raw_example(), **unit_fields(features)})
 
 
 class JoinedRawSource(RawSource):
