@@ -173,16 +173,22 @@ codec_spectra() {
 # the JUDGE lever's AMT, into TABLE_DIR/eval_NAME; FLAGs go to `mt3u eval` (decoding).
 judged_synthesis() {
   stage train train_model
-  stage_in "${COMPARE}/$1/stages" "$2" evaluate test "${TABLE_DIR}/eval_$2" "${RUN}/model" \
-    midi_to_audio,image_to_audio --transcriber "${COMPARE}/$1/model" "${@:3}"
+  synthesis_judged_by "${RUN}/model" "$@"
 }
 
 # judged_lever_synthesis LEVER JUDGE NAME [FLAG...] (in_config): the LEVER's all-task model
 # (trained by its own lever above) on MIDI -> audio and image -> audio, its audio transcribed
 # by the JUDGE lever's AMT, into TABLE_DIR/eval_NAME; FLAGs go to `mt3u eval` (decoding).
 judged_lever_synthesis() {
-  stage_in "${COMPARE}/$2/stages" "$3" evaluate test "${TABLE_DIR}/eval_$3" \
-    "${COMPARE}/$1/model" midi_to_audio,image_to_audio --transcriber "${COMPARE}/$2/model" "${@:4}"
+  synthesis_judged_by "${COMPARE}/$1/model" "${@:2}"
+}
+
+# synthesis_judged_by MODEL JUDGE NAME [FLAG...] (in_config): MODEL on MIDI -> audio and
+# image -> audio, its audio transcribed by the JUDGE lever's AMT, into TABLE_DIR/eval_NAME
+# (a stage of the JUDGE's markers).
+synthesis_judged_by() {
+  stage_in "${COMPARE}/$2/stages" "$3" evaluate test "${TABLE_DIR}/eval_$3" "$1" \
+    midi_to_audio,image_to_audio --transcriber "${COMPARE}/$2/model" "${@:4}"
 }
 
 # with_audio_decoding COMMAND... (in_config): COMMAND with the `mt3u eval` flags that decode
