@@ -26,7 +26,7 @@ if [ "$SCALE" = paper ]; then
   MIXTURE_PREFIX=paper
 else
   # The audio codec: the spectral codec with linear maps, 4 x 1,024 codes at 50 frames a
-  # second (keeps 0.70 of the notes the d256 log-mel AMT hears; README, the codec levers).
+  # second (keeps 0.70 of the notes the d256 log-mel AMT hears; docs/levers.md, "The audio codec").
   CONFIG="${CONFIG:-demo}"; IMAGE_CODEC=gin/codecs/rqvae_demo.gin
   AUDIO_CODEC=gin/codecs/audio_demo_spectral_linear_4x1024.gin
   MODEL_GIN=(--gin-file gin/demo.gin)
@@ -46,7 +46,7 @@ case "$CONFIG" in demo|chorales|music21) HELDOUT=1 ;; *) HELDOUT=0 ;; esac
 COMPARE="${RUN}/compare"
 # How the all-task model's audio outputs decode in the demo's evaluations: sampled (the
 # symbolic and image outputs greedy). Greedy audio codes scored at their random pairing;
-# sampled at 0.7 the same model's were heard above it (README, "What the default run reached").
+# sampled at 0.7 the same model's were heard above it (docs/levers.md, "Synthesis: sampled").
 AUDIO_DECODING=(--temperature 0.7 --decoding-outputs audio)
 TABLE_DIR="${OUTPUT_ROOT}/compare_${CONFIG}"
 EVAL="${OUTPUT_ROOT}/eval_${CONFIG}"
