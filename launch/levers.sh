@@ -48,7 +48,7 @@
 #       checkpoint (gin/codecs/audio_demo_curve.gin), each of 1,000 to 8,000 steps heard by that AMT:
 #       the share of the notes kept against codec steps (outputs/levers/audio_demo_curve.png)
 #   MIDI -> audio, its judge: the demo's all-task model's generated audio transcribed
-#       by that d256 AMT (`mt3u eval --transcriber`) instead of its own, and by the tiny
+#       by that d256 AMT (`mt3u eval --transcriber`) instead of its own, greedy and sampled, and by the tiny
 #       log-mel AMT, greedy and sampled; MIDI -> audio alone (the task, gin/demo.gin's
 #       model and budget) heard by the tiny one, greedy and sampled
 #   Audio -> image, its judge: the all-task model's generated images, greedy and sampled,
@@ -284,6 +284,8 @@ in_config demo codec_spectra codec_spectra.png \
   "spectral, 16 x 1024 codes, 2,000 steps=gin/codecs/audio_demo_spectral_16x1024.gin" \
   "spectral with linear maps, 16 x 1024 codes, 2,000 steps=gin/codecs/audio_demo_spectral_linear_16x1024.gin"
 in_config demo judged_synthesis amt_mel_256 synthesis_judged
+# ... and sampled as the demo samples audio.
+in_config demo with_audio_decoding judged_synthesis amt_mel_256 synthesis_judged_sampled
 # MIDI -> audio by a cheaper judge (the tiny log-mel AMT, 0.33 onset F1 on the original
 # audio): the all-task model against the task trained alone at the same budget.
 in_config demo judged_synthesis amt_mel synthesis_judged_tiny

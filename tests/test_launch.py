@@ -426,6 +426,7 @@ def test_levers_dry_run_trains_each_lever_beside_the_run_it_changes(tmp_path):
         )
         + f" -o {outputs}/levers/codec_spectra.png",
         *judged("synthesis_judged", d256),
+        *judged("synthesis_judged_sampled", f"{d256} {SAMPLED}"),
         # the tiny log-mel AMT as judge: the all-task model, then MIDI -> audio alone
         *judged("synthesis_judged_tiny", f"{amt_mel}/model"),
         *judged("synthesis_judged_tiny_sampled", f"{amt_mel}/model {SAMPLED}"),
