@@ -16,7 +16,13 @@ import numpy as np
 from mt3_unified.codecs.audio_layers import ResidualUnit, Snake
 from mt3_unified.codecs.autoencoder import RVQAutoencoder
 from mt3_unified.codecs.inputs import CodecInputError
-from mt3_unified.codecs.rvq import ResidualVQ, RVQConfig, nearest_code, perplexity
+from mt3_unified.codecs.rvq import (
+    ResidualVQ,
+    RVQConfig,
+    masked_mse,
+    nearest_code,
+    perplexity,
+)
 from mt3_unified.codecs.spectral import (
     SpectralDecoder,
     SpectralEncoder,
@@ -174,20 +180,15 @@ class DACResidualVQ(ResidualVQ):
             raise ValueError("DACResidualVQ needs rvq.learning='loss' and an rvq.code_dim")
         n = num_codebooks or c.num_codebooks
         batch_shape = x.shape[:-1]
-        kept = jnp.full(batch_shape[:1], n)
-        if train and c.quantizer_dropout > 0:
-            key_drop, key_n = jax.random.split(self.make_rng("quantizer"))
-            drop = jax.random.bernoulli(key_drop, c.quantizer_dropout, batch_shape[:1])
-            kept = jnp.where(drop, jax.random.randint(key_n, batch_shape[:1], 1, n + 1), n)
-        kept = kept.reshape(kept.shape + (1,) * (len(batch_shape) - 1))
+        kept = self._kept_codebooks(batch_shape, n, train)
         residual, quantized = x, jnp.zeros_like(x)
         codes, ppl = [], []
         commitment = codebook_loss = 0.0
         for k in range(n):
             index, z_e, z_q = self._stage(k, residual)
             mask = jnp.broadcast_to(k < kept, batch_shape).astype(x.dtype)
-            commitment = commitment + _masked_mse(z_e, jax.lax.stop_gradient(z_q), mask)
-            codebook_loss = codebook_loss + _masked_mse(jax.lax.stop_gradient(z_e), z_q, mask)
+            commitment = commitment + masked_mse(z_e, jax.lax.stop_gradient(z_q), mask)
+            codebook_loss = codebook_loss + masked_mse(jax.lax.stop_gradient(z_e), z_q, mask)
             # Straight-through: the decoder's gradient reaches the encoder unchanged.
             z_st = z_e + jax.lax.stop_gradient(z_q - z_e)
             out = self.out_proj[k](z_st) * mask[..., None]
@@ -196,19 +197,7 @@ class DACResidualVQ(ResidualVQ):
             ppl.append(perplexity(index, c.codebook_size, mask))
             if train and not self.is_initializing():
                 self._update_stats(k, jax.lax.stop_gradient(z_e), index, mask)
-        aux = {
-            "commitment_loss": commitment,
-            "codebook_loss": jnp.asarray(codebook_loss, jnp.float32),
-            "vq_loss": c.commitment_weight * commitment + c.codebook_weight * codebook_loss,
-            "perplexity": jnp.stack(ppl),
-        }
-        return quantized, jnp.stack(codes, -1), aux
-
-
-def _masked_mse(a: Array, b: Array, mask: Array) -> Array:
-    """Mean squared difference over the vectors that ``mask`` [...] keeps."""
-    denom = jnp.maximum(mask.sum() * a.shape[-1], 1.0)
-    return jnp.sum(jnp.sum((a - b) ** 2, -1) * mask) / denom
+        return quantized, jnp.stack(codes, -1), self._aux(commitment, codebook_loss, ppl)
 
 
 def _unit(x: Array) -> Array:

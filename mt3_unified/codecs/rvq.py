@@ -77,6 +77,12 @@ def residual_quantize(x: Array, codebooks: Array) -> tuple[Array, Array, Array]:
     return jnp.stack(codes, -1), quantized, jnp.stack(residuals, -2)
 
 
+def masked_mse(a: Array, b: Array, mask: Array) -> Array:
+    """Mean squared difference over the vectors that ``mask`` [...] keeps."""
+    denom = jnp.maximum(mask.sum() * a.shape[-1], 1.0)
+    return jnp.sum(jnp.sum((a - b) ** 2, -1) * mask) / denom
+
+
 def perplexity(codes: Array, codebook_size: int, mask: Array | None = None) -> Array:
     """exp(entropy) of the code histogram: 1 if one code is used, N if all are used evenly."""
     counts = jax.nn.one_hot(codes, codebook_size, dtype=jnp.float32)
@@ -159,13 +165,7 @@ class ResidualVQ(nn.Module):
         n = num_codebooks or c.num_codebooks
         codebooks = self.codebooks()
         batch_shape = x.shape[:-1]
-        active = jnp.full((n,) + batch_shape, True)
-        if train and c.quantizer_dropout > 0:
-            key_drop, key_n = jax.random.split(self.make_rng("quantizer"))
-            drop = jax.random.bernoulli(key_drop, c.quantizer_dropout, batch_shape[:1])
-            kept = jnp.where(drop, jax.random.randint(key_n, batch_shape[:1], 1, n + 1), n)
-            kept = kept.reshape(kept.shape + (1,) * (len(batch_shape) - 1))
-            active = jnp.arange(n).reshape((n,) + (1,) * len(batch_shape)) < kept
+        kept = self._kept_codebooks(batch_shape, n, train)
         residual = x
         quantized = jnp.zeros_like(x)
         codes, ppl = [], []
@@ -174,17 +174,10 @@ class ResidualVQ(nn.Module):
             z_e = self._to_lookup(k, residual)
             index = nearest_code(jax.lax.stop_gradient(z_e), jax.lax.stop_gradient(codebooks[k]))
             z_q = codebooks[k][index]
-            mask = jnp.broadcast_to(active[k], batch_shape).astype(x.dtype)
-            denom = jnp.maximum(mask.sum() * z_e.shape[-1], 1.0)
-            commitment = (
-                commitment
-                + jnp.sum(jnp.sum((z_e - jax.lax.stop_gradient(z_q)) ** 2, -1) * mask) / denom
-            )
+            mask = jnp.broadcast_to(k < kept, batch_shape).astype(x.dtype)
+            commitment = commitment + masked_mse(z_e, jax.lax.stop_gradient(z_q), mask)
             if c.learning == "loss":
-                codebook_loss = (
-                    codebook_loss
-                    + jnp.sum(jnp.sum((jax.lax.stop_gradient(z_e) - z_q) ** 2, -1) * mask) / denom
-                )
+                codebook_loss = codebook_loss + masked_mse(jax.lax.stop_gradient(z_e), z_q, mask)
             # Straight-through: the decoder's gradient reaches the encoder unchanged.
             z_st = z_e + jax.lax.stop_gradient(z_q - z_e)
             out = self._from_lookup(k, z_st) * mask[..., None]
@@ -194,13 +187,28 @@ class ResidualVQ(nn.Module):
             ppl.append(perplexity(index, c.codebook_size, mask))
             if train and not self.is_initializing():
                 self._update_stats(k, jax.lax.stop_gradient(z_e), index, mask)
-        aux = {
+        return quantized, jnp.stack(codes, -1), self._aux(commitment, codebook_loss, ppl)
+
+    def _kept_codebooks(self, batch_shape: tuple[int, ...], n: int, train: bool) -> Array:
+        """How many of the n codebooks each example keeps, [B, 1, ...]: n, or under
+        quantizer dropout (training only) 1 to n for the dropped examples."""
+        c = self.config
+        kept = jnp.full(batch_shape[:1], n)
+        if train and c.quantizer_dropout > 0:
+            key_drop, key_n = jax.random.split(self.make_rng("quantizer"))
+            drop = jax.random.bernoulli(key_drop, c.quantizer_dropout, batch_shape[:1])
+            kept = jnp.where(drop, jax.random.randint(key_n, batch_shape[:1], 1, n + 1), n)
+        return kept.reshape(kept.shape + (1,) * (len(batch_shape) - 1))
+
+    def _aux(self, commitment: Array, codebook_loss: Array, ppl: list[Array]) -> dict[str, Array]:
+        """The quantizer's losses (summed over its stages) and each stage's perplexity."""
+        c = self.config
+        return {
             "commitment_loss": commitment,
             "codebook_loss": jnp.asarray(codebook_loss, jnp.float32),
             "vq_loss": c.commitment_weight * commitment + c.codebook_weight * codebook_loss,
             "perplexity": jnp.stack(ppl),
         }
-        return quantized, jnp.stack(codes, -1), aux
 
     def _update_stats(self, k: int, z_e: Array, index: Array, mask: Array) -> None:
         c = self.config
