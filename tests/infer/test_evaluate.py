@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from mt3_unified.codecs import baked as baked_format
+from mt3_unified.corpus.notes import note_arrays
 from mt3_unified.infer.embedders import EmbedderError, codec_embedder, load_embedder
 from mt3_unified.infer.eval_context import (
     CODEC_ROW,
@@ -210,14 +211,7 @@ def _records(split: str):
             "system_index": np.int32(0),
             "start_time": np.float32(0.0),
             "lmx": LMX,
-            "notes": {
-                "pitch": np.array([p for _, _, p in notes], np.int32),
-                "onset": np.array([a for a, _, _ in notes], np.float32),
-                "offset": np.array([b for _, b, _ in notes], np.float32),
-                "velocity": np.full(len(notes), 80, np.int32),
-                "program": np.zeros(len(notes), np.int32),
-                "is_drum": np.zeros(len(notes), bool),
-            },
+            "notes": note_arrays((a, b, p, 80, 0, False) for a, b, p in notes),
             "variant": 0,
             "image_codes": ((np.arange(image_frames * 2).reshape(-1, 2) + salt) % 16).astype(
                 np.int32

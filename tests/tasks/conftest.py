@@ -8,6 +8,7 @@ import pytest
 
 import mt3_unified.tasks  # noqa: F401  (registers every task)
 from mt3_unified.codecs import baked as baked_format
+from mt3_unified.corpus.notes import note_arrays
 from mt3_unified.tasks.registry import add_translation_task
 from mt3_unified.tasks.sources import Corpus
 from tests.corpus.conftest import needs_fluidsynth  # noqa: F401
@@ -52,14 +53,7 @@ def handmade_records(split: str):
                 "system_index": np.int32(system),
                 "start_time": np.float32(2.0 * system),
                 "lmx": LMX,
-                "notes": {
-                    "pitch": np.array([p for _, _, p in notes], np.int32),
-                    "onset": np.array([a for a, _, _ in notes], np.float32),
-                    "offset": np.array([b for _, b, _ in notes], np.float32),
-                    "velocity": np.full(len(notes), 80, np.int32),
-                    "program": np.zeros(len(notes), np.int32),
-                    "is_drum": np.zeros(len(notes), bool),
-                },
+                "notes": note_arrays((a, b, p, 80, 0, False) for a, b, p in notes),
                 "variant": variant,
                 "image_codes": unit_codes(image_frames, IMAGE_BOOKS, variant, 3 * n),
                 "audio_codes": unit_codes(audio_frames, AUDIO_BOOKS, variant, 5 * n),
