@@ -79,6 +79,24 @@ def aligned(reference: music_pb2.NoteSequence, estimate: music_pb2.NoteSequence)
     return out
 
 
+# How a far pair's note says its rows were scored (`as_scored`).
+WARPED = (
+    " after DTW alignment onto each reference, in every row (the random pairing warps the "
+    "other example's notes, the codec reconstruction its transcription)"
+)
+
+
+def as_scored(truth: Sequence, notes: Sequence, far: bool) -> list:
+    """``notes`` as each row of a pair scores them against ``truth``: for a far pair (image
+    -> audio, whose audio plays at a tempo of its own) warped onto each reference by DTW.
+    Every row of the table goes through it, the random pairing and the codec's upper bound
+    too: DTW pulls any notes towards their reference's onsets, so a floor or a bound left
+    unwarped would not bound the model's warped row."""
+    if not far:
+        return list(notes)
+    return [aligned(t, e) for t, e in zip(truth, notes, strict=True)]
+
+
 def fad_or_none(real: Sequence, generated: Sequence, embed: Callable) -> float | None:
     """FAD of the non-empty clips; None (logged) when there are too few frames for it."""
     from mt3_unified.metrics.fad import frechet_audio_distance
@@ -111,31 +129,29 @@ def score_audio(ctx: Context, decoded: Decoded) -> dict:
     heard = transcribe(ctx, generated + real)
     model_notes, codec_notes = heard[: len(kept)], heard[len(kept) :]
     far = decoded.pair == "image_to_audio"
-    if far:
-        # Image -> audio plays at a tempo of its own: warp onto the reference first.
-        model_notes = [aligned(t, e) for t, e in zip(truth, model_notes, strict=True)]
+    model_notes = as_scored(truth, model_notes, far)
     for j, i in enumerate(kept):
         decoded.sample_notes[i] = {
             "target": [list(t) for t in note_tuples(truth[j])],
             "prediction": [list(t) for t in note_tuples(model_notes[j])],
         }
     embed, embed_label = ctx.embed()
-    n = len(kept)
+    n, paired = len(kept), random_pairing(truth, ctx.seed)
     rows = [
         row(MODEL, [*onset_values(truth, model_notes), fad_or_none(real, generated, embed)], n),
-        row(RANDOM, [*onset_values(truth, random_pairing(truth, ctx.seed)), None], n),
-        row(CODEC_ROW, [*onset_values(truth, codec_notes), None], n),
+        row(RANDOM, [*onset_values(truth, as_scored(truth, paired, far)), None], n),
+        row(CODEC_ROW, [*onset_values(truth, as_scored(truth, codec_notes, far)), None], n),
     ]
     if far:
         stages = multi_stage(ctx, [examples[i] for i in kept])
-        staged = [aligned(t, e) for t, e in zip(truth, stages[1], strict=True)]
+        staged = as_scored(truth, stages[1], far)
         rows.append(
             row(MULTI, [*onset_values(truth, staged), fad_or_none(real, stages[0], embed)], n)
         )
     note = (
         f"Generated audio is decoded by the audio codec and transcribed by "
         f"{ctx.transcriber_label()} (audio → MIDI); onset F1 against {truth_note}"
-        f"{' after DTW alignment of the transcription' if far else ''}. "
+        f"{WARPED if far else ''}. "
         f"FAD against the decoded ground-truth codes, embedder: {embed_label}. "
         f"{RANDOM}: ground-truth notes scored against another example's, paired at random "
         f"(seed {ctx.seed}). {CODEC_ROW}: the ground-truth codes decoded and transcribed "

@@ -10,10 +10,12 @@ import re
 import gin
 import numpy as np
 import pytest
+from note_seq.protobuf import music_pb2
 
 from mt3_unified.codecs import baked as baked_format
 from mt3_unified.corpus.notes import note_arrays
 from mt3_unified.infer.embedders import EmbedderError, codec_embedder, load_embedder
+from mt3_unified.infer.eval_audio import as_scored
 from mt3_unified.infer.eval_context import (
     CODEC_ROW,
     CODEC_SYSTEMS,
@@ -27,7 +29,13 @@ from mt3_unified.infer.eval_context import (
 )
 from mt3_unified.infer.eval_results import RESULTS_JSON, RESULTS_MD, decoding_note, markdown
 from mt3_unified.infer.eval_samples import sample_indices
-from mt3_unified.infer.eval_tables import emd_values, random_pairing, row, ser_values
+from mt3_unified.infer.eval_tables import (
+    emd_values,
+    onset_values,
+    random_pairing,
+    row,
+    ser_values,
+)
 from mt3_unified.infer.evaluate import check_reader_codec, evaluate, select_pairs
 from mt3_unified.metrics.fad import frechet_audio_distance
 from mt3_unified.report.evaluation import evaluation_report
@@ -80,6 +88,28 @@ def test_random_pairing_row_scores_targets_against_other_targets():
         pytest.approx(duration),
     ]
     assert row(RANDOM, ser, 3) == [RANDOM, expected, expected, masked, 2.6667, 1.3333, 3]
+
+
+def _sequence(notes) -> music_pb2.NoteSequence:
+    ns = music_pb2.NoteSequence()
+    for onset, offset, pitch in notes:
+        ns.notes.add(pitch=pitch, start_time=onset, end_time=offset, velocity=80)
+    return ns
+
+
+def test_far_pairs_warp_every_row_onto_its_reference_the_random_pairing_too():
+    # Two systems of the same four pitches, the second played 1.5 times slower: paired at
+    # random (two items swap), unwarped only the first onsets meet, warped by DTW all do.
+    scale = [60, 62, 64, 65]
+    truth = [
+        _sequence((0.5 * k * f, 0.5 * k * f + 0.4 * f, p) for k, p in enumerate(scale))
+        for f in (1.0, 1.5)
+    ]
+    paired = random_pairing(truth, 0)
+    assert paired == [truth[1], truth[0]]
+    assert onset_values(truth, as_scored(truth, paired, far=False)) == [0.25, 0.25, 0.25]
+    assert onset_values(truth, as_scored(truth, paired, far=True)) == [1.0, 1.0, 1.0]
+    assert as_scored(truth, paired, far=False) == paired
 
 
 def test_emd_row_pairs_each_reading_with_its_own_reference_and_the_sets_apart():
