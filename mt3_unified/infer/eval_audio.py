@@ -80,10 +80,7 @@ def aligned(reference: music_pb2.NoteSequence, estimate: music_pb2.NoteSequence)
 
 
 # How a far pair's note says its rows were scored (`as_scored`).
-WARPED = (
-    " after DTW alignment onto each reference, in every row (the random pairing warps the "
-    "other example's notes, the codec reconstruction its transcription)"
-)
+WARPED = " after DTW alignment onto each reference, in every row"
 
 
 def as_scored(truth: Sequence, notes: Sequence, far: bool) -> list:
@@ -95,6 +92,24 @@ def as_scored(truth: Sequence, notes: Sequence, far: bool) -> list:
     if not far:
         return list(notes)
     return [aligned(t, e) for t, e in zip(truth, notes, strict=True)]
+
+
+def floor_and_bound(
+    truth: Sequence, codec_notes: Sequence, seed: int, far: bool
+) -> tuple[list[float], list[float]]:
+    """Onset F1s (50/100/200 ms) of the random pairing and of the codec reconstruction,
+    each scored as `as_scored` scores the model's notes.
+
+    The floor is an unrelated real performance heard the same way: the judge's notes of
+    another example's ground-truth codes, decoded (the codec row's, re-paired at random),
+    as audio -> image's floor is the same reader's readings of other examples' images.
+    Ground-truth notes would score a perfect judge instead of the one that hears the model.
+    """
+    paired = random_pairing(codec_notes, seed)
+    return (
+        onset_values(truth, as_scored(truth, paired, far)),
+        onset_values(truth, as_scored(truth, codec_notes, far)),
+    )
 
 
 def fad_or_none(real: Sequence, generated: Sequence, embed: Callable) -> float | None:
@@ -136,11 +151,12 @@ def score_audio(ctx: Context, decoded: Decoded) -> dict:
             "prediction": [list(t) for t in note_tuples(model_notes[j])],
         }
     embed, embed_label = ctx.embed()
-    n, paired = len(kept), random_pairing(truth, ctx.seed)
+    n = len(kept)
+    floor, bound = floor_and_bound(truth, codec_notes, ctx.seed, far)
     rows = [
         row(MODEL, [*onset_values(truth, model_notes), fad_or_none(real, generated, embed)], n),
-        row(RANDOM, [*onset_values(truth, as_scored(truth, paired, far)), None], n),
-        row(CODEC_ROW, [*onset_values(truth, as_scored(truth, codec_notes, far)), None], n),
+        row(RANDOM, [*floor, None], n),
+        row(CODEC_ROW, [*bound, None], n),
     ]
     if far:
         stages = multi_stage(ctx, [examples[i] for i in kept])
@@ -153,9 +169,9 @@ def score_audio(ctx: Context, decoded: Decoded) -> dict:
         f"{ctx.transcriber_label()} (audio → MIDI); onset F1 against {truth_note}"
         f"{WARPED if far else ''}. "
         f"FAD against the decoded ground-truth codes, embedder: {embed_label}. "
-        f"{RANDOM}: ground-truth notes scored against another example's, paired at random "
-        f"(seed {ctx.seed}). {CODEC_ROW}: the ground-truth codes decoded and transcribed "
-        "(the upper bound)."
+        f"{CODEC_ROW}: the ground-truth codes decoded and transcribed (the upper bound). "
+        f"{RANDOM}: the {CODEC_ROW} transcriptions paired at random with another example's "
+        f"notes (seed {ctx.seed}), what an unrelated real performance scores."
     )
     if far:
         note += f" {MULTI}: image → LMX → MIDI → audio by this model, then transcribed."

@@ -13,8 +13,9 @@ them), scores them as the paper does and writes ``results.json`` (the format
   AMT, or by another run's (``transcriber``: a model that transcribes better judges the
   audio and not the judge), decoded and re-encoded by the audio codec that AMT reads,
   and scored against the ground-truth notes (image -> audio after DTW alignment,
-  `metrics.alignment`, in every row, its random pairing too); FAD against the decoded
-  ground-truth codes;
+  `metrics.alignment`, in every row); FAD against the decoded ground-truth codes; the
+  random pairing is the same judge's transcription of another example's ground-truth
+  audio, so it scores an unrelated real performance, not a perfect judge;
 - audio -> image: EMD of pitch and duration token histograms of the model's own OMR of
   each generated image, or another run's (``reader``: an OMR that reads pitches judges the
   images and not the judge), against its ground-truth LMX, averaged over the examples;

@@ -15,7 +15,7 @@ from note_seq.protobuf import music_pb2
 from mt3_unified.codecs import baked as baked_format
 from mt3_unified.corpus.notes import note_arrays
 from mt3_unified.infer.embedders import EmbedderError, codec_embedder, load_embedder
-from mt3_unified.infer.eval_audio import as_scored
+from mt3_unified.infer.eval_audio import as_scored, floor_and_bound
 from mt3_unified.infer.eval_context import (
     CODEC_ROW,
     CODEC_SYSTEMS,
@@ -31,7 +31,6 @@ from mt3_unified.infer.eval_results import RESULTS_JSON, RESULTS_MD, decoding_no
 from mt3_unified.infer.eval_samples import sample_indices
 from mt3_unified.infer.eval_tables import (
     emd_values,
-    onset_values,
     random_pairing,
     row,
     ser_values,
@@ -97,7 +96,7 @@ def _sequence(notes) -> music_pb2.NoteSequence:
     return ns
 
 
-def test_far_pairs_warp_every_row_onto_its_reference_the_random_pairing_too():
+def test_audio_floor_is_another_performance_heard_and_warped_as_the_model_is():
     # Two systems of the same four pitches, the second played 1.5 times slower: paired at
     # random (two items swap), unwarped only the first onsets meet, warped by DTW all do.
     scale = [60, 62, 64, 65]
@@ -105,11 +104,14 @@ def test_far_pairs_warp_every_row_onto_its_reference_the_random_pairing_too():
         _sequence((0.5 * k * f, 0.5 * k * f + 0.4 * f, p) for k, p in enumerate(scale))
         for f in (1.0, 1.5)
     ]
-    paired = random_pairing(truth, 0)
-    assert paired == [truth[1], truth[0]]
-    assert onset_values(truth, as_scored(truth, paired, far=False)) == [0.25, 0.25, 0.25]
-    assert onset_values(truth, as_scored(truth, paired, far=True)) == [1.0, 1.0, 1.0]
-    assert as_scored(truth, paired, far=False) == paired
+    assert random_pairing(truth, 0) == [truth[1], truth[0]]
+    # A judge that hears every note of the ground-truth audio.
+    assert floor_and_bound(truth, truth, 0, far=False) == ([0.25] * 3, [1.0] * 3)
+    assert floor_and_bound(truth, truth, 0, far=True) == ([1.0] * 3, [1.0] * 3)
+    # A judge that hears nothing: the floor is what that judge hears, not the notes.
+    silent = [_sequence([]), _sequence([])]
+    assert floor_and_bound(truth, silent, 0, far=True) == ([0.0] * 3, [0.0] * 3)
+    assert as_scored(truth, silent, far=False) == silent
 
 
 def test_emd_row_pairs_each_reading_with_its_own_reference_and_the_sets_apart():
