@@ -7,7 +7,7 @@
 # (their markers are under runs/<config>/stages/), and a stage killed midway resumes
 # from its own checkpoints or caches. Nothing finished is ever deleted.
 #
-#   bash launch/demo.sh                 # the default: the `demo` corpus, ~56 min on 2 cores
+#   bash launch/demo.sh                 # the default: the `demo` corpus, 46-50 min on 2 cores
 #   SCALE=paper bash launch/demo.sh     # the same stages at the paper's scale (a GPU host)
 #   TRAIN_STEPS=N CODEC_STEPS=N ...     # shorter or longer budgets
 #   bash launch/demo.sh --dry-run       # print the commands of the stages not done yet
