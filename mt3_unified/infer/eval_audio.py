@@ -38,6 +38,7 @@ from mt3_unified.infer.eval_transcribe import (
     omr,
     resampled,
     transcribe,
+    tuples_sequence,
 )
 from mt3_unified.tasks import postprocess
 from mt3_unified.tasks.chain import continuous_input
@@ -71,12 +72,7 @@ def aligned(reference: music_pb2.NoteSequence, estimate: music_pb2.NoteSequence)
     """The estimate's notes moved onto the reference's time axis by DTW."""
     from mt3_unified.metrics.alignment import align_notes
 
-    notes = align_notes(note_tuples(reference), note_tuples(estimate))
-    out = music_pb2.NoteSequence(ticks_per_quarter=220)
-    for onset, offset, pitch in notes:
-        out.notes.add(pitch=pitch, start_time=onset, end_time=offset, velocity=80)
-    out.total_time = max((n.end_time for n in out.notes), default=0.0)
-    return out
+    return tuples_sequence(align_notes(note_tuples(reference), note_tuples(estimate)))
 
 
 # How a far pair's note says its rows were scored (`as_scored`).

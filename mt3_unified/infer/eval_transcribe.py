@@ -147,3 +147,12 @@ def decode_clip(codes: np.ndarray, encoder) -> np.ndarray:
 def note_tuples(ns: music_pb2.NoteSequence) -> list[tuple[float, float, int]]:
     """(onset, offset, pitch) of each pitched note."""
     return [(n.start_time, n.end_time, n.pitch) for n in ns.notes if not n.is_drum]
+
+
+def tuples_sequence(notes) -> music_pb2.NoteSequence:
+    """A NoteSequence of (onset, offset, pitch) notes at velocity 80: `note_tuples`' inverse."""
+    out = music_pb2.NoteSequence(ticks_per_quarter=220)
+    for onset, offset, pitch in notes:
+        out.notes.add(pitch=pitch, start_time=onset, end_time=offset, velocity=80)
+    out.total_time = max((n.end_time for n in out.notes), default=0.0)
+    return out

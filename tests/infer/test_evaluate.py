@@ -10,7 +10,6 @@ import re
 import gin
 import numpy as np
 import pytest
-from note_seq.protobuf import music_pb2
 
 from mt3_unified.codecs import baked as baked_format
 from mt3_unified.corpus.notes import note_arrays
@@ -29,12 +28,8 @@ from mt3_unified.infer.eval_context import (
 )
 from mt3_unified.infer.eval_results import RESULTS_JSON, RESULTS_MD, decoding_note, markdown
 from mt3_unified.infer.eval_samples import sample_indices
-from mt3_unified.infer.eval_tables import (
-    emd_values,
-    random_pairing,
-    row,
-    ser_values,
-)
+from mt3_unified.infer.eval_tables import emd_values, random_pairing, row, ser_values
+from mt3_unified.infer.eval_transcribe import tuples_sequence
 from mt3_unified.infer.evaluate import check_reader_codec, evaluate, select_pairs
 from mt3_unified.metrics.fad import frechet_audio_distance
 from mt3_unified.report.evaluation import evaluation_report
@@ -89,19 +84,12 @@ def test_random_pairing_row_scores_targets_against_other_targets():
     assert row(RANDOM, ser, 3) == [RANDOM, expected, expected, masked, 2.6667, 1.3333, 3]
 
 
-def _sequence(notes) -> music_pb2.NoteSequence:
-    ns = music_pb2.NoteSequence()
-    for onset, offset, pitch in notes:
-        ns.notes.add(pitch=pitch, start_time=onset, end_time=offset, velocity=80)
-    return ns
-
-
 def test_audio_floor_is_another_performance_heard_and_warped_as_the_model_is():
     # Two systems of the same four pitches, the second played 1.5 times slower: paired at
     # random (two items swap), unwarped only the first onsets meet, warped by DTW all do.
     scale = [60, 62, 64, 65]
     truth = [
-        _sequence((0.5 * k * f, 0.5 * k * f + 0.4 * f, p) for k, p in enumerate(scale))
+        tuples_sequence((0.5 * k * f, 0.5 * k * f + 0.4 * f, p) for k, p in enumerate(scale))
         for f in (1.0, 1.5)
     ]
     assert random_pairing(truth, 0) == [truth[1], truth[0]]
@@ -109,7 +97,7 @@ def test_audio_floor_is_another_performance_heard_and_warped_as_the_model_is():
     assert floor_and_bound(truth, truth, 0, far=False) == ([0.25] * 3, [1.0] * 3)
     assert floor_and_bound(truth, truth, 0, far=True) == ([1.0] * 3, [1.0] * 3)
     # A judge that hears nothing: the floor is what that judge hears, not the notes.
-    silent = [_sequence([]), _sequence([])]
+    silent = [tuples_sequence([]), tuples_sequence([])]
     assert floor_and_bound(truth, silent, 0, far=True) == ([0.0] * 3, [0.0] * 3)
     assert as_scored(truth, silent, far=False) == silent
 
