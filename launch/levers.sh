@@ -51,6 +51,8 @@
 #       by that d256 AMT (`mt3u eval --transcriber`) instead of its own, greedy and sampled, and by the tiny
 #       log-mel AMT, greedy and sampled; MIDI -> audio alone (the task, gin/demo.gin's
 #       model and budget) heard by the tiny one, greedy and sampled
+#   Image -> audio alone: the task with the image grid's rows (gin/demo_rows.gin) and the
+#       demo's budget, heard by the tiny log-mel AMT, sampled on three seeds
 #   Audio -> image, its judge: the all-task model's generated images, greedy and sampled,
 #       read by OMR alone with the rows (`mt3u eval --reader`), which reads pitches, instead
 #       of by its own OMR; audio -> image alone (gin/demo.gin's model and budget) read by the
@@ -197,19 +199,25 @@ with_audio_decoding() {
   "$@" "${AUDIO_DECODING[@]}"
 }
 
-# synthesis_alone NAME JUDGE (in_config): MIDI -> audio alone (the task, no mixture) with
-# the demo's model and budget, its generated audio transcribed by the JUDGE lever's AMT
-# into TABLE_DIR/eval_NAME (its own AMT, untrained, would hear nothing), greedy and, into
-# eval_NAME_sampled, decoded as the demo's evaluations decode audio.
-synthesis_alone() {
-  local markers="${COMPARE}/$1/stages" model="${COMPARE}/$1/model"
-  MODEL_GIN=(--gin-file gin/demo.gin)
+# audio_alone NAME GIN PAIR JUDGE [SEED...] (in_config): PAIR, an audio output (midi_to_audio,
+# image_to_audio), trained alone (the task, no mixture) with GIN's model and the demo's budget,
+# its generated audio transcribed by the JUDGE lever's AMT into TABLE_DIR/eval_NAME (its own
+# AMT, untrained, would hear nothing), greedy and, into eval_NAME_sampled, decoded as the
+# demo's evaluations decode audio; each SEED also sampled into eval_NAME_sampled_seedSEED.
+audio_alone() {
+  local markers="${COMPARE}/$1/stages" model="${COMPARE}/$1/model" seed
+  local judged=("$3" --transcriber "${COMPARE}/$4/model")
+  MODEL_GIN=(--gin-file "$2")
   prep_stages
-  stage_in "$markers" "$1_train" train_model "$model" "${MIXTURE_PREFIX}_midi_to_audio_train"
-  stage_in "$markers" "$1_eval" evaluate test "${TABLE_DIR}/eval_$1" "$model" midi_to_audio \
-    --transcriber "${COMPARE}/$2/model"
+  stage_in "$markers" "$1_train" train_model "$model" "${MIXTURE_PREFIX}_$3_train"
+  stage_in "$markers" "$1_eval" evaluate test "${TABLE_DIR}/eval_$1" "$model" "${judged[@]}"
   stage_in "$markers" "$1_eval_sampled" evaluate test "${TABLE_DIR}/eval_$1_sampled" "$model" \
-    midi_to_audio --transcriber "${COMPARE}/$2/model" "${AUDIO_DECODING[@]}"
+    "${judged[@]}" "${AUDIO_DECODING[@]}"
+  for seed in "${@:5}"; do
+    stage_in "$markers" "$1_eval_sampled_seed${seed}" evaluate test \
+      "${TABLE_DIR}/eval_$1_sampled_seed${seed}" "$model" "${judged[@]}" "${AUDIO_DECODING[@]}" \
+      --gin.evaluate.seed="$seed"
+  done
 }
 
 # Image outputs sampled as the demo's evaluations sample audio (greedy decoding writes
@@ -290,7 +298,10 @@ in_config demo with_audio_decoding judged_synthesis amt_mel_256 synthesis_judged
 # audio): the all-task model against the task trained alone at the same budget.
 in_config demo judged_synthesis amt_mel synthesis_judged_tiny
 in_config demo with_audio_decoding judged_synthesis amt_mel synthesis_judged_tiny_sampled
-in_config demo synthesis_alone synthesis amt_mel
+in_config demo audio_alone synthesis gin/demo.gin midi_to_audio amt_mel
+# Image -> audio alone with the image grid's rows (which let OMR alone read the pitches), heard
+# by the same judge on three seeds: whether the task at this budget beats its random pairing.
+in_config demo audio_alone image_to_audio_rows gin/demo_rows.gin image_to_audio amt_mel 1 2
 # The demo's all-task run with a model twice as wide for half the steps, evaluated as
 # the demo evaluates.
 in_config demo with_audio_decoding lever all_d128 gin/demo_128.gin all ""

@@ -301,6 +301,21 @@ def test_levers_dry_run_trains_each_lever_beside_the_run_it_changes(tmp_path):
                   "midi_to_audio,image_to_audio", flags=f"--transcriber {judge}"),
         ]  # fmt: skip
 
+    def audio_alone(name: str, gin: str, pair: str, seeds=()) -> list[str]:  # heard by amt_mel
+        model, judge = f"{runs}/demo/compare/{name}/model", f"--transcriber {amt_mel}/model"
+        sampled = [("_sampled", SAMPLED)] + [
+            (f"_sampled_seed{s}", f"{SAMPLED} --gin.evaluate.seed={s}") for s in seeds
+        ]
+        return [
+            *skipped,
+            _train(prep / "demo", model, f"synthetic_demo_{pair}_train", gin=gin),
+            _eval(model, f"{table}/eval_{name}", "test", pair, flags=judge),
+            *(
+                _eval(model, f"{table}/eval_{name}{suffix}", "test", pair, flags=f"{judge} {f}")
+                for suffix, f in sampled
+            ),
+        ]
+
     image = _codec_dir(prep / "chorales", "gin/codecs/rqvae_demo.gin")
     audio = _codec_dir(prep / "chorales", DEMO_AUDIO_CODEC)
     codec = "\"--gin.corpus_data.corpus='synthetic_scores/chorales'\" " + (
@@ -430,26 +445,9 @@ def test_levers_dry_run_trains_each_lever_beside_the_run_it_changes(tmp_path):
         # the tiny log-mel AMT as judge: the all-task model, then MIDI -> audio alone
         *judged("synthesis_judged_tiny", f"{amt_mel}/model"),
         *judged("synthesis_judged_tiny_sampled", f"{amt_mel}/model {SAMPLED}"),
-        *skipped,
-        _train(
-            prep / "demo",
-            f"{runs}/demo/compare/synthesis/model",
-            "synthetic_demo_midi_to_audio_train",
-        ),
-        _eval(
-            f"{runs}/demo/compare/synthesis/model",
-            f"{table}/eval_synthesis",
-            "test",
-            "midi_to_audio",
-            flags=f"--transcriber {amt_mel}/model",
-        ),
-        _eval(
-            f"{runs}/demo/compare/synthesis/model",
-            f"{table}/eval_synthesis_sampled",
-            "test",
-            "midi_to_audio",
-            flags=f"--transcriber {amt_mel}/model {SAMPLED}",
-        ),
+        *audio_alone("synthesis", "demo", "midi_to_audio"),
+        # image -> audio alone with the rows, sampled on seeds 0, 1 and 2
+        *audio_alone("image_to_audio_rows", "demo_rows", "image_to_audio", seeds=(1, 2)),
         *all_task_lever("all_d128", "demo_128"),
         *all_task_lever("all_rows", "demo_rows"),
         *all_task_lever("all_rows_omr3", "demo_rows_omr3"),
