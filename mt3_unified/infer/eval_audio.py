@@ -15,6 +15,7 @@ from mt3_unified.infer.eval_context import (
     CODEC_SYSTEMS,
     GT_AUDIO,
     MODEL,
+    MODEL_RANDOM,
     MULTI,
     RANDOM,
     Context,
@@ -101,11 +102,16 @@ def floor_and_bound(
     as audio -> image's floor is the same reader's readings of other examples' images.
     Ground-truth notes would score a perfect judge instead of the one that hears the model.
     """
-    paired = random_pairing(codec_notes, seed)
     return (
-        onset_values(truth, as_scored(truth, paired, far)),
+        re_paired(truth, codec_notes, seed, far),
         onset_values(truth, as_scored(truth, codec_notes, far)),
     )
+
+
+def re_paired(truth: Sequence, notes: Sequence, seed: int, far: bool) -> list[float]:
+    """Onset F1s (50/100/200 ms) of ``notes`` paired at random with another example's
+    ``truth`` (`random_pairing`'s cycle), scored as `as_scored` scores the model's."""
+    return onset_values(truth, as_scored(truth, random_pairing(notes, seed), far))
 
 
 def fad_or_none(real: Sequence, generated: Sequence, embed: Callable) -> float | None:
@@ -138,9 +144,9 @@ def score_audio(ctx: Context, decoded: Decoded) -> dict:
     generated = [decode_clip(predictions[i], encoder) for i in kept]
     real = [decode_clip(targets[i], encoder) for i in kept]
     heard = transcribe(ctx, generated + real)
-    model_notes, codec_notes = heard[: len(kept)], heard[len(kept) :]
+    heard_notes, codec_notes = heard[: len(kept)], heard[len(kept) :]
     far = decoded.pair == "image_to_audio"
-    model_notes = as_scored(truth, model_notes, far)
+    model_notes = as_scored(truth, heard_notes, far)
     for j, i in enumerate(kept):
         decoded.sample_notes[i] = {
             "target": [list(t) for t in note_tuples(truth[j])],
@@ -151,6 +157,7 @@ def score_audio(ctx: Context, decoded: Decoded) -> dict:
     floor, bound = floor_and_bound(truth, codec_notes, ctx.seed, far)
     rows = [
         row(MODEL, [*onset_values(truth, model_notes), fad_or_none(real, generated, embed)], n),
+        row(MODEL_RANDOM, [*re_paired(truth, heard_notes, ctx.seed, far), None], n),
         row(RANDOM, [*floor, None], n),
         row(CODEC_ROW, [*bound, None], n),
     ]
@@ -167,7 +174,9 @@ def score_audio(ctx: Context, decoded: Decoded) -> dict:
         f"FAD against the decoded ground-truth codes, embedder: {embed_label}. "
         f"{CODEC_ROW}: the ground-truth codes decoded and transcribed (the upper bound). "
         f"{RANDOM}: the {CODEC_ROW} transcriptions paired at random with another example's "
-        f"notes (seed {ctx.seed}), what an unrelated real performance scores."
+        f"notes (seed {ctx.seed}), what an unrelated real performance scores. "
+        f"{MODEL_RANDOM}: the model's transcriptions scored against those other examples' "
+        "notes, where audio that does not follow its input scores as on its own row."
     )
     if far:
         note += f" {MULTI}: image → LMX → MIDI → audio by this model, then transcribed."

@@ -17,6 +17,9 @@ MODEL, RANDOM, CODEC_ROW, GT_IMAGE, MULTI = (
     "GT image",
     "multi-stage",
 )
+# The model's outputs scored against another example's reference (the random pairing's
+# cycle): a model that ignores its input scores as well there as on its own row.
+MODEL_RANDOM = "model, paired at random"
 # AMT on log-mel inputs: the model on whole test systems, original and codec-decoded.
 GT_AUDIO, CODEC_SYSTEMS = "GT audio, whole systems", "codec reconstruction, whole systems"
 # The codec each pair cannot be scored without, and the flag that supplies it.

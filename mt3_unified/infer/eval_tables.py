@@ -14,6 +14,7 @@ from mt3_unified.infer.eval_context import (
     EMD_COLUMNS,
     GT_IMAGE,
     MODEL,
+    MODEL_RANDOM,
     NOTE_COLUMNS,
     RANDOM,
     SER_COLUMNS,
@@ -152,6 +153,7 @@ def score_emd(ctx: Context, decoded: Decoded) -> dict:
     gt_image = read([decoded.targets[i] for i in kept])
     rows = [
         row(MODEL, values(generated), n),
+        row(MODEL_RANDOM, values(random_pairing(generated, ctx.seed)), n),
         row(RANDOM, values(random_pairing(gt_image, ctx.seed)), n),
         row(GT_IMAGE, values(gt_image), n),
     ]
@@ -163,11 +165,13 @@ def score_emd(ctx: Context, decoded: Decoded) -> dict:
         "between the histograms of all readings and of all the ground-truth LMX, which does "
         "not depend on how examples are paired. "
         f"{GT_IMAGE}: OMR of the ground-truth image codes. {RANDOM}: the {GT_IMAGE} "
-        f"readings paired at random with another example's LMX (seed {ctx.seed})."
+        f"readings paired at random with another example's LMX (seed {ctx.seed}). "
+        f"{MODEL_RANDOM}: the model's images' readings against those other examples' LMX, "
+        "where images that do not follow their input score as on its own row."
     )
     if encoder is not None:
         rows.insert(
-            2,
+            3,
             row(CODEC_ROW, values(read(reencoded(ctx, [decoded.targets[i] for i in kept]))), n),
         )
         note += (

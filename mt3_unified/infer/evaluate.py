@@ -22,8 +22,11 @@ them), scores them as the paper does and writes ``results.json`` (the format
 - LMX -> image: code accuracy and PSNR of the decoded images.
 
 Every table has a "random pairing" floor (targets scored against a seeded permutation
-of the targets) where the metric pairs examples; other reference rows are named in
-each table's note. A row that could not be computed is left out and the note says why.
+of the targets) where the metric pairs examples; the far-modal and synthesis pairs also
+score the model's outputs against the other examples' references ("model, paired at
+random"), which an output that ignores its input scores as well as its own row; other
+reference rows are named in each table's note. A row that could not be computed is left
+out and the note says why.
 """
 
 from __future__ import annotations

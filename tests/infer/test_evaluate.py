@@ -14,13 +14,14 @@ import pytest
 from mt3_unified.codecs import baked as baked_format
 from mt3_unified.corpus.notes import note_arrays
 from mt3_unified.infer.embedders import EmbedderError, codec_embedder, load_embedder
-from mt3_unified.infer.eval_audio import as_scored, floor_and_bound
+from mt3_unified.infer.eval_audio import as_scored, floor_and_bound, re_paired
 from mt3_unified.infer.eval_context import (
     CODEC_ROW,
     CODEC_SYSTEMS,
     GT_AUDIO,
     GT_IMAGE,
     MODEL,
+    MODEL_RANDOM,
     MULTI,
     RANDOM,
     TITLES,
@@ -28,7 +29,13 @@ from mt3_unified.infer.eval_context import (
 )
 from mt3_unified.infer.eval_results import RESULTS_JSON, RESULTS_MD, decoding_note, markdown
 from mt3_unified.infer.eval_samples import sample_indices
-from mt3_unified.infer.eval_tables import emd_values, random_pairing, row, ser_values
+from mt3_unified.infer.eval_tables import (
+    emd_values,
+    onset_values,
+    random_pairing,
+    row,
+    ser_values,
+)
 from mt3_unified.infer.eval_transcribe import tuples_sequence
 from mt3_unified.infer.evaluate import check_reader_codec, evaluate, select_pairs
 from mt3_unified.metrics.fad import frechet_audio_distance
@@ -100,6 +107,21 @@ def test_audio_floor_is_another_performance_heard_and_warped_as_the_model_is():
     silent = [tuples_sequence([]), tuples_sequence([])]
     assert floor_and_bound(truth, silent, 0, far=True) == ([0.0] * 3, [0.0] * 3)
     assert as_scored(truth, silent, far=False) == silent
+
+
+def test_model_paired_at_random_tells_audio_that_follows_its_input_from_audio_that_does_not():
+    scale = [60, 62, 64, 65]
+    truth = [  # the same four onsets, the second system a fifth higher
+        tuples_sequence((0.5 * k, 0.5 * k + 0.4, p + shift) for k, p in enumerate(scale))
+        for shift in (0, 7)
+    ]
+    # Audio that follows its input: every note on its own row, none against the other's.
+    assert onset_values(truth, truth) == [1.0] * 3
+    assert re_paired(truth, truth, 0, far=False) == [0.0] * 3
+    # The same audio whatever the input: half its notes meet either reference, so its row
+    # and the re-paired row read alike.
+    same = [truth[0], truth[0]]
+    assert onset_values(truth, same) == re_paired(truth, same, 0, far=False) == [0.5] * 3
 
 
 def test_emd_row_pairs_each_reading_with_its_own_reference_and_the_sets_apart():
@@ -308,9 +330,9 @@ def test_evaluate_end_to_end(trained_run, evalmade_dir, tmp_path):
     systems = {title: [r[0] for r in t["rows"]] for title, t in by_title.items()}
     assert systems["OMR (image → LMX)"] == [MODEL, RANDOM]
     assert systems["AMT (audio → MIDI)"] == [MODEL, RANDOM]
-    assert systems["Synthesis (MIDI → audio)"] == [MODEL, RANDOM, CODEC_ROW]
-    assert systems["Image → audio"] == [MODEL, RANDOM, CODEC_ROW, MULTI]
-    assert systems["Audio → image"] == [MODEL, RANDOM, CODEC_ROW, GT_IMAGE]
+    assert systems["Synthesis (MIDI → audio)"] == [MODEL, MODEL_RANDOM, RANDOM, CODEC_ROW]
+    assert systems["Image → audio"] == [MODEL, MODEL_RANDOM, RANDOM, CODEC_ROW, MULTI]
+    assert systems["Audio → image"] == [MODEL, MODEL_RANDOM, RANDOM, CODEC_ROW, GT_IMAGE]
     for t in results["tables"]:
         assert all(len(r) == len(t["columns"]) for r in t["rows"])
     # Two test units, both valid for whole-unit pairs: every example row counts 2.
