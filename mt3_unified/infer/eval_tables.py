@@ -151,13 +151,17 @@ def score_emd(ctx: Context, decoded: Decoded) -> dict:
 
     generated = read([_whole_columns(ctx, decoded.predictions[i]) for i in kept])
     gt_image = read([decoded.targets[i] for i in kept])
+    codec = []
+    if ctx.encoder("image") is not None:
+        reconstructed = read(reencoded(ctx, [decoded.targets[i] for i in kept]))
+        codec = [row(CODEC_ROW, values(reconstructed), n)]
     rows = [
         row(MODEL, values(generated), n),
         row(MODEL_RANDOM, values(random_pairing(generated, ctx.seed)), n),
         row(RANDOM, values(random_pairing(gt_image, ctx.seed)), n),
+        *codec,
         row(GT_IMAGE, values(gt_image), n),
     ]
-    encoder = ctx.encoder("image")
     note = (
         f"EMD between the pitch and the duration token histograms of {ctx.reader_label()} "
         "(image → LMX, on the image codes) of each example and of its ground-truth LMX, "
@@ -169,11 +173,7 @@ def score_emd(ctx: Context, decoded: Decoded) -> dict:
         f"{MODEL_RANDOM}: the model's images' readings against those other examples' LMX, "
         "where images that do not follow their input score as on its own row."
     )
-    if encoder is not None:
-        rows.insert(
-            3,
-            row(CODEC_ROW, values(read(reencoded(ctx, [decoded.targets[i] for i in kept]))), n),
-        )
+    if codec:
         note += (
             f" {CODEC_ROW}: OMR of the ground-truth images decoded and re-encoded by the "
             "image codec."
