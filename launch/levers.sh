@@ -52,7 +52,9 @@
 #       log-mel AMT, greedy and sampled; MIDI -> audio alone (the task, gin/demo.gin's
 #       model and budget) heard by the tiny one, greedy and sampled
 #   Image -> audio alone: the task with the image grid's rows (gin/demo_rows.gin) and the
-#       demo's budget, heard by the tiny log-mel AMT, sampled on three seeds
+#       demo's budget, heard by the tiny log-mel AMT, sampled on three seeds; copies trained
+#       on to 9,000 and 18,000 steps, and its rows against the steps
+#       (outputs/levers/image_to_audio_rows_steps.png)
 #   Audio -> image, its judge: the all-task model's generated images, greedy and sampled,
 #       read by OMR alone with the rows (`mt3u eval --reader`), which reads pitches, instead
 #       of by its own OMR; audio -> image alone (gin/demo.gin's model and budget) read by the
@@ -71,7 +73,8 @@
 #
 # Models under runs/<config>/compare/<lever>/ (markers in its stages/), evaluations in
 # outputs/compare_<config>/eval_<lever>[_heldout], the curves in outputs/levers/
-# (amt_curves.png, omr_curves.png, each with its points as Markdown beside it).
+# (amt_curves.png, omr_curves.png, image_to_audio_rows_steps.png, each with its points as
+# Markdown beside it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source launch/common.sh
@@ -220,6 +223,44 @@ audio_alone() {
   done
 }
 
+# copy_run SOURCE DEST: a trained run's folder copied whole (checkpoints, curves, config),
+# through DEST.partial, so that a copy killed midway leaves nothing at DEST.
+copy_run() {
+  run rm -rf "$2.partial"
+  run cp -r "$1" "$2.partial"
+  run mv "$2.partial" "$2"
+}
+
+# audio_resumed NAME SOURCE STEPS GIN PAIR JUDGE SEED... (in_config): the SOURCE lever's model
+# (audio_alone's, trained with GIN on PAIR alone) copied and trained on to STEPS, its cosine
+# schedule stretched to them, then sampled as the demo's evaluations decode audio on each
+# SEED into TABLE_DIR/eval_NAME_sampled_seedSEED, heard by the JUDGE lever's AMT: whether
+# more steps of the task carry it past its floor.
+audio_resumed() {
+  local markers="${COMPARE}/$1/stages" model="${COMPARE}/$1/model" seed
+  local judged=("$5" --transcriber "${COMPARE}/$6/model")
+  MODEL_GIN=(--gin-file "$4")
+  stage_in "$markers" "$1_copy" copy_run "${COMPARE}/$2/model" "$model"
+  TRAIN_STEPS="$3" stage_in "$markers" "$1_train" train_model "$model" \
+    "${MIXTURE_PREFIX}_$5_train"
+  for seed in "${@:7}"; do
+    stage_in "$markers" "$1_eval_sampled_seed${seed}" evaluate test \
+      "${TABLE_DIR}/eval_$1_sampled_seed${seed}" "$model" "${judged[@]}" "${AUDIO_DECODING[@]}" \
+      --gin.evaluate.seed="$seed"
+  done
+}
+
+# step_curve OUTPUT PAIR METRIC EVAL_NAME... (in_config): PAIR's rows of METRIC in
+# TABLE_DIR/eval_EVAL_NAME against the training steps of their models (`mt3u report
+# step-curve`), into CURVES/OUTPUT with its points as Markdown beside it.
+step_curve() {
+  local output="$1" pair="$2" metric="$3" words=() name
+  shift 3
+  for name in "$@"; do words+=(--eval "${TABLE_DIR}/eval_${name}"); done
+  run .venv/bin/mt3u report step-curve "${words[@]}" --pair "$pair" --metric "$metric" \
+    -o "${CURVES}/${output}"
+}
+
 # Image outputs sampled as the demo's evaluations sample audio (greedy decoding writes
 # white columns after the clef), for the audio -> image levers.
 IMAGE_SAMPLING=(--temperature 0.7 --decoding-outputs image)
@@ -302,6 +343,15 @@ in_config demo audio_alone synthesis gin/demo.gin midi_to_audio amt_mel
 # Image -> audio alone with the image grid's rows (which let OMR alone read the pitches), heard
 # by the same judge on three seeds: whether the task at this budget beats its random pairing.
 in_config demo audio_alone image_to_audio_rows gin/demo_rows.gin image_to_audio amt_mel 1 2
+# ... trained on to twice and four times the steps, and its rows against the steps.
+in_config demo audio_resumed image_to_audio_rows_9k image_to_audio_rows 9000 gin/demo_rows.gin \
+  image_to_audio amt_mel 0 1 2
+in_config demo audio_resumed image_to_audio_rows_18k image_to_audio_rows_9k 18000 \
+  gin/demo_rows.gin image_to_audio amt_mel 0 1 2
+in_config demo step_curve image_to_audio_rows_steps.png image_to_audio "onset F1 @200ms" \
+  image_to_audio_rows_sampled image_to_audio_rows_sampled_seed1 \
+  image_to_audio_rows_sampled_seed2 image_to_audio_rows_9k_sampled_seed{0,1,2} \
+  image_to_audio_rows_18k_sampled_seed{0,1,2}
 # The demo's all-task run with a model twice as wide for half the steps, evaluated as
 # the demo evaluates.
 in_config demo with_audio_decoding lever all_d128 gin/demo_128.gin all ""
@@ -330,4 +380,5 @@ curves omr_curves.png image_to_lmx "demo (136 chorales)=${RUNS}/demo/compare/omr
   "chorales (408)=${RUNS}/chorales/compare/omr/model" \
   "chorales, d256 on patches=${RUNS}/chorales/compare/omr_patch_256/model" \
   "music21, d256 on patches=${RUNS}/music21/compare/omr_patch_256/model"
-[[ $DRY_RUN == 1 ]] || cat "${CURVES}/amt_curves.md" "${CURVES}/omr_curves.md"
+[[ $DRY_RUN == 1 ]] || cat "${CURVES}/amt_curves.md" "${CURVES}/omr_curves.md" \
+  "${CURVES}/image_to_audio_rows_steps.md"

@@ -361,7 +361,16 @@ def run_eval(args) -> int:
 # ------------------------------------------------------------------- report
 def _report_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
-        "what", choices=["corpus", "eval", "compare", "curves", "codec-curve", "codec-spectra"]
+        "what",
+        choices=[
+            "corpus",
+            "eval",
+            "compare",
+            "curves",
+            "codec-curve",
+            "codec-spectra",
+            "step-curve",
+        ],
     )
     p.add_argument("eval_dir", nargs="?", type=Path, help="eval: the folder `mt3u eval` wrote")
     p.add_argument("--single-task", action="append", default=[], metavar="EVAL_DIR",
@@ -373,6 +382,11 @@ def _report_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--task", help="curves: only the tasks whose name contains this")
     p.add_argument("--point", action="append", default=[], metavar="STEP=EVAL_DIR",
                    help="codec-curve: an AMT eval of the codec's step-STEP checkpoint")  # fmt: skip
+    p.add_argument("--eval", action="append", default=[], metavar="EVAL_DIR",
+                   help="step-curve: an eval dir of the run at some step (repeat: one per "
+                   "checkpoint and seed)")  # fmt: skip
+    p.add_argument("--pair", help="step-curve: the pair whose table is drawn (image_to_audio, ...)")
+    p.add_argument("--metric", help="step-curve: the table's column (e.g. 'onset F1 @200ms')")
     p.add_argument("--codec", action="append", default=[], metavar="LABEL=CODEC",
                    help="codec-spectra: an audio codec workdir (or WORKDIR/checkpoints/STEP) "
                    "whose reconstruction is shown (repeat)")  # fmt: skip
@@ -388,8 +402,8 @@ def _report_args(p: argparse.ArgumentParser) -> None:
                    "save a screenshot here")  # fmt: skip
     p.add_argument("-o", "--output", type=Path, default=None,
                    help="the report; compare: the Markdown table (JSON beside it); "
-                   "curves, codec-curve, codec-spectra: the PNG (its figures as Markdown "
-                   "beside it)")  # fmt: skip
+                   "curves, codec-curve, codec-spectra, step-curve: the PNG (its figures as "
+                   "Markdown beside it)")  # fmt: skip
 
 
 @command(
@@ -398,7 +412,8 @@ def _report_args(p: argparse.ArgumentParser) -> None:
     "single-task against all-task mixtures (compare), several runs' metrics during "
     "training against minutes of training (curves), or what an audio codec keeps of the "
     "notes against its training steps (codec-curve), or the log-mel of a corpus example "
-    "above audio codecs' reconstructions of it (codec-spectra)",
+    "above audio codecs' reconstructions of it (codec-spectra), or one pair's model and "
+    "random-pairing rows against the model's training steps (step-curve)",
     _report_args,
 )
 def run_report(args) -> int:
@@ -412,6 +427,8 @@ def run_report(args) -> int:
         return _codec_curve_report(args)
     if args.what == "codec-spectra":
         return _codec_spectra_report(args)
+    if args.what == "step-curve":
+        return _step_curve_report(args)
     from mt3_unified.report.corpus import corpus_report
 
     output = args.output or Path("outputs") / f"corpus_{args.config}.html"
@@ -550,3 +567,15 @@ def release_frames(error: BaseException) -> None:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def _step_curve_report(args) -> int:
+    from mt3_unified.infer.eval_context import TITLES
+    from mt3_unified.report.step_curve import write_step_curve
+
+    if not args.eval or args.pair not in TITLES or not args.metric or args.output is None:
+        raise _usage(f"report step-curve: give --eval EVAL_DIR (repeatable), --pair (one of "
+                     f"{', '.join(TITLES)}), --metric COLUMN and -o CURVE.png")  # fmt: skip
+    png, table = write_step_curve(args.eval, args.pair, args.metric, args.output)
+    print(f"step curve written to {png} and {table}")
+    return 0

@@ -316,6 +316,43 @@ def test_levers_dry_run_trains_each_lever_beside_the_run_it_changes(tmp_path):
             ),
         ]
 
+    def audio_resumed(name: str, source: str, steps: int) -> list[str]:  # i2a, rows, 3 seeds
+        model, judge = f"{runs}/demo/compare/{name}/model", f"--transcriber {amt_mel}/model"
+        return [
+            f"rm -rf {model}.partial",
+            f"cp -r {runs}/demo/compare/{source}/model {model}.partial",
+            f"mv {model}.partial {model}",
+            _train(
+                prep / "demo",
+                model,
+                "synthetic_demo_image_to_audio_train",
+                steps=f" --gin.TRAIN_STEPS={steps}",
+                gin="demo_rows",
+            ),
+            *(
+                _eval(
+                    model,
+                    f"{table}/eval_{name}_sampled_seed{seed}",
+                    "test",
+                    "image_to_audio",
+                    flags=f"{judge} {SAMPLED} --gin.evaluate.seed={seed}",
+                )
+                for seed in range(3)
+            ),
+        ]
+
+    steps_evals = [
+        "image_to_audio_rows_sampled",
+        "image_to_audio_rows_sampled_seed1",
+        "image_to_audio_rows_sampled_seed2",
+        *(f"image_to_audio_rows_{k}_sampled_seed{s}" for k in ("9k", "18k") for s in range(3)),
+    ]
+    step_curve = (
+        ".venv/bin/mt3u report step-curve "
+        + " ".join(f"--eval {table}/eval_{name}" for name in steps_evals)
+        + f' --pair image_to_audio --metric "onset F1 @200ms" '
+        f"-o {outputs}/levers/image_to_audio_rows_steps.png"
+    )
     image = _codec_dir(prep / "chorales", "gin/codecs/rqvae_demo.gin")
     audio = _codec_dir(prep / "chorales", DEMO_AUDIO_CODEC)
     codec = "\"--gin.corpus_data.corpus='synthetic_scores/chorales'\" " + (
@@ -448,6 +485,10 @@ def test_levers_dry_run_trains_each_lever_beside_the_run_it_changes(tmp_path):
         *audio_alone("synthesis", "demo", "midi_to_audio"),
         # image -> audio alone with the rows, sampled on seeds 0, 1 and 2
         *audio_alone("image_to_audio_rows", "demo_rows", "image_to_audio", seeds=(1, 2)),
+        # ... trained on to 9,000 and 18,000 steps, sampled on seeds 0, 1 and 2; its curve
+        *audio_resumed("image_to_audio_rows_9k", "image_to_audio_rows", 9000),
+        *audio_resumed("image_to_audio_rows_18k", "image_to_audio_rows_9k", 18000),
+        step_curve,
         *all_task_lever("all_d128", "demo_128"),
         *all_task_lever("all_rows", "demo_rows"),
         *all_task_lever("all_rows_omr3", "demo_rows_omr3"),

@@ -56,6 +56,12 @@ def rows_by_system(table: dict) -> dict[str, dict]:
     return rows
 
 
+def rows_titled(results: dict, title: str) -> dict[str, dict]:
+    """rows_by_system of the first of results.json's tables with this title; {} if none."""
+    tables = [t for t in results.get("tables", []) if t.get("title") == title]
+    return rows_by_system(tables[0]) if tables else {}
+
+
 def markdown_table(columns: Sequence[str], rows: Sequence[Sequence]) -> str:
     def cell(value) -> str:
         if value is None:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from mt3_unified.errors import Mt3UnifiedError
 from mt3_unified.infer.eval_context import CODEC_SYSTEMS, GT_AUDIO, TITLES
-from mt3_unified.infer.eval_results import markdown_table, rows_by_system
+from mt3_unified.infer.eval_results import markdown_table, rows_titled
 from mt3_unified.report.plots import curves_png
 
 METRIC = "onset F1 @50ms"
@@ -29,8 +29,7 @@ def kept_point(eval_dir: str | Path) -> dict:
     from mt3_unified.report.evaluation import load_results
 
     results = load_results(Path(eval_dir))
-    tables = [t for t in results.get("tables", []) if t.get("title") == TITLES["audio_to_midi"]]
-    rows = rows_by_system(tables[0]) if tables else {}
+    rows = rows_titled(results, TITLES["audio_to_midi"])
     if GT_AUDIO not in rows or CODEC_SYSTEMS not in rows:
         raise CodecCurveError(
             f"{eval_dir}: no AMT rows {GT_AUDIO!r} and {CODEC_SYSTEMS!r} (evaluate with "

@@ -55,13 +55,20 @@ def curves_png(
     xlabel: str = "step",
     references: Mapping[str, float] | None = None,
     markers: bool = False,
+    spreads: Mapping[str, tuple[Sequence[float], Sequence[float]]] | None = None,
 ) -> bytes:
     """Named (steps, values) curves on one axis, e.g. training and validation loss; each
     named reference value (a target) as a dashed level; ``markers`` dots each point (for
-    curves of a few measured points)."""
+    curves of a few measured points); ``spreads`` shades a curve's (lows, highs) at its
+    steps (the range over seeds)."""
     figure, axes = plt.subplots(figsize=(7, 3.5))
     for name, (steps, values) in curves.items():
-        axes.plot(steps, values, label=name, marker="o" if markers else None, markersize=4)
+        (line,) = axes.plot(
+            steps, values, label=name, marker="o" if markers else None, markersize=4
+        )
+        if spreads and name in spreads:
+            lows, highs = spreads[name]
+            axes.fill_between(steps, lows, highs, color=line.get_color(), alpha=0.15)
     for name, value in (references or {}).items():
         axes.axhline(value, linestyle="--", color="#888888", linewidth=1, label=name)
     axes.set_xlabel(xlabel)

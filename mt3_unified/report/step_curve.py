@@ -1,0 +1,118 @@
+"""One pair's evaluation rows against the evaluated model's training steps: a metric of the
+model, of the model paired at random and of the random pairing (e.g. image -> audio's onset
+F1 @200ms after DTW), the eval dirs of one step (seeds) as their mean and range, drawn as a
+curve (PNG) with its points as Markdown beside it: whether more steps carry a model past its
+floor."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+from mt3_unified.errors import Mt3UnifiedError
+from mt3_unified.infer.eval_context import MODEL, MODEL_RANDOM, RANDOM, TITLES
+from mt3_unified.infer.eval_results import markdown_table, rows_titled
+from mt3_unified.report.plots import curves_png
+
+SYSTEMS = (MODEL, MODEL_RANDOM, RANDOM)
+RATIO = f"{MODEL} / {RANDOM}"
+
+
+class StepCurveError(Mt3UnifiedError, ValueError):
+    """Eval dirs that cannot make the curve: the message names the dir and what it lacks."""
+
+
+def judged_as(results: dict) -> str:
+    """Who heard or read the outputs and how they were decoded: the points of one curve
+    must agree on it, or their figures differ in kind."""
+    judges = {key: results.get(key) for key in ("transcriber", "reader")}
+    return json.dumps({**judges, "decoding": results.get("decoding") or {}}, sort_keys=True)
+
+
+def step_point(eval_dir: str | Path, pair: str, metric: str) -> tuple[int, dict, str]:
+    """(the model's step, {system: the metric or None}, judged_as) of one eval dir."""
+    from mt3_unified.report.evaluation import load_results
+
+    results = load_results(Path(eval_dir))
+    rows = rows_titled(results, TITLES[pair])
+    if MODEL not in rows:
+        raise StepCurveError(
+            f"{eval_dir}: no {TITLES[pair]!r} table (evaluate with `mt3u eval --pairs {pair}`)"
+        )
+    if metric not in rows[MODEL]:
+        columns = [c for c in rows[MODEL] if c not in ("system", "examples")]
+        raise StepCurveError(f"{eval_dir}: no column {metric!r} (it has {columns})")
+    step = results.get("step")
+    if not isinstance(step, int):
+        raise StepCurveError(f"{eval_dir}: results.json names no step of the model")
+    values = {system: rows.get(system, {}).get(metric) for system in SYSTEMS}
+    return step, values, judged_as(results)
+
+
+def step_curve(eval_dirs: Sequence[str | Path], pair: str, metric: str) -> list[dict]:
+    """One point a step, in step order: {'step', 'dirs', each system's values (one an eval
+    dir, None where its table lacks the row), RATIO's values}; every dir judged and
+    decoded alike."""
+    points: dict[int, dict] = {}
+    kinds = set()
+    for eval_dir in eval_dirs:
+        step, values, kind = step_point(eval_dir, pair, metric)
+        kinds.add(kind)
+        point = points.setdefault(step, {"step": step, "dirs": [], RATIO: []})
+        point["dirs"].append(str(eval_dir))
+        for system, value in values.items():
+            point.setdefault(system, []).append(value)
+        model, floor = values[MODEL], values[RANDOM]
+        point[RATIO].append(model / floor if model is not None and floor else None)
+    if len(kinds) > 1:
+        raise StepCurveError(f"the eval dirs were judged or decoded differently: {sorted(kinds)}")
+    return [points[step] for step in sorted(points)]
+
+
+def spread(values: Sequence[float | None]) -> tuple[float, float, float] | None:
+    """(mean, min, max) of the values given, None if none is."""
+    known = [v for v in values if v is not None]
+    return (sum(known) / len(known), min(known), max(known)) if known else None
+
+
+def spread_cell(values: Sequence[float | None]) -> str | None:
+    """'mean (min-max)' to 3 decimals, the one value where there is one, None for none."""
+    found = spread(values)
+    if found is None:
+        return None
+    mean, low, high = found
+    return f"{mean:.3f}" if low == high else f"{mean:.3f} ({low:.3f}-{high:.3f})"
+
+
+def write_step_curve(
+    eval_dirs: Sequence[str | Path], pair: str, metric: str, output: Path
+) -> tuple[Path, Path]:
+    """The curve as ``output`` (PNG: each system's mean, its range shaded) and its points as
+    a Markdown table beside it (``.md``)."""
+    curve = step_curve(eval_dirs, pair, metric)
+    lines, ranges = {}, {}
+    for system in SYSTEMS:
+        found = [(p["step"], spread(p[system])) for p in curve if spread(p[system])]
+        if found:
+            steps = [step for step, _ in found]
+            lines[system] = (steps, [s[0] for _, s in found])
+            ranges[system] = ([s[1] for _, s in found], [s[2] for _, s in found])
+    png = curves_png(
+        lines,
+        ylabel=metric,
+        xlabel="the model's training step",
+        title=f"{TITLES[pair]}: {metric} against training steps (mean and range over eval dirs)",
+        markers=True,
+        spreads=ranges,
+    )
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_bytes(png)
+    columns = ["step", "eval dirs", *SYSTEMS, RATIO]
+    rows = [
+        [p["step"], len(p["dirs"]), *(spread_cell(p[name]) for name in (*SYSTEMS, RATIO))]
+        for p in curve
+    ]
+    table = output.with_suffix(".md")
+    table.write_text(markdown_table(columns, rows) + "\n", encoding="utf-8")
+    return output, table
