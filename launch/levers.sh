@@ -208,7 +208,7 @@ with_audio_decoding() {
 # AMT, untrained, would hear nothing), greedy and, into eval_NAME_sampled, decoded as the
 # demo's evaluations decode audio; each SEED also sampled into eval_NAME_sampled_seedSEED.
 audio_alone() {
-  local markers="${COMPARE}/$1/stages" model="${COMPARE}/$1/model" seed
+  local markers="${COMPARE}/$1/stages" model="${COMPARE}/$1/model"
   local judged=("$3" --transcriber "${COMPARE}/$4/model")
   MODEL_GIN=(--gin-file "$2")
   prep_stages
@@ -216,10 +216,18 @@ audio_alone() {
   stage_in "$markers" "$1_eval" evaluate test "${TABLE_DIR}/eval_$1" "$model" "${judged[@]}"
   stage_in "$markers" "$1_eval_sampled" evaluate test "${TABLE_DIR}/eval_$1_sampled" "$model" \
     "${judged[@]}" "${AUDIO_DECODING[@]}"
-  for seed in "${@:5}"; do
-    stage_in "$markers" "$1_eval_sampled_seed${seed}" evaluate test \
-      "${TABLE_DIR}/eval_$1_sampled_seed${seed}" "$model" "${judged[@]}" "${AUDIO_DECODING[@]}" \
-      --gin.evaluate.seed="$seed"
+  sampled_seeds "$1" "$3" "$4" "${@:5}"
+}
+
+# sampled_seeds NAME PAIR JUDGE SEED... (in_config): the NAME lever's model on PAIR, decoded
+# as the demo's evaluations decode audio with each SEED into
+# TABLE_DIR/eval_NAME_sampled_seedSEED, heard by the JUDGE lever's AMT.
+sampled_seeds() {
+  local seed
+  for seed in "${@:4}"; do
+    stage_in "${COMPARE}/$1/stages" "$1_eval_sampled_seed${seed}" evaluate test \
+      "${TABLE_DIR}/eval_$1_sampled_seed${seed}" "${COMPARE}/$1/model" "$2" \
+      --transcriber "${COMPARE}/$3/model" "${AUDIO_DECODING[@]}" --gin.evaluate.seed="$seed"
   done
 }
 
@@ -237,17 +245,12 @@ copy_run() {
 # SEED into TABLE_DIR/eval_NAME_sampled_seedSEED, heard by the JUDGE lever's AMT: whether
 # more steps of the task carry it past its floor.
 audio_resumed() {
-  local markers="${COMPARE}/$1/stages" model="${COMPARE}/$1/model" seed
-  local judged=("$5" --transcriber "${COMPARE}/$6/model")
+  local markers="${COMPARE}/$1/stages" model="${COMPARE}/$1/model"
   MODEL_GIN=(--gin-file "$4")
   stage_in "$markers" "$1_copy" copy_run "${COMPARE}/$2/model" "$model"
   TRAIN_STEPS="$3" stage_in "$markers" "$1_train" train_model "$model" \
     "${MIXTURE_PREFIX}_$5_train"
-  for seed in "${@:7}"; do
-    stage_in "$markers" "$1_eval_sampled_seed${seed}" evaluate test \
-      "${TABLE_DIR}/eval_$1_sampled_seed${seed}" "$model" "${judged[@]}" "${AUDIO_DECODING[@]}" \
-      --gin.evaluate.seed="$seed"
-  done
+  sampled_seeds "$1" "$5" "$6" "${@:7}"
 }
 
 # step_curve OUTPUT PAIR METRIC EVAL_NAME... (in_config): PAIR's rows of METRIC in
