@@ -502,6 +502,18 @@ def _codec_curve_report(args) -> int:
     return 0
 
 
+def _step_curve_report(args) -> int:
+    from mt3_unified.infer.eval_context import TITLES
+    from mt3_unified.report.step_curve import write_step_curve
+
+    if not args.eval or args.pair not in TITLES or not args.metric or args.output is None:
+        raise _usage(f"report step-curve: give --eval EVAL_DIR (repeatable), --pair (one of "
+                     f"{', '.join(TITLES)}), --metric COLUMN and -o CURVE.png")  # fmt: skip
+    png, table = write_step_curve(args.eval, args.pair, args.metric, args.output)
+    print(f"step curve written to {png} and {table}")
+    return 0
+
+
 def _codec_spectra_report(args) -> int:
     from mt3_unified.report.codec_spectra import write_codec_spectra
 
@@ -567,15 +579,3 @@ def release_frames(error: BaseException) -> None:
 
 if __name__ == "__main__":
     sys.exit(main())
-
-
-def _step_curve_report(args) -> int:
-    from mt3_unified.infer.eval_context import TITLES
-    from mt3_unified.report.step_curve import write_step_curve
-
-    if not args.eval or args.pair not in TITLES or not args.metric or args.output is None:
-        raise _usage(f"report step-curve: give --eval EVAL_DIR (repeatable), --pair (one of "
-                     f"{', '.join(TITLES)}), --metric COLUMN and -o CURVE.png")  # fmt: skip
-    png, table = write_step_curve(args.eval, args.pair, args.metric, args.output)
-    print(f"step curve written to {png} and {table}")
-    return 0
