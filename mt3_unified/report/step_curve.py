@@ -59,10 +59,11 @@ def step_curve(eval_dirs: Sequence[str | Path], pair: str, metric: str) -> list[
     for eval_dir in eval_dirs:
         step, values, kind = step_point(eval_dir, pair, metric)
         kinds.add(kind)
-        point = points.setdefault(step, {"step": step, "dirs": [], RATIO: []})
+        empty = {system: [] for system in (*SYSTEMS, RATIO)}
+        point = points.setdefault(step, {"step": step, "dirs": [], **empty})
         point["dirs"].append(str(eval_dir))
         for system, value in values.items():
-            point.setdefault(system, []).append(value)
+            point[system].append(value)
         model, floor = values[MODEL], values[RANDOM]
         point[RATIO].append(model / floor if model is not None and floor else None)
     if len(kinds) > 1:
@@ -93,7 +94,7 @@ def write_step_curve(
     curve = step_curve(eval_dirs, pair, metric)
     lines, ranges = {}, {}
     for system in SYSTEMS:
-        found = [(p["step"], spread(p[system])) for p in curve if spread(p[system])]
+        found = [(p["step"], known) for p in curve if (known := spread(p[system]))]
         if found:
             steps = [step for step, _ in found]
             lines[system] = (steps, [s[0] for _, s in found])
