@@ -55,6 +55,9 @@
 #       demo's budget, heard by the tiny log-mel AMT, sampled on three seeds; copies trained
 #       on to 9,000 and 18,000 steps, and its rows against the steps
 #       (outputs/levers/image_to_audio_rows_steps.png)
+#   Image -> audio beside OMR: the paper's mixtures of that direction with the rows, OMR and
+#       image -> audio (lever omr_i2a_rows), and those with MIDI -> audio (omr_i2a_synth_rows),
+#       at the demo's budget: OMR on every system, image -> audio heard as above
 #   Audio -> image, its judge: the all-task model's generated images, greedy and sampled,
 #       read by OMR alone with the rows (`mt3u eval --reader`), which reads pitches, instead
 #       of by its own OMR; audio -> image alone (gin/demo.gin's model and budget) read by the
@@ -253,6 +256,18 @@ audio_resumed() {
   sampled_seeds "$1" "$5" "$6" "${@:7}"
 }
 
+# image_to_audio_mixture NAME GIN MIXTURE JUDGE SEED... (in_config): one of the paper's
+# mixtures of the image -> audio direction (MIXTURE: omr_i2a, omr_i2a_synth) trained with
+# GIN's model and the demo's budget; OMR read on every system of the test split and held-out
+# style, and image -> audio decoded as the demo's evaluations decode audio on each SEED, heard
+# by the JUDGE lever's AMT: whether OMR beside image -> audio lets it follow its image, and
+# whether image -> audio beside OMR helps OMR (against the tasks alone: levers omr_rows and
+# image_to_audio_rows).
+image_to_audio_mixture() {
+  EVAL_EXAMPLES=1000 lever "$1" "$2" "$3" image_to_lmx  # every system: more than either split has
+  sampled_seeds "$1" image_to_audio "$4" "${@:5}"
+}
+
 # step_curve OUTPUT PAIR METRIC EVAL_NAME... (in_config): PAIR's rows of METRIC in
 # TABLE_DIR/eval_EVAL_NAME against the training steps of their models (`mt3u report
 # step-curve`), into CURVES/OUTPUT with its points as Markdown beside it.
@@ -355,6 +370,11 @@ in_config demo step_curve image_to_audio_rows_steps.png image_to_audio "onset F1
   image_to_audio_rows_sampled image_to_audio_rows_sampled_seed1 \
   image_to_audio_rows_sampled_seed2 image_to_audio_rows_9k_sampled_seed{0,1,2} \
   image_to_audio_rows_18k_sampled_seed{0,1,2}
+# The paper's image -> audio mixtures with the rows: OMR and image -> audio, and those with
+# MIDI -> audio, at the demo's budget.
+in_config demo image_to_audio_mixture omr_i2a_rows gin/demo_rows.gin omr_i2a amt_mel 0 1 2
+in_config demo image_to_audio_mixture omr_i2a_synth_rows gin/demo_rows.gin omr_i2a_synth \
+  amt_mel 0 1 2
 # The demo's all-task run with a model twice as wide for half the steps, evaluated as
 # the demo evaluates.
 in_config demo with_audio_decoding lever all_d128 gin/demo_128.gin all ""

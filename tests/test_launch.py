@@ -341,6 +341,28 @@ def test_levers_dry_run_trains_each_lever_beside_the_run_it_changes(tmp_path):
             ),
         ]
 
+    def image_to_audio_mixture(name: str, mixture: str) -> list[str]:  # rows, 3 seeds
+        model, judge = f"{runs}/demo/compare/{name}/model", f"--transcriber {amt_mel}/model"
+        return [
+            *skipped,
+            _train(prep / "demo", model, f"synthetic_demo_{mixture}", gin="demo_rows"),
+            # OMR on every system of both splits
+            _eval(model, f"{table}/eval_{name}", "test", "image_to_lmx", examples=1000),
+            _eval(
+                model, f"{table}/eval_{name}_heldout", "test_heldout", "image_to_lmx", 1000
+            ),  # fmt: skip
+            *(
+                _eval(
+                    model,
+                    f"{table}/eval_{name}_sampled_seed{seed}",
+                    "test",
+                    "image_to_audio",
+                    flags=f"{judge} {SAMPLED} --gin.evaluate.seed={seed}",
+                )
+                for seed in range(3)
+            ),
+        ]
+
     steps_evals = [
         "image_to_audio_rows_sampled",
         "image_to_audio_rows_sampled_seed1",
@@ -489,6 +511,9 @@ def test_levers_dry_run_trains_each_lever_beside_the_run_it_changes(tmp_path):
         *audio_resumed("image_to_audio_rows_9k", "image_to_audio_rows", 9000),
         *audio_resumed("image_to_audio_rows_18k", "image_to_audio_rows_9k", 18000),
         step_curve,
+        # the paper's image -> audio mixtures with the rows
+        *image_to_audio_mixture("omr_i2a_rows", "omr_i2a"),
+        *image_to_audio_mixture("omr_i2a_synth_rows", "omr_i2a_synth"),
         *all_task_lever("all_d128", "demo_128"),
         *all_task_lever("all_rows", "demo_rows"),
         *all_task_lever("all_rows_omr3", "demo_rows_omr3"),
