@@ -316,8 +316,16 @@ def test_levers_dry_run_trains_each_lever_beside_the_run_it_changes(tmp_path):
             ),
         ]
 
-    def audio_resumed(name: str, source: str, steps: int) -> list[str]:  # i2a, rows, 3 seeds
+    def image_to_audio_seeds(name: str) -> list[str]:  # sampled on seeds 0, 1, 2, by amt_mel
         model, judge = f"{runs}/demo/compare/{name}/model", f"--transcriber {amt_mel}/model"
+        return [
+            _eval(model, f"{table}/eval_{name}_sampled_seed{seed}", "test", "image_to_audio",
+                  flags=f"{judge} {SAMPLED} --gin.evaluate.seed={seed}")
+            for seed in range(3)
+        ]  # fmt: skip
+
+    def audio_resumed(name: str, source: str, steps: int) -> list[str]:  # i2a, rows, 3 seeds
+        model = f"{runs}/demo/compare/{name}/model"
         return [
             f"rm -rf {model}.partial",
             f"cp -r {runs}/demo/compare/{source}/model {model}.partial",
@@ -329,20 +337,11 @@ def test_levers_dry_run_trains_each_lever_beside_the_run_it_changes(tmp_path):
                 steps=f" --gin.TRAIN_STEPS={steps}",
                 gin="demo_rows",
             ),
-            *(
-                _eval(
-                    model,
-                    f"{table}/eval_{name}_sampled_seed{seed}",
-                    "test",
-                    "image_to_audio",
-                    flags=f"{judge} {SAMPLED} --gin.evaluate.seed={seed}",
-                )
-                for seed in range(3)
-            ),
+            *image_to_audio_seeds(name),
         ]
 
     def image_to_audio_mixture(name: str, mixture: str) -> list[str]:  # rows, 3 seeds
-        model, judge = f"{runs}/demo/compare/{name}/model", f"--transcriber {amt_mel}/model"
+        model = f"{runs}/demo/compare/{name}/model"
         return [
             *skipped,
             _train(prep / "demo", model, f"synthetic_demo_{mixture}", gin="demo_rows"),
@@ -351,16 +350,7 @@ def test_levers_dry_run_trains_each_lever_beside_the_run_it_changes(tmp_path):
             _eval(
                 model, f"{table}/eval_{name}_heldout", "test_heldout", "image_to_lmx", 1000
             ),  # fmt: skip
-            *(
-                _eval(
-                    model,
-                    f"{table}/eval_{name}_sampled_seed{seed}",
-                    "test",
-                    "image_to_audio",
-                    flags=f"{judge} {SAMPLED} --gin.evaluate.seed={seed}",
-                )
-                for seed in range(3)
-            ),
+            *image_to_audio_seeds(name),
         ]
 
     steps_evals = [
