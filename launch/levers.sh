@@ -58,8 +58,9 @@
 #   Image -> audio beside OMR: the paper's mixtures of that direction with the rows, OMR and
 #       image -> audio (lever omr_i2a_rows), and those with MIDI -> audio (omr_i2a_synth_rows),
 #       at the demo's budget: OMR on every system, image -> audio heard as above
-#   AMT beside audio -> image: the paper's mixture of that direction on log-mel at 50 frames a
-#       second (gin/demo_mel.gin, lever amt_a2i_mel) against AMT alone so (lever amt_mel_50)
+#   AMT beside audio -> image: the paper's mixtures of that direction on log-mel at 50 frames a
+#       second (gin/demo_mel.gin), AMT and audio -> image (lever amt_a2i_mel) and those with
+#       engraving (amt_a2i_engrave_mel), against AMT alone so (lever amt_mel_50)
 #   Audio -> image, its judge: the all-task model's generated images, greedy and sampled,
 #       read by OMR alone with the rows (`mt3u eval --reader`), which reads pitches, instead
 #       of by its own OMR; audio -> image alone (gin/demo.gin's model and budget) read by the
@@ -377,9 +378,10 @@ in_config demo step_curve image_to_audio_rows_steps.png image_to_audio "onset F1
 in_config demo image_to_audio_mixture omr_i2a_rows gin/demo_rows.gin omr_i2a amt_mel 0 1 2
 in_config demo image_to_audio_mixture omr_i2a_synth_rows gin/demo_rows.gin omr_i2a_synth \
   amt_mel 0 1 2
-# ... and the audio -> image direction's: AMT beside audio -> image, on log-mel at 50 frames
-# a second (against AMT alone so, lever amt_mel_50).
+# ... and the audio -> image direction's: AMT beside audio -> image, and those with
+# engraving, on log-mel at 50 frames a second (against AMT alone so, lever amt_mel_50).
 in_config demo lever amt_a2i_mel gin/demo_mel.gin amt_a2i audio_to_midi
+in_config demo lever amt_a2i_engrave_mel gin/demo_mel.gin amt_a2i_engrave audio_to_midi
 # The demo's all-task run with a model twice as wide for half the steps, evaluated as
 # the demo evaluates.
 in_config demo with_audio_decoding lever all_d128 gin/demo_128.gin all ""

@@ -265,7 +265,6 @@ def test_levers_dry_run_trains_each_lever_beside_the_run_it_changes(tmp_path):
     d256, omr = f"{runs}/demo/compare/amt_mel_256/model", f"{runs}/chorales/compare/omr/model"
     amt_mel, demo_omr = f"{runs}/demo/compare/amt_mel", f"{runs}/demo/compare/omr"
     amt_mel_50 = f"{runs}/demo/compare/amt_mel_50/model"
-    amt_a2i = f"{runs}/demo/compare/amt_a2i_mel/model"
     omr_rows = f"{runs}/demo/compare/omr_rows/model"
     a2i = f"{runs}/demo/compare/audio_to_image/model"
     table, chorales = f"{outputs}/compare_demo", f"{outputs}/compare_chorales"
@@ -339,6 +338,15 @@ def test_levers_dry_run_trains_each_lever_beside_the_run_it_changes(tmp_path):
                 gin="demo_rows",
             ),
             *image_to_audio_seeds(name),
+        ]
+
+    def amt_mixture(name: str, mixture: str) -> list[str]:  # log-mel at 50 frames a second
+        model = f"{runs}/demo/compare/{name}/model"
+        return [
+            *skipped,
+            _train(prep / "demo", model, f"synthetic_demo_{mixture}", gin="demo_mel"),
+            _eval(model, f"{table}/eval_{name}", "test", "audio_to_midi"),
+            _eval(model, f"{table}/eval_{name}_heldout", "test_heldout", "audio_to_midi"),
         ]
 
     def image_to_audio_mixture(name: str, mixture: str) -> list[str]:  # rows, 3 seeds
@@ -506,10 +514,8 @@ def test_levers_dry_run_trains_each_lever_beside_the_run_it_changes(tmp_path):
         *image_to_audio_mixture("omr_i2a_rows", "omr_i2a"),
         *image_to_audio_mixture("omr_i2a_synth_rows", "omr_i2a_synth"),
         # ... and AMT beside audio -> image on log-mel at 50 frames a second
-        *skipped,
-        _train(prep / "demo", amt_a2i, "synthetic_demo_amt_a2i", gin="demo_mel"),
-        _eval(amt_a2i, f"{table}/eval_amt_a2i_mel", "test", "audio_to_midi"),
-        _eval(amt_a2i, f"{table}/eval_amt_a2i_mel_heldout", "test_heldout", "audio_to_midi"),
+        *amt_mixture("amt_a2i_mel", "amt_a2i"),
+        *amt_mixture("amt_a2i_engrave_mel", "amt_a2i_engrave"),
         *all_task_lever("all_d128", "demo_128"),
         *all_task_lever("all_rows", "demo_rows"),
         *all_task_lever("all_rows_omr3", "demo_rows_omr3"),
