@@ -264,7 +264,6 @@ def test_levers_dry_run_trains_each_lever_beside_the_run_it_changes(tmp_path):
     skipped = [f"# {n}: done before ({prep}/demo/stages/{n}.done); skipped" for n in PREP_DONE]
     d256, omr = f"{runs}/demo/compare/amt_mel_256/model", f"{runs}/chorales/compare/omr/model"
     amt_mel, demo_omr = f"{runs}/demo/compare/amt_mel", f"{runs}/demo/compare/omr"
-    amt_mel_50 = f"{runs}/demo/compare/amt_mel_50/model"
     omr_rows = f"{runs}/demo/compare/omr_rows/model"
     a2i = f"{runs}/demo/compare/audio_to_image/model"
     table, chorales = f"{outputs}/compare_demo", f"{outputs}/compare_chorales"
@@ -278,14 +277,17 @@ def test_levers_dry_run_trains_each_lever_beside_the_run_it_changes(tmp_path):
             _eval(model, f"{table}/eval_{name}_heldout", "test_heldout", flags=SAMPLED),
         ]
 
-    def omr_lever(name: str, gin: str) -> list[str]:  # OMR alone on the demo corpus
-        model = f"{runs}/demo/compare/{name}/model"
+    def pair_lever(name: str, gin: str, mixture: str, pair: str, examples=32) -> list[str]:
+        model = f"{runs}/demo/compare/{name}/model"  # trained on the mixture, judged on pair
         return [
             *skipped,
-            _train(prep / "demo", model, "synthetic_demo_omr", gin=gin),
-            _eval(model, f"{table}/eval_{name}", "test", "image_to_lmx"),
-            _eval(model, f"{table}/eval_{name}_heldout", "test_heldout", "image_to_lmx"),
+            _train(prep / "demo", model, f"synthetic_demo_{mixture}", gin=gin),
+            _eval(model, f"{table}/eval_{name}", "test", pair, examples),
+            _eval(model, f"{table}/eval_{name}_heldout", "test_heldout", pair, examples),
         ]
+
+    def omr_lever(name: str, gin: str) -> list[str]:  # OMR alone on the demo corpus
+        return pair_lever(name, gin, "omr", "image_to_lmx")
 
     def images_judged(name: str, model: str, flags: str = "") -> list[str]:  # by OMR + rows
         return [
@@ -341,24 +343,11 @@ def test_levers_dry_run_trains_each_lever_beside_the_run_it_changes(tmp_path):
         ]
 
     def amt_mixture(name: str, mixture: str) -> list[str]:  # log-mel at 50 frames a second
-        model = f"{runs}/demo/compare/{name}/model"
-        return [
-            *skipped,
-            _train(prep / "demo", model, f"synthetic_demo_{mixture}", gin="demo_mel"),
-            _eval(model, f"{table}/eval_{name}", "test", "audio_to_midi"),
-            _eval(model, f"{table}/eval_{name}_heldout", "test_heldout", "audio_to_midi"),
-        ]
+        return pair_lever(name, "demo_mel", mixture, "audio_to_midi")
 
     def image_to_audio_mixture(name: str, mixture: str) -> list[str]:  # rows, 3 seeds
-        model = f"{runs}/demo/compare/{name}/model"
-        return [
-            *skipped,
-            _train(prep / "demo", model, f"synthetic_demo_{mixture}", gin="demo_rows"),
-            # OMR on every system of both splits
-            _eval(model, f"{table}/eval_{name}", "test", "image_to_lmx", examples=1000),
-            _eval(
-                model, f"{table}/eval_{name}_heldout", "test_heldout", "image_to_lmx", 1000
-            ),  # fmt: skip
+        return [  # OMR on every system of both splits
+            *pair_lever(name, "demo_rows", mixture, "image_to_lmx", examples=1000),
             *image_to_audio_seeds(name),
         ]
 
@@ -407,14 +396,8 @@ def test_levers_dry_run_trains_each_lever_beside_the_run_it_changes(tmp_path):
             f"# amt_mel_{n}: done before ({amt_mel}/stages/amt_mel_{n}.done); skipped"
             for n in lever_done
         ),  # fmt: skip
-        *skipped,
-        _train(prep / "demo", d256, "synthetic_demo_amt", gin="demo_amt_mel_256"),
-        _eval(d256, f"{table}/eval_amt_mel_256", "test", "audio_to_midi"),
-        _eval(d256, f"{table}/eval_amt_mel_256_heldout", "test_heldout", "audio_to_midi"),
-        *skipped,
-        _train(prep / "demo", amt_mel_50, "synthetic_demo_amt", gin="demo_amt_mel_50"),
-        _eval(amt_mel_50, f"{table}/eval_amt_mel_50", "test", "audio_to_midi"),
-        _eval(amt_mel_50, f"{table}/eval_amt_mel_50_heldout", "test_heldout", "audio_to_midi"),
+        *pair_lever("amt_mel_256", "demo_amt_mel_256", "amt", "audio_to_midi"),
+        *pair_lever("amt_mel_50", "demo_amt_mel_50", "amt", "audio_to_midi"),
         *skipped,
         *(f"# omr_{n}: done before ({demo_omr}/stages/omr_{n}.done); skipped" for n in lever_done),
         *omr_lever("omr_rows", "demo_rows"),
