@@ -282,6 +282,29 @@ step_curve() {
     -o "${CURVES}/${output}"
 }
 
+# every_system NAME PAIR (in_config): the NAME lever's model on PAIR on every system of the
+# test split and the held-out style (more than either has), into
+# TABLE_DIR/eval_NAME_test_all and eval_NAME_test_heldout_all.
+every_system() {
+  local split
+  for split in test test_heldout; do
+    EVAL_EXAMPLES=1000 stage_in "${COMPARE}/$1/stages" "$1_eval_${split}_all" evaluate "$split" \
+      "${TABLE_DIR}/eval_$1_${split}_all" "${COMPARE}/$1/model" "$2"
+  done
+}
+
+# mixtures_table OUTPUT LABEL=EVAL_NAME... (in_config): the labelled levers' eval dirs
+# (TABLE_DIR/eval_EVAL_NAME, EVAL_NAME a glob; a label may repeat) side by side, one table a
+# pair (`mt3u report mixtures`), into TABLE_DIR/OUTPUT with its JSON beside it.
+mixtures_table() {
+  local output="$1" words=() labelled
+  shift
+  for labelled in "$@"; do
+    words+=(--mixture "${labelled%%=*}=${TABLE_DIR}/eval_${labelled#*=}")
+  done
+  run .venv/bin/mt3u report mixtures "${words[@]}" -o "${TABLE_DIR}/${output}"
+}
+
 # Image outputs sampled as the demo's evaluations sample audio (greedy decoding writes
 # white columns after the clef), for the audio -> image levers.
 IMAGE_SAMPLING=(--temperature 0.7 --decoding-outputs image)
@@ -382,6 +405,15 @@ in_config demo image_to_audio_mixture omr_i2a_synth_rows gin/demo_rows.gin omr_i
 # engraving, on log-mel at 50 frames a second (against AMT alone so, lever amt_mel_50).
 in_config demo lever amt_a2i_mel gin/demo_mel.gin amt_a2i audio_to_midi
 in_config demo lever amt_a2i_engrave_mel gin/demo_mel.gin amt_a2i_engrave audio_to_midi
+# ... each beside its tasks alone, one table a pair: OMR alone with the rows read on every
+# system as the mixtures' OMR is, image -> audio alone on the same seeds, AMT alone.
+in_config demo every_system omr_rows image_to_lmx
+in_config demo mixtures_table paper_mixtures_image_to_audio.md "OMR alone=omr_rows_test*_all" \
+  "image -> audio alone=image_to_audio_rows_sampled" \
+  "image -> audio alone=image_to_audio_rows_sampled_seed[12]" \
+  "OMR, image -> audio=omr_i2a_rows*" "OMR, image -> audio, MIDI -> audio=omr_i2a_synth_rows*"
+in_config demo mixtures_table paper_mixtures_audio_to_image.md "AMT alone=amt_mel_50*" \
+  "AMT, audio -> image=amt_a2i_mel*" "AMT, audio -> image, engraving=amt_a2i_engrave_mel*"
 # The demo's all-task run with a model twice as wide for half the steps, evaluated as
 # the demo evaluates.
 in_config demo with_audio_decoding lever all_d128 gin/demo_128.gin all ""

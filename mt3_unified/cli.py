@@ -366,6 +366,7 @@ def _report_args(p: argparse.ArgumentParser) -> None:
             "corpus",
             "eval",
             "compare",
+            "mixtures",
             "curves",
             "codec-curve",
             "codec-spectra",
@@ -377,6 +378,9 @@ def _report_args(p: argparse.ArgumentParser) -> None:
                    help="compare: a single-task mixture's eval dir (repeat)")  # fmt: skip
     p.add_argument("--all-task", action="append", default=[], metavar="EVAL_DIR",
                    help="compare: the all-task mixture's eval dir of a split (repeat)")  # fmt: skip
+    p.add_argument("--mixture", action="append", default=[], metavar="LABEL=EVAL_DIR",
+                   help="mixtures: a labelled model's eval dir, or a quoted glob of them "
+                   "(repeat; a label's dirs of one pair and split are seeds)")  # fmt: skip
     p.add_argument("--run", action="append", default=[], metavar="LABEL=MODEL_DIR",
                    help="curves: a run whose eval metrics during training are drawn")  # fmt: skip
     p.add_argument("--task", help="curves: only the tasks whose name contains this")
@@ -401,7 +405,7 @@ def _report_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--screenshot", type=Path, help="eval: check it in headless chromium, "
                    "save a screenshot here")  # fmt: skip
     p.add_argument("-o", "--output", type=Path, default=None,
-                   help="the report; compare: the Markdown table (JSON beside it); "
+                   help="the report; compare, mixtures: the Markdown table (JSON beside it); "
                    "curves, codec-curve, codec-spectra, step-curve: the PNG (its figures as "
                    "Markdown beside it)")  # fmt: skip
 
@@ -409,7 +413,8 @@ def _report_args(p: argparse.ArgumentParser) -> None:
 @command(
     "report",
     "write an HTML report of a built corpus or of an evaluation, or the table of "
-    "single-task against all-task mixtures (compare), several runs' metrics during "
+    "single-task against all-task mixtures (compare), or of any labelled models side by side "
+    "(mixtures), several runs' metrics during "
     "training against minutes of training (curves), or what an audio codec keeps of the "
     "notes against its training steps (codec-curve), or the log-mel of a corpus example "
     "above audio codecs' reconstructions of it (codec-spectra), or one pair's model and "
@@ -421,6 +426,8 @@ def run_report(args) -> int:
         return _eval_report(args)
     if args.what == "compare":
         return _compare_report(args)
+    if args.what == "mixtures":
+        return _mixtures_report(args)
     if args.what == "curves":
         return _curves_report(args)
     if args.what == "codec-curve":
@@ -464,6 +471,22 @@ def _compare_report(args) -> int:
                      "(each repeatable) and -o TABLE.md")  # fmt: skip
     markdown, as_json = write_comparison(args.single_task, args.all_task, args.output)
     print(f"comparison written to {markdown} and {as_json}")
+    return 0
+
+
+def _mixtures_report(args) -> int:
+    from mt3_unified.report.mixtures import write_mixtures
+
+    labelled = [word.split("=", 1) for word in args.mixture]
+    if (
+        not labelled
+        or any(len(pair) != 2 or not all(pair) for pair in labelled)
+        or (args.output is None)
+    ):
+        raise _usage("report mixtures: give --mixture LABEL=EVAL_DIR (repeatable; a label "
+                     "may name several dirs, or a quoted glob) and -o TABLES.md")  # fmt: skip
+    markdown, as_json = write_mixtures(labelled, args.output)
+    print(f"tables written to {markdown} and {as_json}")
     return 0
 
 

@@ -351,6 +351,11 @@ def test_levers_dry_run_trains_each_lever_beside_the_run_it_changes(tmp_path):
             *image_to_audio_seeds(name),
         ]
 
+    def mixtures_table(output: str, *labelled: str) -> str:  # labels and eval-dir globs
+        words = " ".join(f'--mixture "{label}={table}/eval_{name}"'
+                         for label, name in (item.split("=") for item in labelled))  # fmt: skip
+        return f".venv/bin/mt3u report mixtures {words} -o {table}/{output}"
+
     steps_evals = [
         "image_to_audio_rows_sampled",
         "image_to_audio_rows_sampled_seed1",
@@ -499,6 +504,25 @@ def test_levers_dry_run_trains_each_lever_beside_the_run_it_changes(tmp_path):
         # ... and AMT beside audio -> image on log-mel at 50 frames a second
         *amt_mixture("amt_a2i_mel", "amt_a2i"),
         *amt_mixture("amt_a2i_engrave_mel", "amt_a2i_engrave"),
+        # ... beside the tasks alone: OMR alone with the rows read on every system first
+        *(
+            _eval(omr_rows, f"{table}/eval_omr_rows_{split}_all", split, "image_to_lmx", 1000)
+            for split in ("test", "test_heldout")
+        ),
+        mixtures_table(
+            "paper_mixtures_image_to_audio.md",
+            "OMR alone=omr_rows_test*_all",
+            "image -> audio alone=image_to_audio_rows_sampled",
+            "image -> audio alone=image_to_audio_rows_sampled_seed[12]",
+            "OMR, image -> audio=omr_i2a_rows*",
+            "OMR, image -> audio, MIDI -> audio=omr_i2a_synth_rows*",
+        ),
+        mixtures_table(
+            "paper_mixtures_audio_to_image.md",
+            "AMT alone=amt_mel_50*",
+            "AMT, audio -> image=amt_a2i_mel*",
+            "AMT, audio -> image, engraving=amt_a2i_engrave_mel*",
+        ),
         *all_task_lever("all_d128", "demo_128"),
         *all_task_lever("all_rows", "demo_rows"),
         *all_task_lever("all_rows_omr3", "demo_rows_omr3"),

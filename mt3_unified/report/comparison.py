@@ -86,7 +86,7 @@ def _merged(eval_dirs: Sequence[str | Path], side: str) -> dict[tuple[str, str],
     return merged
 
 
-def _split_order(split: str) -> tuple[int, str]:
+def split_order(split: str) -> tuple[int, str]:
     order = list(SPLIT_NAMES)
     return (order.index(split) if split in order else len(order), split)
 
@@ -102,7 +102,7 @@ def compare(single_task: Sequence[str | Path], all_task: Sequence[str | Path]) -
         )
     rows = []
     for pair, (task, metric, better) in HEADLINES.items():
-        splits = sorted((split for p, split in singles if p == pair), key=_split_order)
+        splits = sorted((split for p, split in singles if p == pair), key=split_order)
         for split in splits:
             single, together = singles[(pair, split)], alls.get((pair, split))
             difference = None
