@@ -159,9 +159,14 @@ def write_comparison(
 ) -> tuple[Path, Path]:
     """Writes ``output`` (the Markdown table) and the JSON beside it (``.json``)."""
     comparison = compare(single_task, all_task)
+    return write_table(markdown(comparison), comparison, output)
+
+
+def write_table(text: str, found: dict, output: str | Path) -> tuple[Path, Path]:
+    """Writes ``text`` to ``output`` and ``found`` as JSON beside it (``.json``)."""
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(markdown(comparison), encoding="utf-8")
+    output.write_text(text, encoding="utf-8")
     as_json = output.with_suffix(".json")
-    as_json.write_text(json.dumps(comparison, indent=2), encoding="utf-8")
+    as_json.write_text(json.dumps(found, indent=2), encoding="utf-8")
     return output, as_json

@@ -7,14 +7,13 @@ label that has it."""
 from __future__ import annotations
 
 import glob
-import json
 from collections.abc import Sequence
 from pathlib import Path
 
 from mt3_unified.errors import Mt3UnifiedError
 from mt3_unified.infer.eval_context import MODEL, MODEL_RANDOM, RANDOM, TITLES
 from mt3_unified.infer.eval_results import markdown_table, rows_by_system
-from mt3_unified.report.comparison import PAIRS_BY_TITLE, split_order
+from mt3_unified.report.comparison import PAIRS_BY_TITLE, split_order, write_table
 from mt3_unified.report.step_curve import judged_as, spread_cell
 
 # {pair: ((metric column of its results table, which way is better), ...)}: what the
@@ -224,9 +223,4 @@ def _counts(examples: list | None) -> str:
 def write_mixtures(labelled: Sequence[tuple[str, str]], output: str | Path) -> tuple[Path, Path]:
     """Writes ``output`` (the Markdown tables) and the JSON beside it (``.json``)."""
     tables = mixtures(labelled)
-    output = Path(output)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(markdown(tables), encoding="utf-8")
-    as_json = output.with_suffix(".json")
-    as_json.write_text(json.dumps(tables, indent=2), encoding="utf-8")
-    return output, as_json
+    return write_table(markdown(tables), tables, output)
