@@ -59,8 +59,9 @@ def step_curve(eval_dirs: Sequence[str | Path], pair: str, metric: str) -> list[
     for eval_dir in eval_dirs:
         step, values, kind = step_point(eval_dir, pair, metric)
         kinds.add(kind)
-        empty = {system: [] for system in (*SYSTEMS, RATIO)}
-        point = points.setdefault(step, {"step": step, "dirs": [], **empty})
+        if step not in points:
+            points[step] = {"step": step, "dirs": [], **{s: [] for s in (*SYSTEMS, RATIO)}}
+        point = points[step]
         point["dirs"].append(str(eval_dir))
         for system, value in values.items():
             point[system].append(value)
