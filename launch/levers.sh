@@ -19,7 +19,8 @@
 #       with d_model 128 (gin/demo_omr_strips_128.gin, lever omr_strips_128)
 #   OMR, the corpus's size: OMR alone with the tiny model (gin/demo.gin) on the `demo`
 #       corpus (136 chorales; the run launch/compare_mixtures.sh also makes) against the
-#       `chorales` corpus (all 408, its own codecs and bake)
+#       `chorales` corpus (all 408, its own codecs and bake), and on the chorales with the
+#       image grid's rows (gin/demo_rows.gin), both read on every system
 #   OMR, inputs and size: on `chorales`, pixel patches and d_model 256
 #       (gin/demo_omr_patch_256.gin) against the tiny model on the codes
 #   OMR, the corpus's size on pixels: that d256 patch model on the `music21` corpus
@@ -356,6 +357,11 @@ in_config demo lever omr_rows gin/demo_rows.gin omr image_to_lmx
 in_config demo lever omr_strips gin/demo_omr_strips.gin omr image_to_lmx
 in_config demo lever omr_strips_128 gin/demo_omr_strips_128.gin omr image_to_lmx
 in_config chorales lever omr gin/demo.gin omr image_to_lmx
+# ... with the image grid's rows, and both read on every system of the chorales' test split
+# and held-out style: the two levers that each moved OMR, together.
+in_config chorales lever omr_rows gin/demo_rows.gin omr image_to_lmx
+in_config chorales every_system omr image_to_lmx
+in_config chorales every_system omr_rows image_to_lmx
 in_config chorales lever omr_patch_256 gin/demo_omr_patch_256.gin omr image_to_lmx
 in_config music21 pixel_lever omr_patch_256 gin/demo_omr_patch_256.gin omr image_to_lmx \
   synthetic_chorales

@@ -265,6 +265,7 @@ def test_levers_dry_run_trains_each_lever_beside_the_run_it_changes(tmp_path):
     d256, omr = f"{runs}/demo/compare/amt_mel_256/model", f"{runs}/chorales/compare/omr/model"
     amt_mel, demo_omr = f"{runs}/demo/compare/amt_mel", f"{runs}/demo/compare/omr"
     omr_rows = f"{runs}/demo/compare/omr_rows/model"
+    chorales_rows = f"{runs}/chorales/compare/omr_rows/model"
     a2i = f"{runs}/demo/compare/audio_to_image/model"
     table, chorales = f"{outputs}/compare_demo", f"{outputs}/compare_chorales"
 
@@ -413,6 +414,15 @@ def test_levers_dry_run_trains_each_lever_beside_the_run_it_changes(tmp_path):
         _eval(omr, f"{chorales}/eval_omr", "test", "image_to_lmx"),
         _eval(omr, f"{chorales}/eval_omr_heldout", "test_heldout", "image_to_lmx"),
         *chorales_prep,  # a dry run writes no marker: the next chorales lever prints them too
+        _train(prep / "chorales", chorales_rows, "synthetic_chorales_omr", gin="demo_rows"),
+        _eval(chorales_rows, f"{chorales}/eval_omr_rows", "test", "image_to_lmx"),
+        _eval(chorales_rows, f"{chorales}/eval_omr_rows_heldout", "test_heldout", "image_to_lmx"),
+        *(  # both read on every system
+            _eval(model, f"{chorales}/eval_{name}_{split}_all", split, "image_to_lmx", 1000)
+            for name, model in [("omr", omr), ("omr_rows", chorales_rows)]
+            for split in ("test", "test_heldout")
+        ),
+        *chorales_prep,
         _train(prep / "chorales", patches, "synthetic_chorales_omr", gin="demo_omr_patch_256"),
         _eval(patches, f"{chorales}/eval_omr_patch_256", "test", "image_to_lmx"),
         _eval(patches, f"{chorales}/eval_omr_patch_256_heldout", "test_heldout", "image_to_lmx"),
