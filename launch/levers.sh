@@ -20,7 +20,8 @@
 #   OMR, the corpus's size: OMR alone with the tiny model (gin/demo.gin) on the `demo`
 #       corpus (136 chorales; the run launch/compare_mixtures.sh also makes) against the
 #       `chorales` corpus (all 408, its own codecs and bake), and on the chorales with the
-#       image grid's rows (gin/demo_rows.gin), both read on every system
+#       image grid's rows (gin/demo_rows.gin), both read on every system, the rows also
+#       trained on to 9,000 steps
 #   OMR, inputs and size: on `chorales`, pixel patches and d_model 256
 #       (gin/demo_omr_patch_256.gin) against the tiny model on the codes
 #   OMR, the corpus's size on pixels: that d256 patch model on the `music21` corpus
@@ -246,17 +247,23 @@ copy_run() {
   run mv "$2.partial" "$2"
 }
 
-# audio_resumed NAME SOURCE STEPS GIN PAIR JUDGE SEED... (in_config): the SOURCE lever's model
-# (audio_alone's, trained with GIN on PAIR alone) copied and trained on to STEPS, its cosine
-# schedule stretched to them, then sampled as the demo's evaluations decode audio on each
-# SEED into TABLE_DIR/eval_NAME_sampled_seedSEED, heard by the JUDGE lever's AMT: whether
-# more steps of the task carry it past its floor.
-audio_resumed() {
+# resumed_run NAME SOURCE STEPS GIN MIXTURE (in_config): the SOURCE lever's model copied and
+# trained on to STEPS with GIN on synthetic_<config>_MIXTURE, its cosine schedule stretched
+# to them.
+resumed_run() {
   local markers="${COMPARE}/$1/stages" model="${COMPARE}/$1/model"
   MODEL_GIN=(--gin-file "$4")
   stage_in "$markers" "$1_copy" copy_run "${COMPARE}/$2/model" "$model"
-  TRAIN_STEPS="$3" stage_in "$markers" "$1_train" train_model "$model" \
-    "${MIXTURE_PREFIX}_$5_train"
+  TRAIN_STEPS="$3" stage_in "$markers" "$1_train" train_model "$model" "${MIXTURE_PREFIX}_$5"
+}
+
+# audio_resumed NAME SOURCE STEPS GIN PAIR JUDGE SEED... (in_config): the SOURCE lever's model
+# (audio_alone's, trained with GIN on PAIR alone) trained on to STEPS (resumed_run), then
+# sampled as the demo's evaluations decode audio on each SEED into
+# TABLE_DIR/eval_NAME_sampled_seedSEED, heard by the JUDGE lever's AMT: whether more steps of
+# the task carry it past its floor.
+audio_resumed() {
+  resumed_run "$1" "$2" "$3" "$4" "$5_train"
   sampled_seeds "$1" "$5" "$6" "${@:7}"
 }
 
@@ -362,6 +369,9 @@ in_config chorales lever omr gin/demo.gin omr image_to_lmx
 in_config chorales lever omr_rows gin/demo_rows.gin omr image_to_lmx
 in_config chorales every_system omr image_to_lmx
 in_config chorales every_system omr_rows image_to_lmx
+# ... and that trained on to twice the steps.
+in_config chorales resumed_run omr_rows_9k omr_rows 9000 gin/demo_rows.gin omr
+in_config chorales every_system omr_rows_9k image_to_lmx
 in_config chorales lever omr_patch_256 gin/demo_omr_patch_256.gin omr image_to_lmx
 in_config music21 pixel_lever omr_patch_256 gin/demo_omr_patch_256.gin omr image_to_lmx \
   synthetic_chorales

@@ -327,19 +327,25 @@ def test_levers_dry_run_trains_each_lever_beside_the_run_it_changes(tmp_path):
             for seed in range(3)
         ]  # fmt: skip
 
-    def audio_resumed(name: str, source: str, steps: int) -> list[str]:  # i2a, rows, 3 seeds
-        model = f"{runs}/demo/compare/{name}/model"
+    def resumed(name: str, source: str, config: str, mixture: str, steps: int) -> list[str]:
+        model = f"{runs}/{config}/compare/{name}/model"  # SOURCE's model on to STEPS, rows
         return [
             f"rm -rf {model}.partial",
-            f"cp -r {runs}/demo/compare/{source}/model {model}.partial",
+            f"cp -r {source} {model}.partial",
             f"mv {model}.partial {model}",
             _train(
-                prep / "demo",
+                prep / config,
                 model,
-                "synthetic_demo_image_to_audio_train",
+                f"synthetic_{config}_{mixture}",
                 steps=f" --gin.TRAIN_STEPS={steps}",
                 gin="demo_rows",
             ),
+        ]
+
+    def audio_resumed(name: str, source: str, steps: int) -> list[str]:  # i2a, rows, 3 seeds
+        source = f"{runs}/demo/compare/{source}/model"
+        return [
+            *resumed(name, source, "demo", "image_to_audio_train", steps),
             *image_to_audio_seeds(name),
         ]
 
@@ -422,6 +428,17 @@ def test_levers_dry_run_trains_each_lever_beside_the_run_it_changes(tmp_path):
             for name, model in [("omr", omr), ("omr_rows", chorales_rows)]
             for split in ("test", "test_heldout")
         ),
+        *resumed("omr_rows_9k", chorales_rows, "chorales", "omr", 9000),  # rows, on to 9,000
+        *(
+            _eval(
+                f"{runs}/chorales/compare/omr_rows_9k/model",
+                f"{chorales}/eval_omr_rows_9k_{split}_all",
+                split,
+                "image_to_lmx",
+                1000,
+            )
+            for split in ("test", "test_heldout")
+        ),  # fmt: skip
         *chorales_prep,
         _train(prep / "chorales", patches, "synthetic_chorales_omr", gin="demo_omr_patch_256"),
         _eval(patches, f"{chorales}/eval_omr_patch_256", "test", "image_to_lmx"),
