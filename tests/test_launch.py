@@ -428,16 +428,25 @@ def test_levers_dry_run_trains_each_lever_beside_the_run_it_changes(tmp_path):
             for name, model in [("omr", omr), ("omr_rows", chorales_rows)]
             for split in ("test", "test_heldout")
         ),
-        *resumed("omr_rows_9k", chorales_rows, "chorales", "omr", 9000),  # rows, on to 9,000
-        *(
-            _eval(
-                f"{runs}/chorales/compare/omr_rows_9k/model",
-                f"{chorales}/eval_omr_rows_9k_{split}_all",
-                split,
-                "image_to_lmx",
-                1000,
-            )
-            for split in ("test", "test_heldout")
+        *(  # the rows on to 9,000 and 18,000 steps, each read on every system
+            line
+            for name, source, steps in [
+                ("omr_rows_9k", chorales_rows, 9000),
+                ("omr_rows_18k", f"{runs}/chorales/compare/omr_rows_9k/model", 18000),
+            ]
+            for line in [
+                *resumed(name, source, "chorales", "omr", steps),
+                *(
+                    _eval(
+                        f"{runs}/chorales/compare/{name}/model",
+                        f"{chorales}/eval_{name}_{split}_all",
+                        split,
+                        "image_to_lmx",
+                        1000,
+                    )
+                    for split in ("test", "test_heldout")
+                ),
+            ]
         ),  # fmt: skip
         *chorales_prep,
         _train(prep / "chorales", patches, "synthetic_chorales_omr", gin="demo_omr_patch_256"),
