@@ -21,7 +21,7 @@
 #       corpus (136 chorales; the run launch/compare_mixtures.sh also makes) against the
 #       `chorales` corpus (all 408, its own codecs and bake), and on the chorales with the
 #       image grid's rows (gin/demo_rows.gin), both read on every system, the rows also
-#       trained on to 9,000 and 18,000 steps
+#       trained on to 9,000 and 12,000 steps
 #   OMR, inputs and size: on `chorales`, pixel patches and d_model 256
 #       (gin/demo_omr_patch_256.gin) against the tiny model on the codes
 #   OMR, the corpus's size on pixels: that d256 patch model on the `music21` corpus
@@ -369,11 +369,11 @@ in_config chorales lever omr gin/demo.gin omr image_to_lmx
 in_config chorales lever omr_rows gin/demo_rows.gin omr image_to_lmx
 in_config chorales every_system omr image_to_lmx
 in_config chorales every_system omr_rows image_to_lmx
-# ... and that trained on to twice and four times the steps.
+# ... and that trained on to twice the steps and on to 12,000.
 in_config chorales resumed_run omr_rows_9k omr_rows 9000 gin/demo_rows.gin omr
 in_config chorales every_system omr_rows_9k image_to_lmx
-in_config chorales resumed_run omr_rows_18k omr_rows_9k 18000 gin/demo_rows.gin omr
-in_config chorales every_system omr_rows_18k image_to_lmx
+in_config chorales resumed_run omr_rows_12k omr_rows_9k 12000 gin/demo_rows.gin omr
+in_config chorales every_system omr_rows_12k image_to_lmx
 in_config chorales lever omr_patch_256 gin/demo_omr_patch_256.gin omr image_to_lmx
 in_config music21 pixel_lever omr_patch_256 gin/demo_omr_patch_256.gin omr image_to_lmx \
   synthetic_chorales

@@ -428,11 +428,11 @@ def test_levers_dry_run_trains_each_lever_beside_the_run_it_changes(tmp_path):
             for name, model in [("omr", omr), ("omr_rows", chorales_rows)]
             for split in ("test", "test_heldout")
         ),
-        *(  # the rows on to 9,000 and 18,000 steps, each read on every system
+        *(  # the rows on to 9,000 and 12,000 steps, each read on every system
             line
             for name, source, steps in [
                 ("omr_rows_9k", chorales_rows, 9000),
-                ("omr_rows_18k", f"{runs}/chorales/compare/omr_rows_9k/model", 18000),
+                ("omr_rows_12k", f"{runs}/chorales/compare/omr_rows_9k/model", 12000),
             ]
             for line in [
                 *resumed(name, source, "chorales", "omr", steps),
