@@ -16,8 +16,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from mt3_unified.errors import Mt3UnifiedError
-from mt3_unified.infer.eval_context import MODEL, TITLES
-from mt3_unified.infer.eval_results import markdown_table, rows_by_system
+from mt3_unified.infer.eval_context import MODEL
+from mt3_unified.infer.eval_results import markdown_table
+from mt3_unified.report.headlines import read_pairs
 
 # {pair: (task, metric column of its results table, which way is better)}
 HEADLINES = {
@@ -25,7 +26,6 @@ HEADLINES = {
     "audio_to_midi": ("AMT", "onset F1 @50ms", "higher"),
 }
 SPLIT_NAMES = {"test": "test", "test_heldout": "held-out style (test_heldout)"}
-PAIRS_BY_TITLE = {title: pair for pair, title in TITLES.items()}
 COLUMNS = [
     "task", "metric", "split", "single-task mixture", "all-task mixture", "all - single",
     "examples (single / all)", "step (single / all)",
@@ -50,24 +50,17 @@ class Score:
 
 def read_scores(eval_dir: str | Path) -> dict[tuple[str, str], Score]:
     """{(pair, split): Score} of the headline pairs in an eval dir's results.json."""
-    from mt3_unified.report.evaluation import load_results
-
-    results = load_results(Path(eval_dir))
-    split = results.get("split", "?")
     out = {}
-    for table in results.get("tables", []):
-        pair = PAIRS_BY_TITLE.get(table.get("title"))
-        if pair not in HEADLINES:
+    for pair, table in read_pairs(eval_dir).items():
+        metric = HEADLINES.get(pair, (None, None))[1]
+        row = table.rows.get(MODEL)
+        if metric is None or row is None or metric not in row:
             continue
-        metric = HEADLINES[pair][1]
-        row = rows_by_system(table).get(MODEL)
-        if metric not in table["columns"] or row is None:
-            continue
-        out[(pair, split)] = Score(
+        out[(pair, table.split)] = Score(
             value=row[metric],
             examples=row.get("examples"),
-            step=results.get("step"),
-            model=results.get("mixture") or results.get("model_dir") or "?",
+            step=table.step,
+            model=table.model,
             eval_dir=str(eval_dir),
         )
     return out

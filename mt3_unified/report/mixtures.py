@@ -12,9 +12,10 @@ from pathlib import Path
 
 from mt3_unified.errors import Mt3UnifiedError
 from mt3_unified.infer.eval_context import MODEL, MODEL_RANDOM, RANDOM, TITLES
-from mt3_unified.infer.eval_results import markdown_table, rows_by_system
-from mt3_unified.report.comparison import PAIRS_BY_TITLE, split_order, write_table
-from mt3_unified.report.step_curve import judged_as, spread_cell
+from mt3_unified.infer.eval_results import markdown_table
+from mt3_unified.report.comparison import split_order, write_table
+from mt3_unified.report.headlines import SYSTEMS, read_pairs
+from mt3_unified.report.step_curve import spread_cell
 
 # {pair: ((metric column of its results table, which way is better), ...)}: what the
 # paper's tables report of each pair, and what says whether a reading gets the pitches.
@@ -29,7 +30,6 @@ HEADLINES = {
     "lmx_to_midi": (("onset F1 @50ms", "higher"),),
     "midi_to_lmx": (("SER (%)", "lower"),),
 }  # fmt: skip
-SYSTEMS = (MODEL, MODEL_RANDOM, RANDOM)
 SHORT_SPLITS = {"test": "test", "test_heldout": "held-out style"}
 
 
@@ -50,25 +50,20 @@ def expand(pattern: str) -> list[str]:
 def _cells(eval_dir: str) -> dict[tuple[str, str], dict]:
     """{(pair, split): {'step', 'examples', 'judged', 'values': {system: {metric: value}}}} of
     the headline pairs in one eval dir's results.json."""
-    from mt3_unified.report.evaluation import load_results
-
-    results = load_results(Path(eval_dir))
     out = {}
-    for table in results.get("tables", []):
-        pair = PAIRS_BY_TITLE.get(table.get("title"))
-        rows = rows_by_system(table)
-        if pair not in HEADLINES or MODEL not in rows:
+    for pair, table in read_pairs(eval_dir).items():
+        if pair not in HEADLINES or MODEL not in table.rows:
             continue
         metrics = [metric for metric, _ in HEADLINES[pair]]
         values = {
-            system: {metric: rows[system].get(metric) for metric in metrics}
+            system: {metric: table.rows[system].get(metric) for metric in metrics}
             for system in SYSTEMS
-            if system in rows
+            if system in table.rows
         }
-        out[(pair, results.get("split", "?"))] = {
-            "step": results.get("step"),
-            "examples": rows[MODEL].get("examples"),
-            "judged": judged_as(results),
+        out[(pair, table.split)] = {
+            "step": table.step,
+            "examples": table.rows[MODEL].get("examples"),
+            "judged": table.judged,
             "values": values,
         }
     return out

@@ -6,16 +6,15 @@ floor."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
 
 from mt3_unified.errors import Mt3UnifiedError
-from mt3_unified.infer.eval_context import MODEL, MODEL_RANDOM, RANDOM, TITLES
-from mt3_unified.infer.eval_results import markdown_table, rows_titled
+from mt3_unified.infer.eval_context import MODEL, RANDOM, TITLES
+from mt3_unified.infer.eval_results import markdown_table
+from mt3_unified.report.headlines import SYSTEMS, read_pairs
 from mt3_unified.report.plots import curves_png
 
-SYSTEMS = (MODEL, MODEL_RANDOM, RANDOM)
 RATIO = f"{MODEL} / {RANDOM}"
 
 
@@ -23,31 +22,20 @@ class StepCurveError(Mt3UnifiedError, ValueError):
     """Eval dirs that cannot make the curve: the message names the dir and what it lacks."""
 
 
-def judged_as(results: dict) -> str:
-    """Who heard or read the outputs and how they were decoded: the points of one curve
-    must agree on it, or their figures differ in kind."""
-    judges = {key: results.get(key) for key in ("transcriber", "reader")}
-    return json.dumps({**judges, "decoding": results.get("decoding") or {}}, sort_keys=True)
-
-
 def step_point(eval_dir: str | Path, pair: str, metric: str) -> tuple[int, dict, str]:
     """(the model's step, {system: the metric or None}, judged_as) of one eval dir."""
-    from mt3_unified.report.evaluation import load_results
-
-    results = load_results(Path(eval_dir))
-    rows = rows_titled(results, TITLES[pair])
-    if MODEL not in rows:
+    table = read_pairs(eval_dir).get(pair)
+    if table is None or MODEL not in table.rows:
         raise StepCurveError(
             f"{eval_dir}: no {TITLES[pair]!r} table (evaluate with `mt3u eval --pairs {pair}`)"
         )
-    if metric not in rows[MODEL]:
-        columns = [c for c in rows[MODEL] if c not in ("system", "examples")]
+    if metric not in table.rows[MODEL]:
+        columns = [c for c in table.rows[MODEL] if c not in ("system", "examples")]
         raise StepCurveError(f"{eval_dir}: no column {metric!r} (it has {columns})")
-    step = results.get("step")
-    if not isinstance(step, int):
+    if not isinstance(table.step, int):
         raise StepCurveError(f"{eval_dir}: results.json names no step of the model")
-    values = {system: rows.get(system, {}).get(metric) for system in SYSTEMS}
-    return step, values, judged_as(results)
+    values = {system: table.rows.get(system, {}).get(metric) for system in SYSTEMS}
+    return table.step, values, table.judged
 
 
 def step_curve(eval_dirs: Sequence[str | Path], pair: str, metric: str) -> list[dict]:
