@@ -281,13 +281,14 @@ image_to_audio_mixture() {
 
 # step_curve OUTPUT PAIR METRIC EVAL_NAME... (in_config): PAIR's rows of METRIC in
 # TABLE_DIR/eval_EVAL_NAME against the training steps of their models (`mt3u report
-# step-curve`), into CURVES/OUTPUT with its points as Markdown beside it.
+# step-curve`; TARGET, when set, drawn dashed), into CURVES/OUTPUT with its points as
+# Markdown beside it.
 step_curve() {
   local output="$1" pair="$2" metric="$3" words=() name
   shift 3
   for name in "$@"; do words+=(--eval "${TABLE_DIR}/eval_${name}"); done
   run .venv/bin/mt3u report step-curve "${words[@]}" --pair "$pair" --metric "$metric" \
-    -o "${CURVES}/${output}"
+    ${TARGET:+--target "$TARGET"} -o "${CURVES}/${output}"
 }
 
 # every_system NAME PAIR (in_config): the NAME lever's model on PAIR on every system of the

@@ -391,6 +391,9 @@ def _report_args(p: argparse.ArgumentParser) -> None:
                    "checkpoint and seed)")  # fmt: skip
     p.add_argument("--pair", help="step-curve: the pair whose table is drawn (image_to_audio, ...)")
     p.add_argument("--metric", help="step-curve: the table's column (e.g. 'onset F1 @200ms')")
+    p.add_argument("--target", type=float,
+                   help="step-curve: the metric's target, drawn dashed; the table says the "
+                   "step whose model reaches it")  # fmt: skip
     p.add_argument("--codec", action="append", default=[], metavar="LABEL=CODEC",
                    help="codec-spectra: an audio codec workdir (or WORKDIR/checkpoints/STEP) "
                    "whose reconstruction is shown (repeat)")  # fmt: skip
@@ -532,7 +535,7 @@ def _step_curve_report(args) -> int:
     if not args.eval or args.pair not in TITLES or not args.metric or args.output is None:
         raise _usage(f"report step-curve: give --eval EVAL_DIR (repeatable), --pair (one of "
                      f"{', '.join(TITLES)}), --metric COLUMN and -o CURVE.png")  # fmt: skip
-    png, table = write_step_curve(args.eval, args.pair, args.metric, args.output)
+    png, table = write_step_curve(args.eval, args.pair, args.metric, args.output, args.target)
     print(f"step curve written to {png} and {table}")
     return 0
 

@@ -75,11 +75,32 @@ def spread_cell(values: Sequence[float | None]) -> str | None:
     return f"{mean:.3f}" if low == high else f"{mean:.3f} ({low:.3f}-{high:.3f})"
 
 
+def target_said(curve: list[dict], target: float) -> str:
+    """Whether the model's mean reaches the target, and at which step: lower is better when
+    the target lies below the random pairing (a target is always better than chance)."""
+    said = f"Target: {target:g} (dashed)."
+    floor = next((found[0] for p in curve if (found := spread(p[RANDOM]))), None)
+    means = [(p["step"], found[0]) for p in curve if (found := spread(p[MODEL]))]
+    if floor is None or floor == target or not means:
+        return said
+    lower = target < floor
+    for step, mean in means:
+        if (mean <= target) if lower else (mean >= target):
+            return f"{said} The model reaches it at step {step} ({mean:.3f})."
+    step, mean = means[-1]
+    return f"{said} The model does not reach it: {mean:.3f} at step {step}, its last point."
+
+
 def write_step_curve(
-    eval_dirs: Sequence[str | Path], pair: str, metric: str, output: Path
+    eval_dirs: Sequence[str | Path],
+    pair: str,
+    metric: str,
+    output: Path,
+    target: float | None = None,
 ) -> tuple[Path, Path]:
-    """The curve as ``output`` (PNG: each system's mean, its range shaded) and its points as
-    a Markdown table beside it (``.md``)."""
+    """The curve as ``output`` (PNG: each system's mean, its range shaded, the target dashed)
+    and its points as a Markdown table beside it (``.md``), with whether the model reaches
+    the target."""
     curve = step_curve(eval_dirs, pair, metric)
     lines, ranges = {}, {}
     for system in SYSTEMS:
@@ -95,6 +116,7 @@ def write_step_curve(
         title=f"{TITLES[pair]}: {metric} against training steps (mean and range over eval dirs)",
         markers=True,
         spreads=ranges,
+        references=None if target is None else {"target": target},
     )
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_bytes(png)
@@ -104,5 +126,8 @@ def write_step_curve(
         for p in curve
     ]
     table = output.with_suffix(".md")
-    table.write_text(markdown_table(columns, rows) + "\n", encoding="utf-8")
+    text = markdown_table(columns, rows) + "\n"
+    if target is not None:
+        text += f"\n{target_said(curve, target)}\n"
+    table.write_text(text, encoding="utf-8")
     return output, table

@@ -8,7 +8,13 @@ from pathlib import Path
 import pytest
 
 from mt3_unified.cli import main
-from mt3_unified.report.step_curve import RATIO, StepCurveError, spread_cell, step_curve
+from mt3_unified.report.step_curve import (
+    RATIO,
+    StepCurveError,
+    spread_cell,
+    step_curve,
+    target_said,
+)
 
 COLUMNS = ["system", "onset F1 @50ms", "onset F1 @200ms", "FAD", "examples"]
 JUDGE = {"model_dir": "runs/amt/model", "step": 4500}
@@ -63,6 +69,27 @@ def test_the_curve_is_written_with_its_table(tmp_path):
     assert lines[2] == ("| 4500 | 2 | 0.080 (0.060-0.100) | n/a | 0.100 (0.080-0.120) "
                         "| 0.875 (0.500-1.250) |")  # fmt: skip
     assert lines[3] == "| 9000 | 1 | 0.110 | 0.090 | 0.100 | 1.100 |"
+    assert main([*args, *(f"--eval={d}" for d in dirs), "--target", "0.2", "-o", str(output)]) == 0
+    assert output.with_suffix(".md").read_text().splitlines()[-1] == (
+        "Target: 0.2 (dashed). The model does not reach it: 0.110 at step 9000, its last point."
+    )
+
+
+def _points(*rows: tuple[int, float | None, float | None]) -> list[dict]:
+    return [{"step": step, "model": [model], "random pairing": [floor]}
+            for step, model, floor in rows]  # fmt: skip
+
+
+def test_the_target_is_reached_on_the_side_away_from_the_random_pairing():
+    ser = _points((4500, 61.4, 80.9), (9000, 57.5, 80.9), (30000, 39.5, 80.9))
+    assert target_said(ser, 40) == (
+        "Target: 40 (dashed). The model reaches it at step 30000 (39.500)."
+    )
+    not_yet = "does not reach it: 57.500 at step 9000, its last point."
+    assert target_said(ser[:2], 40).endswith(not_yet)
+    f1 = _points((4500, 0.6, 0.1), (9000, 0.65, 0.1))
+    assert target_said(f1, 0.6).endswith("reaches it at step 4500 (0.600).")
+    assert target_said(_points((4500, 0.6, None)), 0.6) == "Target: 0.6 (dashed)."
 
 
 def test_dirs_judged_or_decoded_otherwise_or_lacking_the_metric_are_refused_by_name(tmp_path):
