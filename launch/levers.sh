@@ -370,11 +370,21 @@ in_config chorales lever omr gin/demo.gin omr image_to_lmx
 in_config chorales lever omr_rows gin/demo_rows.gin omr image_to_lmx
 in_config chorales every_system omr image_to_lmx
 in_config chorales every_system omr_rows image_to_lmx
-# ... and that trained on to twice the steps and on to 12,000.
+# ... and that trained on to twice the steps, to 12,000 and to 18,000 (where it stops
+# gaining), with its SER against the steps beside the target.
 in_config chorales resumed_run omr_rows_9k omr_rows 9000 gin/demo_rows.gin omr
 in_config chorales every_system omr_rows_9k image_to_lmx
 in_config chorales resumed_run omr_rows_12k omr_rows_9k 12000 gin/demo_rows.gin omr
 in_config chorales every_system omr_rows_12k image_to_lmx
+in_config chorales resumed_run omr_rows_18k omr_rows_12k 18000 gin/demo_rows.gin omr
+in_config chorales every_system omr_rows_18k image_to_lmx
+for split in test test_heldout; do
+  TARGET=40 in_config chorales step_curve "chorales_omr_rows_steps_${split}.png" image_to_lmx \
+    "SER (%)" omr_rows{,_9k,_12k,_18k}_"${split}_all"
+done
+# ... and the rows on a model twice as wide, which the tiny one's flat training loss asks.
+in_config chorales lever omr_rows_128 gin/demo_rows_128.gin omr image_to_lmx
+in_config chorales every_system omr_rows_128 image_to_lmx
 in_config chorales lever omr_patch_256 gin/demo_omr_patch_256.gin omr image_to_lmx
 in_config music21 pixel_lever omr_patch_256 gin/demo_omr_patch_256.gin omr image_to_lmx \
   synthetic_chorales

@@ -253,6 +253,9 @@ SPECTRA = [("conv, 4 x 32 codes, 400 steps (the demo's first)", "audio_demo"),
 CURVE_STEPS = [1000, 2000, 4000, 8000]
 
 
+STEPS_SUFFIXES = ("", "_9k", "_12k", "_18k")  # the chorales' rows run, resumed
+
+
 def test_levers_dry_run_trains_each_lever_beside_the_run_it_changes(tmp_path):
     lever_done = ["train", "eval", "eval_heldout"]
     done = {"prep/demo/stages": PREP_DONE,
@@ -401,6 +404,22 @@ def test_levers_dry_run_trains_each_lever_beside_the_run_it_changes(tmp_path):
         f"--report {outputs}/codecs_chorales.html",
     ]
     curves = f".venv/bin/mt3u report curves {{}} --task {{}} -o {outputs}/levers/{{}}"
+    rows_steps = [  # the chorales' rows' SER against the steps, the target dashed
+        ".venv/bin/mt3u report step-curve "
+        + " ".join(f"--eval {chorales}/eval_omr_rows{k}_{split}_all" for k in STEPS_SUFFIXES)
+        + f' --pair image_to_lmx --metric "SER (%)" --target 40 '
+        f"-o {outputs}/levers/chorales_omr_rows_steps_{split}.png"
+        for split in ("test", "test_heldout")
+    ]
+    wide_rows = f"{runs}/chorales/compare/omr_rows_128/model"
+    wide_rows_evals = [
+        _eval(wide_rows, f"{chorales}/eval_omr_rows_128", "test", "image_to_lmx"),
+        _eval(wide_rows, f"{chorales}/eval_omr_rows_128_heldout", "test_heldout", "image_to_lmx"),
+        *(
+            _eval(wide_rows, f"{chorales}/eval_omr_rows_128_{s}_all", s, "image_to_lmx", 1000)
+            for s in ("test", "test_heldout")
+        ),
+    ]
     assert out.splitlines() == [
         "bash launch/setup_env.sh",
         *skipped,
@@ -433,6 +452,7 @@ def test_levers_dry_run_trains_each_lever_beside_the_run_it_changes(tmp_path):
             for name, source, steps in [
                 ("omr_rows_9k", chorales_rows, 9000),
                 ("omr_rows_12k", f"{runs}/chorales/compare/omr_rows_9k/model", 12000),
+                ("omr_rows_18k", f"{runs}/chorales/compare/omr_rows_12k/model", 18000),
             ]
             for line in [
                 *resumed(name, source, "chorales", "omr", steps),
@@ -448,6 +468,10 @@ def test_levers_dry_run_trains_each_lever_beside_the_run_it_changes(tmp_path):
                 ),
             ]
         ),  # fmt: skip
+        *rows_steps,
+        *chorales_prep,
+        _train(prep / "chorales", wide_rows, "synthetic_chorales_omr", gin="demo_rows_128"),
+        *wide_rows_evals,
         *chorales_prep,
         _train(prep / "chorales", patches, "synthetic_chorales_omr", gin="demo_omr_patch_256"),
         _eval(patches, f"{chorales}/eval_omr_patch_256", "test", "image_to_lmx"),
