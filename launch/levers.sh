@@ -382,9 +382,14 @@ for split in test test_heldout; do
   TARGET=40 in_config chorales step_curve "chorales_omr_rows_steps_${split}.png" image_to_lmx \
     "SER (%)" omr_rows{,_9k,_12k,_18k}_"${split}_all"
 done
-# ... and the rows on a model twice as wide, which the tiny one's flat training loss asks.
+# ... and the rows on a model twice as wide, which the tiny one's flat training loss asks;
+# that trained on to twice the steps (where it memorizes), and with dropout.
 in_config chorales lever omr_rows_128 gin/demo_rows_128.gin omr image_to_lmx
 in_config chorales every_system omr_rows_128 image_to_lmx
+in_config chorales resumed_run omr_rows_128_9k omr_rows_128 9000 gin/demo_rows_128.gin omr
+in_config chorales every_system omr_rows_128_9k image_to_lmx
+in_config chorales lever omr_rows_128_dropout gin/demo_rows_128_dropout.gin omr image_to_lmx
+in_config chorales every_system omr_rows_128_dropout image_to_lmx
 in_config chorales lever omr_patch_256 gin/demo_omr_patch_256.gin omr image_to_lmx
 in_config music21 pixel_lever omr_patch_256 gin/demo_omr_patch_256.gin omr image_to_lmx \
   synthetic_chorales

@@ -330,7 +330,9 @@ def test_levers_dry_run_trains_each_lever_beside_the_run_it_changes(tmp_path):
             for seed in range(3)
         ]  # fmt: skip
 
-    def resumed(name: str, source: str, config: str, mixture: str, steps: int) -> list[str]:
+    def resumed(
+        name: str, source: str, config: str, mixture: str, steps: int, gin: str = "demo_rows"
+    ) -> list[str]:
         model = f"{runs}/{config}/compare/{name}/model"  # SOURCE's model on to STEPS, rows
         return [
             f"rm -rf {model}.partial",
@@ -341,7 +343,7 @@ def test_levers_dry_run_trains_each_lever_beside_the_run_it_changes(tmp_path):
                 model,
                 f"synthetic_{config}_{mixture}",
                 steps=f" --gin.TRAIN_STEPS={steps}",
-                gin="demo_rows",
+                gin=gin,
             ),
         ]
 
@@ -411,14 +413,36 @@ def test_levers_dry_run_trains_each_lever_beside_the_run_it_changes(tmp_path):
         f"-o {outputs}/levers/chorales_omr_rows_steps_{split}.png"
         for split in ("test", "test_heldout")
     ]
-    wide_rows = f"{runs}/chorales/compare/omr_rows_128/model"
-    wide_rows_evals = [
-        _eval(wide_rows, f"{chorales}/eval_omr_rows_128", "test", "image_to_lmx"),
-        _eval(wide_rows, f"{chorales}/eval_omr_rows_128_heldout", "test_heldout", "image_to_lmx"),
-        *(
-            _eval(wide_rows, f"{chorales}/eval_omr_rows_128_{s}_all", s, "image_to_lmx", 1000)
-            for s in ("test", "test_heldout")
+
+    def every_system(name: str) -> list[str]:  # a chorales OMR lever read on every system
+        model = f"{runs}/chorales/compare/{name}/model"
+        return [
+            _eval(model, f"{chorales}/eval_{name}_{split}_all", split, "image_to_lmx", 1000)
+            for split in ("test", "test_heldout")
+        ]
+
+    def chorales_omr_lever(name: str, gin: str) -> list[str]:  # read on 32 systems, then all
+        model = f"{runs}/chorales/compare/{name}/model"
+        return [
+            *chorales_prep,
+            _train(prep / "chorales", model, "synthetic_chorales_omr", gin=gin),
+            _eval(model, f"{chorales}/eval_{name}", "test", "image_to_lmx"),
+            _eval(model, f"{chorales}/eval_{name}_heldout", "test_heldout", "image_to_lmx"),
+            *every_system(name),
+        ]
+
+    wide_rows = [  # the rows twice as wide, on to 9,000 steps, and with dropout
+        *chorales_omr_lever("omr_rows_128", "demo_rows_128"),
+        *resumed(
+            "omr_rows_128_9k",
+            f"{runs}/chorales/compare/omr_rows_128/model",
+            "chorales",
+            "omr",
+            9000,
+            gin="demo_rows_128",
         ),
+        *every_system("omr_rows_128_9k"),
+        *chorales_omr_lever("omr_rows_128_dropout", "demo_rows_128_dropout"),
     ]
     assert out.splitlines() == [
         "bash launch/setup_env.sh",
@@ -469,9 +493,7 @@ def test_levers_dry_run_trains_each_lever_beside_the_run_it_changes(tmp_path):
             ]
         ),  # fmt: skip
         *rows_steps,
-        *chorales_prep,
-        _train(prep / "chorales", wide_rows, "synthetic_chorales_omr", gin="demo_rows_128"),
-        *wide_rows_evals,
+        *wide_rows,
         *chorales_prep,
         _train(prep / "chorales", patches, "synthetic_chorales_omr", gin="demo_omr_patch_256"),
         _eval(patches, f"{chorales}/eval_omr_patch_256", "test", "image_to_lmx"),
