@@ -390,6 +390,9 @@ in_config chorales resumed_run omr_rows_128_9k omr_rows_128 9000 gin/demo_rows_1
 in_config chorales every_system omr_rows_128_9k image_to_lmx
 in_config chorales lever omr_rows_128_dropout gin/demo_rows_128_dropout.gin omr image_to_lmx
 in_config chorales every_system omr_rows_128_dropout image_to_lmx
+in_config chorales resumed_run omr_rows_128_dropout_9k omr_rows_128_dropout 9000 \
+  gin/demo_rows_128_dropout.gin omr
+in_config chorales every_system omr_rows_128_dropout_9k image_to_lmx
 in_config chorales lever omr_patch_256 gin/demo_omr_patch_256.gin omr image_to_lmx
 in_config music21 pixel_lever omr_patch_256 gin/demo_omr_patch_256.gin omr image_to_lmx \
   synthetic_chorales
@@ -476,5 +479,10 @@ curves omr_curves.png image_to_lmx "demo (136 chorales)=${RUNS}/demo/compare/omr
   "chorales (408)=${RUNS}/chorales/compare/omr/model" \
   "chorales, d256 on patches=${RUNS}/chorales/compare/omr_patch_256/model" \
   "music21, d256 on patches=${RUNS}/music21/compare/omr_patch_256/model"
+curves chorales_omr_rows_curves.png image_to_lmx \
+  "tiny=${RUNS}/chorales/compare/omr_rows_18k/model" \
+  "d128=${RUNS}/chorales/compare/omr_rows_128_9k/model" \
+  "d128, dropout 0.1=${RUNS}/chorales/compare/omr_rows_128_dropout_9k/model"
 [[ $DRY_RUN == 1 ]] || cat "${CURVES}/amt_curves.md" "${CURVES}/omr_curves.md" \
+  "${CURVES}/chorales_omr_rows_curves.md" \
   "${CURVES}/image_to_audio_rows_steps.md"

@@ -431,7 +431,7 @@ def test_levers_dry_run_trains_each_lever_beside_the_run_it_changes(tmp_path):
             *every_system(name),
         ]
 
-    wide_rows = [  # the rows twice as wide, on to 9,000 steps, and with dropout
+    wide_rows = [  # the rows twice as wide, on to 9,000 steps, and with dropout (also to 9,000)
         *chorales_omr_lever("omr_rows_128", "demo_rows_128"),
         *resumed(
             "omr_rows_128_9k",
@@ -443,6 +443,15 @@ def test_levers_dry_run_trains_each_lever_beside_the_run_it_changes(tmp_path):
         ),
         *every_system("omr_rows_128_9k"),
         *chorales_omr_lever("omr_rows_128_dropout", "demo_rows_128_dropout"),
+        *resumed(
+            "omr_rows_128_dropout_9k",
+            f"{runs}/chorales/compare/omr_rows_128_dropout/model",
+            "chorales",
+            "omr",
+            9000,
+            gin="demo_rows_128_dropout",
+        ),
+        *every_system("omr_rows_128_dropout_9k"),
     ]
     assert out.splitlines() == [
         "bash launch/setup_env.sh",
@@ -639,6 +648,13 @@ def test_levers_dry_run_trains_each_lever_beside_the_run_it_changes(tmp_path):
             f'--run "music21, d256 on patches={music21}"',
             "image_to_lmx",
             "omr_curves.png",
+        ),
+        curves.format(
+            f"--run tiny={runs}/chorales/compare/omr_rows_18k/model "
+            f"--run d128={runs}/chorales/compare/omr_rows_128_9k/model "
+            f'--run "d128, dropout 0.1={runs}/chorales/compare/omr_rows_128_dropout_9k/model"',
+            "image_to_lmx",
+            "chorales_omr_rows_curves.png",
         ),
     ]
     assert not (tmp_path / "out").exists()  # a dry run writes nothing
