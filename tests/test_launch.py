@@ -253,7 +253,9 @@ SPECTRA = [("conv, 4 x 32 codes, 400 steps (the demo's first)", "audio_demo"),
 CURVE_STEPS = [1000, 2000, 4000, 8000]
 
 
-STEPS_SUFFIXES = ("", "_9k", "_12k", "_18k")  # the chorales' rows run, resumed
+STEPS_SUFFIXES = ("", "_9k", "_12k", "_18k")  # the chorales' rows runs, resumed
+# (suffix, the run it resumes, steps) of the wide rows model with dropout
+DROPOUT_STEPS = (("_9k", "", 9000), ("_12k", "_9k", 12000), ("_18k", "_12k", 18000))
 
 
 def test_levers_dry_run_trains_each_lever_beside_the_run_it_changes(tmp_path):
@@ -406,13 +408,17 @@ def test_levers_dry_run_trains_each_lever_beside_the_run_it_changes(tmp_path):
         f"--report {outputs}/codecs_chorales.html",
     ]
     curves = f".venv/bin/mt3u report curves {{}} --task {{}} -o {outputs}/levers/{{}}"
-    rows_steps = [  # the chorales' rows' SER against the steps, the target dashed
-        ".venv/bin/mt3u report step-curve "
-        + " ".join(f"--eval {chorales}/eval_omr_rows{k}_{split}_all" for k in STEPS_SUFFIXES)
-        + f' --pair image_to_lmx --metric "SER (%)" --target 40 '
-        f"-o {outputs}/levers/chorales_omr_rows_steps_{split}.png"
-        for split in ("test", "test_heldout")
-    ]
+
+    def steps_curve(name: str, output: str) -> list[str]:  # SER against steps, target dashed
+        return [
+            ".venv/bin/mt3u report step-curve "
+            + " ".join(f"--eval {chorales}/eval_{name}{k}_{split}_all" for k in STEPS_SUFFIXES)
+            + f' --pair image_to_lmx --metric "SER (%)" --target 40 '
+            f"-o {outputs}/levers/{output}_{split}.png"
+            for split in ("test", "test_heldout")
+        ]
+
+    rows_steps = steps_curve("omr_rows", "chorales_omr_rows_steps")  # the chorales' rows
 
     def every_system(name: str) -> list[str]:  # a chorales OMR lever read on every system
         model = f"{runs}/chorales/compare/{name}/model"
@@ -431,7 +437,7 @@ def test_levers_dry_run_trains_each_lever_beside_the_run_it_changes(tmp_path):
             *every_system(name),
         ]
 
-    wide_rows = [  # the rows twice as wide, on to 9,000 steps, and with dropout (also to 9,000)
+    wide_rows = [  # the rows twice as wide, on to 9,000 steps, and with dropout on to 18,000
         *chorales_omr_lever("omr_rows_128", "demo_rows_128"),
         *resumed(
             "omr_rows_128_9k",
@@ -443,15 +449,22 @@ def test_levers_dry_run_trains_each_lever_beside_the_run_it_changes(tmp_path):
         ),
         *every_system("omr_rows_128_9k"),
         *chorales_omr_lever("omr_rows_128_dropout", "demo_rows_128_dropout"),
-        *resumed(
-            "omr_rows_128_dropout_9k",
-            f"{runs}/chorales/compare/omr_rows_128_dropout/model",
-            "chorales",
-            "omr",
-            9000,
-            gin="demo_rows_128_dropout",
+        *(
+            line
+            for k, source, steps in DROPOUT_STEPS
+            for line in (
+                *resumed(
+                    f"omr_rows_128_dropout{k}",
+                    f"{runs}/chorales/compare/omr_rows_128_dropout{source}/model",
+                    "chorales",
+                    "omr",
+                    steps,
+                    gin="demo_rows_128_dropout",
+                ),
+                *every_system(f"omr_rows_128_dropout{k}"),
+            )
         ),
-        *every_system("omr_rows_128_dropout_9k"),
+        *steps_curve("omr_rows_128_dropout", "chorales_omr_rows_128_dropout_steps"),
     ]
     assert out.splitlines() == [
         "bash launch/setup_env.sh",
@@ -652,7 +665,7 @@ def test_levers_dry_run_trains_each_lever_beside_the_run_it_changes(tmp_path):
         curves.format(
             f"--run tiny={runs}/chorales/compare/omr_rows_18k/model "
             f"--run d128={runs}/chorales/compare/omr_rows_128_9k/model "
-            f'--run "d128, dropout 0.1={runs}/chorales/compare/omr_rows_128_dropout_9k/model"',
+            f'--run "d128, dropout 0.1={runs}/chorales/compare/omr_rows_128_dropout_18k/model"',
             "image_to_lmx",
             "chorales_omr_rows_curves.png",
         ),
