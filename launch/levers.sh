@@ -23,8 +23,8 @@
 #       image grid's rows (gin/demo_rows.gin), both read on every system, the rows also
 #       trained on to 9,000, 12,000 and 18,000 steps; the rows on a model twice as wide
 #       (gin/demo_rows_128.gin) on to 9,000 steps, and with dropout 0.1
-#       (gin/demo_rows_128_dropout.gin) on to 9,000, 12,000 and 18,000; their SER against the
-#       steps and against training time (outputs/levers/chorales_omr_rows*.png)
+#       (gin/demo_rows_128_dropout.gin) on to 9,000, 12,000, 18,000 and 22,000; their SER
+#       against the steps and against training time (outputs/levers/chorales_omr_rows*.png)
 #   OMR, inputs and size: on `chorales`, pixel patches and d_model 256
 #       (gin/demo_omr_patch_256.gin) against the tiny model on the codes
 #   OMR, the corpus's size on pixels: that d256 patch model on the `music21` corpus
@@ -386,7 +386,7 @@ for split in test test_heldout; do
     "SER (%)" omr_rows{,_9k,_12k,_18k}_"${split}_all"
 done
 # ... and the rows on a model twice as wide, which the tiny one's flat training loss asks;
-# that trained on to twice the steps (where it memorizes), and with dropout, on to four times.
+# that trained on to twice the steps (where it memorizes), and with dropout, on to 22,000.
 in_config chorales lever omr_rows_128 gin/demo_rows_128.gin omr image_to_lmx
 in_config chorales every_system omr_rows_128 image_to_lmx
 in_config chorales resumed_run omr_rows_128_9k omr_rows_128 9000 gin/demo_rows_128.gin omr
@@ -402,9 +402,12 @@ in_config chorales every_system omr_rows_128_dropout_12k image_to_lmx
 in_config chorales resumed_run omr_rows_128_dropout_18k omr_rows_128_dropout_12k 18000 \
   gin/demo_rows_128_dropout.gin omr
 in_config chorales every_system omr_rows_128_dropout_18k image_to_lmx
+in_config chorales resumed_run omr_rows_128_dropout_22k omr_rows_128_dropout_18k 22000 \
+  gin/demo_rows_128_dropout.gin omr
+in_config chorales every_system omr_rows_128_dropout_22k image_to_lmx
 for split in test test_heldout; do
   TARGET=40 in_config chorales step_curve "chorales_omr_rows_128_dropout_steps_${split}.png" \
-    image_to_lmx "SER (%)" omr_rows_128_dropout{,_9k,_12k,_18k}_"${split}_all"
+    image_to_lmx "SER (%)" omr_rows_128_dropout{,_9k,_12k,_18k,_22k}_"${split}_all"
 done
 in_config chorales lever omr_patch_256 gin/demo_omr_patch_256.gin omr image_to_lmx
 in_config music21 pixel_lever omr_patch_256 gin/demo_omr_patch_256.gin omr image_to_lmx \
@@ -495,7 +498,7 @@ curves omr_curves.png image_to_lmx "demo (136 chorales)=${RUNS}/demo/compare/omr
 curves chorales_omr_rows_curves.png image_to_lmx \
   "tiny=${RUNS}/chorales/compare/omr_rows_18k/model" \
   "d128=${RUNS}/chorales/compare/omr_rows_128_9k/model" \
-  "d128, dropout 0.1=${RUNS}/chorales/compare/omr_rows_128_dropout_18k/model"
+  "d128, dropout 0.1=${RUNS}/chorales/compare/omr_rows_128_dropout_22k/model"
 [[ $DRY_RUN == 1 ]] || cat "${CURVES}/amt_curves.md" "${CURVES}/omr_curves.md" \
   "${CURVES}/chorales_omr_rows_curves.md" \
   "${CURVES}/image_to_audio_rows_steps.md"

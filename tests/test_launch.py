@@ -255,7 +255,12 @@ CURVE_STEPS = [1000, 2000, 4000, 8000]
 
 STEPS_SUFFIXES = ("", "_9k", "_12k", "_18k")  # the chorales' rows runs, resumed
 # (suffix, the run it resumes, steps) of the wide rows model with dropout
-DROPOUT_STEPS = (("_9k", "", 9000), ("_12k", "_9k", 12000), ("_18k", "_12k", 18000))
+DROPOUT_STEPS = (
+    ("_9k", "", 9000),
+    ("_12k", "_9k", 12000),
+    ("_18k", "_12k", 18000),
+    ("_22k", "_18k", 22000),
+)
 
 
 def test_levers_dry_run_trains_each_lever_beside_the_run_it_changes(tmp_path):
@@ -409,10 +414,10 @@ def test_levers_dry_run_trains_each_lever_beside_the_run_it_changes(tmp_path):
     ]
     curves = f".venv/bin/mt3u report curves {{}} --task {{}} -o {outputs}/levers/{{}}"
 
-    def steps_curve(name: str, output: str) -> list[str]:  # SER against steps, target dashed
-        return [
+    def steps_curve(name: str, output: str, suffixes=STEPS_SUFFIXES) -> list[str]:
+        return [  # SER against the steps, the target dashed
             ".venv/bin/mt3u report step-curve "
-            + " ".join(f"--eval {chorales}/eval_{name}{k}_{split}_all" for k in STEPS_SUFFIXES)
+            + " ".join(f"--eval {chorales}/eval_{name}{k}_{split}_all" for k in suffixes)
             + f' --pair image_to_lmx --metric "SER (%)" --target 40 '
             f"-o {outputs}/levers/{output}_{split}.png"
             for split in ("test", "test_heldout")
@@ -437,7 +442,7 @@ def test_levers_dry_run_trains_each_lever_beside_the_run_it_changes(tmp_path):
             *every_system(name),
         ]
 
-    wide_rows = [  # the rows twice as wide, on to 9,000 steps, and with dropout on to 18,000
+    wide_rows = [  # the rows twice as wide, on to 9,000 steps, and with dropout on to 22,000
         *chorales_omr_lever("omr_rows_128", "demo_rows_128"),
         *resumed(
             "omr_rows_128_9k",
@@ -464,7 +469,11 @@ def test_levers_dry_run_trains_each_lever_beside_the_run_it_changes(tmp_path):
                 *every_system(f"omr_rows_128_dropout{k}"),
             )
         ),
-        *steps_curve("omr_rows_128_dropout", "chorales_omr_rows_128_dropout_steps"),
+        *steps_curve(
+            "omr_rows_128_dropout",
+            "chorales_omr_rows_128_dropout_steps",
+            ("", *(k for k, _, _ in DROPOUT_STEPS)),
+        ),
     ]
     assert out.splitlines() == [
         "bash launch/setup_env.sh",
@@ -665,7 +674,7 @@ def test_levers_dry_run_trains_each_lever_beside_the_run_it_changes(tmp_path):
         curves.format(
             f"--run tiny={runs}/chorales/compare/omr_rows_18k/model "
             f"--run d128={runs}/chorales/compare/omr_rows_128_9k/model "
-            f'--run "d128, dropout 0.1={runs}/chorales/compare/omr_rows_128_dropout_18k/model"',
+            f'--run "d128, dropout 0.1={runs}/chorales/compare/omr_rows_128_dropout_22k/model"',
             "image_to_lmx",
             "chorales_omr_rows_curves.png",
         ),
