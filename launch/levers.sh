@@ -305,6 +305,19 @@ every_system() {
   done
 }
 
+# omr_steps NAME GIN STEPS... (in_config): the NAME lever's OMR model trained on to each of
+# STEPS in turn (resumed_run NAME_<thousands>k from the run before, with GIN), each read on
+# every system (every_system): whether more steps carry it further.
+omr_steps() {
+  local source="$1" steps name
+  for steps in "${@:3}"; do
+    name="$1_$((steps / 1000))k"
+    resumed_run "$name" "$source" "$steps" "$2" omr
+    every_system "$name" image_to_lmx
+    source="$name"
+  done
+}
+
 # mixtures_table OUTPUT LABEL=EVAL_NAME... (in_config): the labelled levers' eval dirs
 # (TABLE_DIR/eval_EVAL_NAME, EVAL_NAME a glob; a label may repeat) side by side, one table a
 # pair (`mt3u report mixtures`), into TABLE_DIR/OUTPUT with its JSON beside it.
@@ -375,12 +388,7 @@ in_config chorales every_system omr image_to_lmx
 in_config chorales every_system omr_rows image_to_lmx
 # ... and that trained on to twice the steps, to 12,000 and to 18,000 (where it stops
 # gaining), with its SER against the steps beside the target.
-in_config chorales resumed_run omr_rows_9k omr_rows 9000 gin/demo_rows.gin omr
-in_config chorales every_system omr_rows_9k image_to_lmx
-in_config chorales resumed_run omr_rows_12k omr_rows_9k 12000 gin/demo_rows.gin omr
-in_config chorales every_system omr_rows_12k image_to_lmx
-in_config chorales resumed_run omr_rows_18k omr_rows_12k 18000 gin/demo_rows.gin omr
-in_config chorales every_system omr_rows_18k image_to_lmx
+in_config chorales omr_steps omr_rows gin/demo_rows.gin 9000 12000 18000
 for split in test test_heldout; do
   TARGET=40 in_config chorales step_curve "chorales_omr_rows_steps_${split}.png" image_to_lmx \
     "SER (%)" omr_rows{,_9k,_12k,_18k}_"${split}_all"
@@ -389,22 +397,11 @@ done
 # that trained on to twice the steps (where it memorizes), and with dropout, on to 22,000.
 in_config chorales lever omr_rows_128 gin/demo_rows_128.gin omr image_to_lmx
 in_config chorales every_system omr_rows_128 image_to_lmx
-in_config chorales resumed_run omr_rows_128_9k omr_rows_128 9000 gin/demo_rows_128.gin omr
-in_config chorales every_system omr_rows_128_9k image_to_lmx
+in_config chorales omr_steps omr_rows_128 gin/demo_rows_128.gin 9000
 in_config chorales lever omr_rows_128_dropout gin/demo_rows_128_dropout.gin omr image_to_lmx
 in_config chorales every_system omr_rows_128_dropout image_to_lmx
-in_config chorales resumed_run omr_rows_128_dropout_9k omr_rows_128_dropout 9000 \
-  gin/demo_rows_128_dropout.gin omr
-in_config chorales every_system omr_rows_128_dropout_9k image_to_lmx
-in_config chorales resumed_run omr_rows_128_dropout_12k omr_rows_128_dropout_9k 12000 \
-  gin/demo_rows_128_dropout.gin omr
-in_config chorales every_system omr_rows_128_dropout_12k image_to_lmx
-in_config chorales resumed_run omr_rows_128_dropout_18k omr_rows_128_dropout_12k 18000 \
-  gin/demo_rows_128_dropout.gin omr
-in_config chorales every_system omr_rows_128_dropout_18k image_to_lmx
-in_config chorales resumed_run omr_rows_128_dropout_22k omr_rows_128_dropout_18k 22000 \
-  gin/demo_rows_128_dropout.gin omr
-in_config chorales every_system omr_rows_128_dropout_22k image_to_lmx
+in_config chorales omr_steps omr_rows_128_dropout gin/demo_rows_128_dropout.gin \
+  9000 12000 18000 22000
 for split in test test_heldout; do
   TARGET=40 in_config chorales step_curve "chorales_omr_rows_128_dropout_steps_${split}.png" \
     image_to_lmx "SER (%)" omr_rows_128_dropout{,_9k,_12k,_18k,_22k}_"${split}_all"
