@@ -46,7 +46,9 @@
 #       and the spectral codec with a linear map beside each frame stack, 4 x 32, 4 x 1024
 #       and 16 x 1024 codes (audio_demo_spectral_linear, audio_demo_spectral_linear_4x1024,
 #       audio_demo_spectral_linear_16x1024), 4 x 1024 for 4,000 steps
-#       (audio_demo_spectral_linear_4x1024_long);
+#       (audio_demo_spectral_linear_4x1024_long); 4 x 1024 with the dead-code threshold
+#       scaled to its codebooks (audio_demo_spectral_linear_4x1024_restarts), and that
+#       without quantizer dropout (audio_demo_spectral_linear_4x1024_restarts_nodrop);
 #       one test system's log-mel above each codec's reconstruction of it (`mt3u report
 #       codec-spectra`, outputs/levers/codec_spectra.png)
 #   The audio codec, its steps: the demo's first codec trained 20x longer keeping every
@@ -415,7 +417,8 @@ for codec in audio_demo_spectral_linear_4x1024 audio_demo audio_demo_long audio_
   audio_demo_long_mel2048 audio_demo_spectral_16x1024 audio_demo_long_convergence \
   audio_demo_long_mel_only audio_demo_long_waveform audio_demo_long_waveform_16x1024 \
   audio_demo_spectral_linear audio_demo_spectral_linear_16x1024 \
-  audio_demo_spectral_linear_4x1024_long; do
+  audio_demo_spectral_linear_4x1024_long audio_demo_spectral_linear_4x1024_restarts \
+  audio_demo_spectral_linear_4x1024_restarts_nodrop; do
   in_config demo codec_lever "gin/codecs/${codec}.gin"
 done
 in_config demo codec_curve gin/codecs/audio_demo_curve.gin 1000 2000 4000 8000
