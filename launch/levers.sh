@@ -48,7 +48,8 @@
 #       audio_demo_spectral_linear_16x1024), 4 x 1024 for 4,000 steps
 #       (audio_demo_spectral_linear_4x1024_long); 4 x 1024 with the dead-code threshold
 #       scaled to its codebooks (audio_demo_spectral_linear_4x1024_restarts), and that
-#       without quantizer dropout (audio_demo_spectral_linear_4x1024_restarts_nodrop);
+#       without quantizer dropout (audio_demo_spectral_linear_4x1024_restarts_nodrop),
+#       and that with the codebooks' EMA decay 0.99 (..._restarts_nodrop_ema99);
 #       one test system's log-mel above each codec's reconstruction of it (`mt3u report
 #       codec-spectra`, outputs/levers/codec_spectra.png)
 #   The audio codec, its steps: the demo's first codec trained 20x longer keeping every
@@ -418,7 +419,8 @@ for codec in audio_demo_spectral_linear_4x1024 audio_demo audio_demo_long audio_
   audio_demo_long_mel_only audio_demo_long_waveform audio_demo_long_waveform_16x1024 \
   audio_demo_spectral_linear audio_demo_spectral_linear_16x1024 \
   audio_demo_spectral_linear_4x1024_long audio_demo_spectral_linear_4x1024_restarts \
-  audio_demo_spectral_linear_4x1024_restarts_nodrop; do
+  audio_demo_spectral_linear_4x1024_restarts_nodrop \
+  audio_demo_spectral_linear_4x1024_restarts_nodrop_ema99; do
   in_config demo codec_lever "gin/codecs/${codec}.gin"
 done
 in_config demo codec_curve gin/codecs/audio_demo_curve.gin 1000 2000 4000 8000

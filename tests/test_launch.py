@@ -242,7 +242,8 @@ CODEC_LEVERS = ["audio_demo", "audio_demo_long", "audio_demo_long_256", "audio_d
                 "audio_demo_spectral_linear", "audio_demo_spectral_linear_16x1024",
                 "audio_demo_spectral_linear_4x1024_long",
                 "audio_demo_spectral_linear_4x1024_restarts",
-                "audio_demo_spectral_linear_4x1024_restarts_nodrop"]  # fmt: skip
+                "audio_demo_spectral_linear_4x1024_restarts_nodrop",
+                "audio_demo_spectral_linear_4x1024_restarts_nodrop_ema99"]  # fmt: skip
 # The codecs whose reconstructions of one test system levers.sh draws, with their labels.
 SPECTRA = [("conv, 4 x 32 codes, 400 steps (the demo's first)", "audio_demo"),
            ("conv, 4 x 32 codes, 8,000 steps", "audio_demo_curve"),
