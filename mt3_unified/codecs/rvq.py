@@ -232,6 +232,24 @@ class ResidualVQ(nn.Module):
             self.ema_codebooks.value = self.ema_codebooks.value.at[k].set(total / smoothed[:, None])
 
 
+def restart_thrashing_warning(restarted: int, total_codes: int, threshold: float) -> str | None:
+    """What to do, where one restart replaced more than half of the codes, else None.
+
+    A threshold at or above a code's mean hits a step (vectors a batch / codebook size)
+    restarts most codes at every other restart, so they never train: the demo's
+    4 x 1,024 audio codec inherited 1.0 from the 4 x 32 one and restarted ~1,700 of its
+    4,096 codes every 10 steps.
+    """
+    if 2 * restarted <= total_codes:
+        return None
+    return (
+        f"{restarted} of {total_codes} codes were hit less than {threshold:g} times a step "
+        "and restarted from random inputs: most codes are restarted before they train. "
+        "Set RVQConfig.dead_code_threshold well below a code's mean hits a step "
+        "(vectors a batch / codebook size)."
+    )
+
+
 def restart_dead_codes(variables: dict, threshold: float) -> tuple[dict, Array]:
     """Replaces every code whose running usage is below ``threshold`` by a recent input.
 

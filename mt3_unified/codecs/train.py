@@ -17,7 +17,12 @@ from mt3_unified.codecs import data as codec_data
 from mt3_unified.codecs.audio import WaveDiscriminator
 from mt3_unified.codecs.loading import build_codec, save_codec_config
 from mt3_unified.codecs.rqvae import RQVAEConfig
-from mt3_unified.codecs.rvq import perplexity, prng_key, restart_dead_codes
+from mt3_unified.codecs.rvq import (
+    perplexity,
+    prng_key,
+    restart_dead_codes,
+    restart_thrashing_warning,
+)
 from mt3_unified.runtime.checkpoints import checkpoint_manager, restore_latest, save_checkpoint
 from mt3_unified.runtime.optimizers import adamw_warmup_cosine
 from mt3_unified.runtime.summaries import SummaryWriter
@@ -176,6 +181,8 @@ def train_codec(
 
     threshold = config.rvq.dead_code_threshold
     restart = jax.jit(lambda v: restart_dead_codes(v, threshold))
+    total_codes = config.rvq.num_codebooks * config.rvq.codebook_size
+    warned = False
     summaries = SummaryWriter(workdir)
 
     def variables_of(state):
@@ -204,6 +211,12 @@ def train_codec(
                 new_vars, restarted = restart(variables_of(state))
                 state = dict(state, params=new_vars["params"], vq=new_vars["vq"])
                 metrics = dict(metrics, restarted_codes=restarted)
+                # The first restart fills every codebook; the second finds them just refilled.
+                if not warned and done > 2 * restart_every:
+                    warning = restart_thrashing_warning(int(restarted), total_codes, threshold)
+                    if warning:
+                        logging.warning("step %d: %s", done, warning)
+                        warned = True
             if done % 10 == 0 or done == steps:
                 summaries.write("train", done, jax.device_get(metrics))
             if eval_every and done % eval_every == 0 and done != steps:

@@ -11,6 +11,7 @@ from mt3_unified.codecs.rvq import (
     prng_key,
     residual_quantize,
     restart_dead_codes,
+    restart_thrashing_warning,
 )
 
 CODEBOOKS = np.array(
@@ -91,6 +92,13 @@ def test_restart_dead_codes_replaces_only_unused_codes():
     expected[0, 1] = expected[1, 0] = 7.0
     np.testing.assert_array_equal(new["params"]["codebooks"], expected)
     np.testing.assert_array_equal(new["vq"]["usage"], [[1.0, 1.0, 1.0], [1.0, 1.0, 1.0]])
+
+
+def test_restart_thrashing_warning_only_where_most_codes_restart():
+    assert restart_thrashing_warning(2048, 4096, 1.0) is None
+    message = restart_thrashing_warning(1700, 3000, 1.0)
+    assert message.startswith("1700 of 3000 codes were hit less than 1 times a step")
+    assert "RVQConfig.dead_code_threshold" in message
 
 
 def test_quantizer_dropout_uses_a_prefix_of_the_codebooks():

@@ -132,3 +132,29 @@ def test_an_interrupted_codec_run_resumes_to_the_same_parameters(tmp_path):
     # keep_checkpoints=None kept every checkpoint (a curve's points); the default the newest 2.
     assert sorted(os.listdir(tmp_path / "whole" / "checkpoints"), key=int) == ["2", "4", "6"]
     assert sorted(os.listdir(Path(resumed_dir) / "checkpoints"), key=int) == ["4", "6"]
+
+
+def test_a_dead_code_threshold_that_restarts_most_codes_is_warned_of(tmp_path, caplog):
+    _gin_config("rqvae_tiny.gin")
+    # Far above a code's mean hits a step, with usage forgotten in a step or two: every
+    # code is restarted at every restart after the refilled second one.
+    gin.bind_parameter("RVQConfig.dead_code_threshold", 100.0)
+    gin.bind_parameter("RVQConfig.usage_decay", 0.5)
+    config = configured_codec()
+    rng = np.random.default_rng(0)
+    images = [rng.uniform(size=(config.height, 96)).astype(np.float32) for _ in range(2)]
+    data = (
+        codec_data.random_crops(images, 2, 32, fill=1.0, seed=3),
+        codec_data.fixed_crops(images, 2, 32, fill=1.0),
+    )
+    with caplog.at_level("WARNING"):
+        train_codec(None, data=data, steps=8, eval_every=0, warmup_steps=2, restart_every=2)
+    total = config.rvq.num_codebooks * config.rvq.codebook_size
+    warnings = [m for r in caplog.records if "restarted from random" in (m := r.getMessage())]
+    assert warnings == [
+        f"step 6: {total} of {total} codes were hit less than 100 times a step and restarted "
+        "from random inputs: most codes are restarted before they train. Set "
+        "RVQConfig.dead_code_threshold well below a code's mean hits a step (vectors a "
+        "batch / codebook size)."
+    ]
+    gin.clear_config()
