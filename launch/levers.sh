@@ -49,7 +49,8 @@
 #       (audio_demo_spectral_linear_4x1024_long); 4 x 1024 with the dead-code threshold
 #       scaled to its codebooks (audio_demo_spectral_linear_4x1024_restarts), and that
 #       without quantizer dropout (audio_demo_spectral_linear_4x1024_restarts_nodrop),
-#       and that with the codebooks' EMA decay 0.99 (..._restarts_nodrop_ema99);
+#       and that with the codebooks' EMA decay 0.99 (..._restarts_nodrop_ema99), these
+#       four 4 x 1,024 codecs also heard by the tiny log-mel AMT (amt_mel);
 #       one test system's log-mel above each codec's reconstruction of it (`mt3u report
 #       codec-spectra`, outputs/levers/codec_spectra.png)
 #   The audio codec, its steps: the demo's first codec trained 20x longer keeping every
@@ -83,7 +84,7 @@
 #   bash launch/levers.sh --dry-run   # print the commands of the stages not done
 #   TRAIN_STEPS=N EVAL_EXAMPLES=N RUN_ROOT=... PREP_ROOT=...   as for launch/demo.sh
 #       (launch/demo_stages.sh; the demo scale only)
-#   JUDGE_STEP=N   the d256 AMT's checkpoint that hears the codecs (default: its latest)
+#   JUDGE_STEP=N   the judging AMT's checkpoint that hears the codecs (default: its latest)
 #
 # Models under runs/<config>/compare/<lever>/ (markers in its stages/), evaluations in
 # outputs/compare_<config>/eval_<lever>[_heldout], the curves in outputs/levers/
@@ -143,22 +144,23 @@ pixel_lever() {
 }
 
 # codec_lever GIN (in_config): the audio codec of GIN (trained unless done: the demo's
-# own is a stage of prep_stages) judged by the d256 log-mel AMT lever's model, whose AMT
-# evaluation on the test split then has the codec's rows, into
-# TABLE_DIR/eval_amt_mel_256_<codec gin's name>.
+# own is a stage of prep_stages) judged by the AMT lever CODEC_JUDGE's model (default the
+# d256 log-mel AMT, amt_mel_256), whose AMT evaluation on the test split then has the
+# codec's rows, into TABLE_DIR/eval_<judge>_<codec gin's name>.
 codec_lever() {
   local name
   name="$(basename "$1" .gin)"
   [ "$1" = "$AUDIO_CODEC" ] || prep_stage "$name" train_codec "$1" "$name"
-  judged_codec "amt_mel_256_${name}" "$(codec_dir "$1")"
+  judged_codec "${CODEC_JUDGE:-amt_mel_256}_${name}" "$(codec_dir "$1")"
 }
 
-# judged_codec NAME CODEC (in_config): the d256 log-mel AMT lever's model (its checkpoint
-# JUDGE_STEP when set, else its latest) on the test split with the codec's rows, into
-# TABLE_DIR/eval_NAME.
+# judged_codec NAME CODEC (in_config): the AMT lever CODEC_JUDGE's model (default
+# amt_mel_256; its checkpoint JUDGE_STEP when set, else its latest) on the test split with
+# the codec's rows, into TABLE_DIR/eval_NAME.
 judged_codec() {
-  stage_in "${COMPARE}/amt_mel_256/stages" "$1" evaluate test "${TABLE_DIR}/eval_$1" \
-    "${COMPARE}/amt_mel_256/model" audio_to_midi --audio-codec "$2" \
+  local judge="${CODEC_JUDGE:-amt_mel_256}"
+  stage_in "${COMPARE}/${judge}/stages" "$1" evaluate test "${TABLE_DIR}/eval_$1" \
+    "${COMPARE}/${judge}/model" audio_to_midi --audio-codec "$2" \
     ${JUDGE_STEP:+--step "$JUDGE_STEP"}
 }
 
@@ -422,6 +424,13 @@ for codec in audio_demo_spectral_linear_4x1024 audio_demo audio_demo_long audio_
   audio_demo_spectral_linear_4x1024_restarts_nodrop \
   audio_demo_spectral_linear_4x1024_restarts_nodrop_ema99; do
   in_config demo codec_lever "gin/codecs/${codec}.gin"
+done
+# The demo's 4 x 1,024 codec and its three variants also heard by the tiny log-mel AMT
+# (amt_mel, minutes where the d256 judge takes hours on some hosts of these 2 cores).
+for codec in audio_demo_spectral_linear_4x1024 audio_demo_spectral_linear_4x1024_restarts \
+  audio_demo_spectral_linear_4x1024_restarts_nodrop \
+  audio_demo_spectral_linear_4x1024_restarts_nodrop_ema99; do
+  CODEC_JUDGE=amt_mel in_config demo codec_lever "gin/codecs/${codec}.gin"
 done
 in_config demo codec_curve gin/codecs/audio_demo_curve.gin 1000 2000 4000 8000
 in_config demo codec_spectra codec_spectra.png \

@@ -244,6 +244,9 @@ CODEC_LEVERS = ["audio_demo", "audio_demo_long", "audio_demo_long_256", "audio_d
                 "audio_demo_spectral_linear_4x1024_restarts",
                 "audio_demo_spectral_linear_4x1024_restarts_nodrop",
                 "audio_demo_spectral_linear_4x1024_restarts_nodrop_ema99"]  # fmt: skip
+DEMO_AUDIO_CODEC_NAME = Path(DEMO_AUDIO_CODEC).stem
+# The demo's 4 x 1,024 codec and its variants, also heard by the tiny log-mel AMT.
+TINY_JUDGED_CODECS = [DEMO_AUDIO_CODEC_NAME, *CODEC_LEVERS[-3:]]
 # The codecs whose reconstructions of one test system levers.sh draws, with their labels.
 SPECTRA = [("conv, 4 x 32 codes, 400 steps (the demo's first)", "audio_demo"),
            ("conv, 4 x 32 codes, 8,000 steps", "audio_demo_curve"),
@@ -401,7 +404,23 @@ def test_levers_dry_run_trains_each_lever_beside_the_run_it_changes(tmp_path):
     codec_dirs = {
         lever: _codec_dir(prep / "demo", f"gin/codecs/{lever}.gin") for lever in CODEC_LEVERS
     }
+    codec_dirs[DEMO_AUDIO_CODEC_NAME] = demo_codec
     curve_codec = _codec_dir(prep / "demo", "gin/codecs/audio_demo_curve.gin")
+
+    def judged_codecs(judge: str, levers: list[str]) -> list[str]:  # heard by the AMT lever judge
+        return [
+            line
+            for lever in levers
+            for line in [
+                *([] if lever == DEMO_AUDIO_CODEC_NAME else [
+                    f".venv/bin/mt3u train-codec --gin-file=gin/codecs/{lever}.gin "
+                    f"--workdir={codec_dirs[lever]} {codec.replace('chorales', 'demo')} "
+                    f"2> {prep}/demo/{lever}.log"]),
+                _eval(f"{runs}/demo/compare/{judge}/model", f"{table}/eval_{judge}_{lever}",
+                      "test", "audio_to_midi", flags=f"--audio-codec {codec_dirs[lever]}"),
+            ]
+        ]  # fmt: skip
+
     chorales_prep = [
         ".venv/bin/mt3u build synthetic --config chorales --data-dir data",
         ".venv/bin/mt3u report corpus --config chorales --data-dir data "
@@ -555,29 +574,8 @@ def test_levers_dry_run_trains_each_lever_beside_the_run_it_changes(tmp_path):
             "image_to_lmx",
             flags="--dataset synthetic_chorales",
         ),  # fmt: skip
-        _eval(
-            d256,
-            f"{table}/eval_amt_mel_256_audio_demo_spectral_linear_4x1024",
-            "test",
-            "audio_to_midi",
-            flags=f"--audio-codec {demo_codec}",
-        ),
-        *(
-            line
-            for lever in CODEC_LEVERS
-            for line in [
-                f".venv/bin/mt3u train-codec --gin-file=gin/codecs/{lever}.gin "
-                f"--workdir={codec_dirs[lever]} {codec.replace('chorales', 'demo')} "
-                f"2> {prep}/demo/{lever}.log",
-                _eval(
-                    d256,
-                    f"{table}/eval_amt_mel_256_{lever}",
-                    "test",
-                    "audio_to_midi",
-                    flags=f"--audio-codec {codec_dirs[lever]}",
-                ),  # fmt: skip
-            ]
-        ),
+        *judged_codecs("amt_mel_256", [DEMO_AUDIO_CODEC_NAME, *CODEC_LEVERS]),
+        *judged_codecs("amt_mel", TINY_JUDGED_CODECS),
         f".venv/bin/mt3u train-codec --gin-file=gin/codecs/audio_demo_curve.gin "
         f"--workdir={curve_codec} {codec.replace('chorales', 'demo')} "
         f"2> {prep}/demo/audio_demo_curve.log",
@@ -688,7 +686,7 @@ def test_levers_dry_run_trains_each_lever_beside_the_run_it_changes(tmp_path):
 def test_levers_judge_every_codec_with_the_judge_step_given(tmp_path):
     out = _stages(tmp_path, "levers.sh", {}, PREP_ROOT=f"{tmp_path}/p", JUDGE_STEP="1500")
     judged = [line for line in out.splitlines() if "--audio-codec" in line]
-    assert len(judged) == 1 + len(CODEC_LEVERS) + len(CURVE_STEPS)
+    assert len(judged) == 1 + len(CODEC_LEVERS) + len(TINY_JUDGED_CODECS) + len(CURVE_STEPS)
     assert all(" --step 1500 " in line for line in judged)
     assert out.count(" --step ") == len(judged)  # the other evaluations take the latest
 
