@@ -50,7 +50,7 @@
 #       scaled to its codebooks (audio_demo_spectral_linear_4x1024_restarts), and that
 #       without quantizer dropout (audio_demo_spectral_linear_4x1024_restarts_nodrop),
 #       and that with the codebooks' EMA decay 0.99 (..._restarts_nodrop_ema99), these
-#       four 4 x 1,024 codecs also heard by the tiny log-mel AMT (amt_mel);
+#       four 4 x 1,024 codecs and 16 x 1,024 also heard by the tiny log-mel AMT (amt_mel);
 #       one test system's log-mel above each codec's reconstruction of it (`mt3u report
 #       codec-spectra`, outputs/levers/codec_spectra.png)
 #   The audio codec, its steps: the demo's first codec trained 20x longer keeping every
@@ -426,10 +426,11 @@ for codec in audio_demo_spectral_linear_4x1024 audio_demo audio_demo_long audio_
   in_config demo codec_lever "gin/codecs/${codec}.gin"
 done
 # The demo's 4 x 1,024 codec and its three variants also heard by the tiny log-mel AMT
-# (amt_mel, minutes where the d256 judge takes hours on some hosts of these 2 cores).
+# (amt_mel, minutes where the d256 judge takes hours on some hosts of these 2 cores), and
+# 16 x 1,024, which the d256 judge heard keep 0.77: the two judges side by side.
 for codec in audio_demo_spectral_linear_4x1024 audio_demo_spectral_linear_4x1024_restarts \
   audio_demo_spectral_linear_4x1024_restarts_nodrop \
-  audio_demo_spectral_linear_4x1024_restarts_nodrop_ema99; do
+  audio_demo_spectral_linear_4x1024_restarts_nodrop_ema99 audio_demo_spectral_linear_16x1024; do
   CODEC_JUDGE=amt_mel in_config demo codec_lever "gin/codecs/${codec}.gin"
 done
 in_config demo codec_curve gin/codecs/audio_demo_curve.gin 1000 2000 4000 8000

@@ -245,8 +245,9 @@ CODEC_LEVERS = ["audio_demo", "audio_demo_long", "audio_demo_long_256", "audio_d
                 "audio_demo_spectral_linear_4x1024_restarts_nodrop",
                 "audio_demo_spectral_linear_4x1024_restarts_nodrop_ema99"]  # fmt: skip
 DEMO_AUDIO_CODEC_NAME = Path(DEMO_AUDIO_CODEC).stem
-# The demo's 4 x 1,024 codec and its variants, also heard by the tiny log-mel AMT.
-TINY_JUDGED_CODECS = [DEMO_AUDIO_CODEC_NAME, *CODEC_LEVERS[-3:]]
+# The demo's 4 x 1,024 codec, its variants and 16 x 1,024, also heard by the tiny log-mel AMT.
+TINY_JUDGED_CODECS = [DEMO_AUDIO_CODEC_NAME, *CODEC_LEVERS[-3:],
+                      "audio_demo_spectral_linear_16x1024"]  # fmt: skip
 # The codecs whose reconstructions of one test system levers.sh draws, with their labels.
 SPECTRA = [("conv, 4 x 32 codes, 400 steps (the demo's first)", "audio_demo"),
            ("conv, 4 x 32 codes, 8,000 steps", "audio_demo_curve"),
