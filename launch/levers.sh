@@ -84,6 +84,7 @@
 #   bash launch/levers.sh --dry-run   # print the commands of the stages not done
 #   TRAIN_STEPS=N EVAL_EXAMPLES=N RUN_ROOT=... PREP_ROOT=...   as for launch/demo.sh
 #       (launch/demo_stages.sh; the demo scale only)
+#   CODEC_JUDGE=NAME   the AMT lever whose model hears the codecs (default: amt_mel_256)
 #   JUDGE_STEP=N   the judging AMT's checkpoint that hears the codecs (default: its latest)
 #
 # Models under runs/<config>/compare/<lever>/ (markers in its stages/), evaluations in
@@ -104,6 +105,7 @@ if [ -n "${PREP_RUN:-}" ]; then
   exit 2
 fi
 RERUN="bash launch/levers.sh"
+CODEC_JUDGE="${CODEC_JUDGE:-amt_mel_256}"
 CURVES="${OUTPUT_ROOT:-outputs}/levers"
 
 # in_config CONFIG COMMAND...: COMMAND with the demo stages' settings of the corpus config
@@ -151,17 +153,16 @@ codec_lever() {
   local name
   name="$(basename "$1" .gin)"
   [ "$1" = "$AUDIO_CODEC" ] || prep_stage "$name" train_codec "$1" "$name"
-  judged_codec "${CODEC_JUDGE:-amt_mel_256}_${name}" "$(codec_dir "$1")"
+  judged_codec "$name" "$(codec_dir "$1")"
 }
 
-# judged_codec NAME CODEC (in_config): the AMT lever CODEC_JUDGE's model (default
-# amt_mel_256; its checkpoint JUDGE_STEP when set, else its latest) on the test split with
-# the codec's rows, into TABLE_DIR/eval_NAME.
+# judged_codec NAME CODEC (in_config): the AMT lever CODEC_JUDGE's model (its checkpoint
+# JUDGE_STEP when set, else its latest) on the test split with the codec's rows, into
+# TABLE_DIR/eval_<judge>_NAME.
 judged_codec() {
-  local judge="${CODEC_JUDGE:-amt_mel_256}"
-  stage_in "${COMPARE}/${judge}/stages" "$1" evaluate test "${TABLE_DIR}/eval_$1" \
-    "${COMPARE}/${judge}/model" audio_to_midi --audio-codec "$2" \
-    ${JUDGE_STEP:+--step "$JUDGE_STEP"}
+  stage_in "${COMPARE}/${CODEC_JUDGE}/stages" "${CODEC_JUDGE}_$1" evaluate test \
+    "${TABLE_DIR}/eval_${CODEC_JUDGE}_$1" "${COMPARE}/${CODEC_JUDGE}/model" audio_to_midi \
+    --audio-codec "$2" ${JUDGE_STEP:+--step "$JUDGE_STEP"}
 }
 
 # codec_curve GIN STEP... (in_config): the audio codec of GIN, trained keeping every
@@ -172,8 +173,8 @@ codec_curve() {
   name="$(basename "$1" .gin)"
   prep_stage "$name" train_codec "$1" "$name"
   for step in "${@:2}"; do
-    judged_codec "amt_mel_256_${name}_${step}" "$(codec_dir "$1")/checkpoints/${step}"
-    points+=(--point "${step}=${TABLE_DIR}/eval_amt_mel_256_${name}_${step}")
+    judged_codec "${name}_${step}" "$(codec_dir "$1")/checkpoints/${step}"
+    points+=(--point "${step}=${TABLE_DIR}/eval_${CODEC_JUDGE}_${name}_${step}")
   done
   run $MT3U report codec-curve "${points[@]}" -o "${CURVES}/${name}.png"
 }
