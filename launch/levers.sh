@@ -45,10 +45,11 @@
 #       audio_demo_long_waveform, that with 16 x 1024 codes: audio_demo_long_waveform_16x1024),
 #       and the spectral codec with a linear map beside each frame stack, 4 x 32, 4 x 1024
 #       and 16 x 1024 codes (audio_demo_spectral_linear, audio_demo_spectral_linear_4x1024,
-#       audio_demo_spectral_linear_16x1024), 4 x 1024 for 4,000 steps
+#       the demo's first until 2026-12-06, audio_demo_spectral_linear_16x1024), 4 x 1024 for 4,000 steps
 #       (audio_demo_spectral_linear_4x1024_long); 4 x 1024 with the dead-code threshold
 #       scaled to its codebooks (audio_demo_spectral_linear_4x1024_restarts), and that
-#       without quantizer dropout (audio_demo_spectral_linear_4x1024_restarts_nodrop),
+#       without quantizer dropout (audio_demo_spectral_linear_4x1024_restarts_nodrop, the
+#       demo's since 2026-12-06),
 #       and that with the codebooks' EMA decay 0.99 (..._restarts_nodrop_ema99), these
 #       four 4 x 1,024 codecs and 16 x 1,024 also heard by the tiny log-mel AMT (amt_mel);
 #       one test system's log-mel above each codec's reconstruction of it (`mt3u report
@@ -416,21 +417,21 @@ in_config chorales lever omr_patch_256 gin/demo_omr_patch_256.gin omr image_to_l
 in_config music21 pixel_lever omr_patch_256 gin/demo_omr_patch_256.gin omr image_to_lmx \
   synthetic_chorales
 # The demo's own codec first (trained by prep_stages), then the levers' in turn.
-for codec in audio_demo_spectral_linear_4x1024 audio_demo audio_demo_long audio_demo_long_256 \
-  audio_demo_long_wide audio_demo_long_gan audio_demo_spectral audio_demo_long_16x1024 \
-  audio_demo_long_mel2048 audio_demo_spectral_16x1024 audio_demo_long_convergence \
-  audio_demo_long_mel_only audio_demo_long_waveform audio_demo_long_waveform_16x1024 \
-  audio_demo_spectral_linear audio_demo_spectral_linear_16x1024 \
-  audio_demo_spectral_linear_4x1024_long audio_demo_spectral_linear_4x1024_restarts \
-  audio_demo_spectral_linear_4x1024_restarts_nodrop \
-  audio_demo_spectral_linear_4x1024_restarts_nodrop_ema99; do
+for codec in audio_demo_spectral_linear_4x1024_restarts_nodrop audio_demo audio_demo_long \
+  audio_demo_long_256 audio_demo_long_wide audio_demo_long_gan audio_demo_spectral \
+  audio_demo_long_16x1024 audio_demo_long_mel2048 audio_demo_spectral_16x1024 \
+  audio_demo_long_convergence audio_demo_long_mel_only audio_demo_long_waveform \
+  audio_demo_long_waveform_16x1024 audio_demo_spectral_linear audio_demo_spectral_linear_16x1024 \
+  audio_demo_spectral_linear_4x1024 audio_demo_spectral_linear_4x1024_long \
+  audio_demo_spectral_linear_4x1024_restarts audio_demo_spectral_linear_4x1024_restarts_nodrop_ema99; do
   in_config demo codec_lever "gin/codecs/${codec}.gin"
 done
-# The demo's 4 x 1,024 codec and its three variants also heard by the tiny log-mel AMT
-# (amt_mel, minutes where the d256 judge takes hours on some hosts of these 2 cores), and
-# 16 x 1,024, which the d256 judge heard keep 0.77: the two judges side by side.
-for codec in audio_demo_spectral_linear_4x1024 audio_demo_spectral_linear_4x1024_restarts \
-  audio_demo_spectral_linear_4x1024_restarts_nodrop \
+# The demo's 4 x 1,024 codec (no quantizer dropout), the first 4 x 1,024 codec and its two
+# other variants also heard by the tiny log-mel AMT (amt_mel, minutes where the d256 judge
+# takes hours on some hosts of these 2 cores), and 16 x 1,024, which the d256 judge heard
+# keep 0.77: the two judges side by side.
+for codec in audio_demo_spectral_linear_4x1024_restarts_nodrop audio_demo_spectral_linear_4x1024 \
+  audio_demo_spectral_linear_4x1024_restarts \
   audio_demo_spectral_linear_4x1024_restarts_nodrop_ema99 audio_demo_spectral_linear_16x1024; do
   CODEC_JUDGE=amt_mel in_config demo codec_lever "gin/codecs/${codec}.gin"
 done

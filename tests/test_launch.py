@@ -75,7 +75,7 @@ def test_a_missing_setting_is_a_usage_error(script, args, message):
 
 
 # ------------------------------------------------------------------ the demo's stages
-DEMO_AUDIO_CODEC = "gin/codecs/audio_demo_spectral_linear_4x1024.gin"
+DEMO_AUDIO_CODEC = "gin/codecs/audio_demo_spectral_linear_4x1024_restarts_nodrop.gin"
 
 
 def _codec_dir(prep: Path, gin_file: str) -> str:
@@ -240,14 +240,15 @@ CODEC_LEVERS = ["audio_demo", "audio_demo_long", "audio_demo_long_256", "audio_d
                 "audio_demo_long_convergence", "audio_demo_long_mel_only",
                 "audio_demo_long_waveform", "audio_demo_long_waveform_16x1024",
                 "audio_demo_spectral_linear", "audio_demo_spectral_linear_16x1024",
+                "audio_demo_spectral_linear_4x1024",
                 "audio_demo_spectral_linear_4x1024_long",
                 "audio_demo_spectral_linear_4x1024_restarts",
-                "audio_demo_spectral_linear_4x1024_restarts_nodrop",
                 "audio_demo_spectral_linear_4x1024_restarts_nodrop_ema99"]  # fmt: skip
 DEMO_AUDIO_CODEC_NAME = Path(DEMO_AUDIO_CODEC).stem
-# The demo's 4 x 1,024 codec, its variants and 16 x 1,024, also heard by the tiny log-mel AMT.
-TINY_JUDGED_CODECS = [DEMO_AUDIO_CODEC_NAME, *CODEC_LEVERS[-3:],
-                      "audio_demo_spectral_linear_16x1024"]  # fmt: skip
+# The demo's 4 x 1,024 codec, the first 4 x 1,024 and its other variants, and 16 x 1,024,
+# also heard by the tiny log-mel AMT.
+TINY_JUDGED_CODECS = [DEMO_AUDIO_CODEC_NAME, "audio_demo_spectral_linear_4x1024",
+                      *CODEC_LEVERS[-2:], "audio_demo_spectral_linear_16x1024"]  # fmt: skip
 # The codecs whose reconstructions of one test system levers.sh draws, with their labels.
 SPECTRA = [("conv, 4 x 32 codes, 400 steps (the demo's first)", "audio_demo"),
            ("conv, 4 x 32 codes, 8,000 steps", "audio_demo_curve"),
