@@ -157,6 +157,10 @@ codec_lever() {
   judged_codec "$name" "$(codec_dir "$1")"
 }
 
+# own_codec_lever (in_config): codec_lever for the config's own audio codec (AUDIO_CODEC of
+# demo_stages.sh), so its name lives in one place.
+own_codec_lever() { codec_lever "$AUDIO_CODEC"; }
+
 # judged_codec NAME CODEC (in_config): the AMT lever CODEC_JUDGE's model (its checkpoint
 # JUDGE_STEP when set, else its latest) on the test split with the codec's rows, into
 # TABLE_DIR/eval_<judge>_NAME.
@@ -413,11 +417,15 @@ for split in test test_heldout; do
   TARGET=40 in_config chorales step_curve "chorales_omr_rows_128_dropout_steps_${split}.png" \
     image_to_lmx "SER (%)" omr_rows_128_dropout{,_9k,_12k,_18k,_22k}_"${split}_all"
 done
+# ... and twice as wide again with dropout (d_model 256), at the first one's budget.
+in_config chorales lever omr_rows_256_dropout gin/demo_rows_256_dropout.gin omr image_to_lmx
+in_config chorales every_system omr_rows_256_dropout image_to_lmx
 in_config chorales lever omr_patch_256 gin/demo_omr_patch_256.gin omr image_to_lmx
 in_config music21 pixel_lever omr_patch_256 gin/demo_omr_patch_256.gin omr image_to_lmx \
   synthetic_chorales
 # The demo's own codec first (trained by prep_stages), then the levers' in turn.
-for codec in audio_demo_spectral_linear_4x1024_restarts_nodrop audio_demo audio_demo_long \
+in_config demo own_codec_lever
+for codec in audio_demo audio_demo_long \
   audio_demo_long_256 audio_demo_long_wide audio_demo_long_gan audio_demo_spectral \
   audio_demo_long_16x1024 audio_demo_long_mel2048 audio_demo_spectral_16x1024 \
   audio_demo_long_convergence audio_demo_long_mel_only audio_demo_long_waveform \
@@ -430,8 +438,8 @@ done
 # other variants also heard by the tiny log-mel AMT (amt_mel, minutes where the d256 judge
 # takes hours on some hosts of these 2 cores), and 16 x 1,024, which the d256 judge heard
 # keep 0.77: the two judges side by side.
-for codec in audio_demo_spectral_linear_4x1024_restarts_nodrop audio_demo_spectral_linear_4x1024 \
-  audio_demo_spectral_linear_4x1024_restarts \
+CODEC_JUDGE=amt_mel in_config demo own_codec_lever
+for codec in audio_demo_spectral_linear_4x1024 audio_demo_spectral_linear_4x1024_restarts \
   audio_demo_spectral_linear_4x1024_restarts_nodrop_ema99 audio_demo_spectral_linear_16x1024; do
   CODEC_JUDGE=amt_mel in_config demo codec_lever "gin/codecs/${codec}.gin"
 done

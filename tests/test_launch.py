@@ -466,7 +466,7 @@ def test_levers_dry_run_trains_each_lever_beside_the_run_it_changes(tmp_path):
             *every_system(name),
         ]
 
-    wide_rows = [  # the rows twice as wide, on to 9,000 steps, and with dropout on to 22,000
+    wide_rows = [  # the rows twice as wide (to 9,000 steps; with dropout to 22,000), and d256
         *chorales_omr_lever("omr_rows_128", "demo_rows_128"),
         *resumed(
             "omr_rows_128_9k",
@@ -498,6 +498,7 @@ def test_levers_dry_run_trains_each_lever_beside_the_run_it_changes(tmp_path):
             "chorales_omr_rows_128_dropout_steps",
             ("", *(k for k, _, _ in DROPOUT_STEPS)),
         ),
+        *chorales_omr_lever("omr_rows_256_dropout", "demo_rows_256_dropout"),
     ]
     assert out.splitlines() == [
         "bash launch/setup_env.sh",
