@@ -18,6 +18,7 @@ from mt3_unified.codecs.audio import WaveDiscriminator
 from mt3_unified.codecs.loading import build_codec, save_codec_config
 from mt3_unified.codecs.rqvae import RQVAEConfig
 from mt3_unified.codecs.rvq import (
+    RESTART_WINDOW,
     perplexity,
     prng_key,
     restart_dead_codes,
@@ -182,7 +183,7 @@ def train_codec(
     threshold = config.rvq.dead_code_threshold
     restart = jax.jit(lambda v: restart_dead_codes(v, threshold))
     total_codes = config.rvq.num_codebooks * config.rvq.codebook_size
-    warned = False
+    restart_counts = []  # the first 2 x RESTART_WINDOW restarts', judged once
     summaries = SummaryWriter(workdir)
 
     def variables_of(state):
@@ -211,12 +212,13 @@ def train_codec(
                 new_vars, restarted = restart(variables_of(state))
                 state = dict(state, params=new_vars["params"], vq=new_vars["vq"])
                 metrics = dict(metrics, restarted_codes=restarted)
-                # The first restart fills every codebook; the second finds them just refilled.
-                if not warned and done > 2 * restart_every:
-                    warning = restart_thrashing_warning(int(restarted), total_codes, threshold)
-                    if warning:
-                        logging.warning("step %d: %s", done, warning)
-                        warned = True
+                if len(restart_counts) < 2 * RESTART_WINDOW:
+                    restart_counts.append(int(restarted))
+                    if len(restart_counts) == 2 * RESTART_WINDOW:
+                        recent = restart_counts[RESTART_WINDOW:]
+                        warning = restart_thrashing_warning(recent, total_codes, threshold)
+                        if warning:
+                            logging.warning("step %d: %s", done, warning)
             if done % 10 == 0 or done == steps:
                 summaries.write("train", done, jax.device_get(metrics))
             if eval_every and done % eval_every == 0 and done != steps:

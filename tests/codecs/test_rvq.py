@@ -94,10 +94,17 @@ def test_restart_dead_codes_replaces_only_unused_codes():
     np.testing.assert_array_equal(new["vq"]["usage"], [[1.0, 1.0, 1.0], [1.0, 1.0, 1.0]])
 
 
-def test_restart_thrashing_warning_only_where_most_codes_restart():
-    assert restart_thrashing_warning(2048, 4096, 1.0) is None
-    message = restart_thrashing_warning(1700, 3000, 1.0)
-    assert message.startswith("1700 of 3000 codes were hit less than 1 times a step")
+def test_restart_thrashing_warning_only_where_restarts_go_on_replacing_codes():
+    # Restarts 11-20 (steps 110-200) of the demo's 4 x 1,024 audio codec, threshold 0.025...
+    assert restart_thrashing_warning([568, 393, 370, 332, 274, 263, 235, 163, 229, 214],
+                                     4096, 0.025) is None  # fmt: skip
+    assert restart_thrashing_warning([1024] * 10, 4096, 0.025) is None  # a quarter: no
+    # ... and of the first 4 x 1,024 codec, threshold 1.0.
+    message = restart_thrashing_warning([3183, 453, 3097, 549, 2856, 791, 2687, 797, 2682, 844],
+                                        4096, 1.0)  # fmt: skip
+    assert message.startswith(
+        "restarts replaced 1794 of 4096 codes on average (codes hit less than 1 times a step"
+    )
     assert "RVQConfig.dead_code_threshold" in message
 
 

@@ -137,7 +137,7 @@ def test_an_interrupted_codec_run_resumes_to_the_same_parameters(tmp_path):
 def test_a_dead_code_threshold_that_restarts_most_codes_is_warned_of(tmp_path, caplog):
     _gin_config("rqvae_tiny.gin")
     # Far above a code's mean hits a step, with usage forgotten in a step or two: every
-    # code is restarted at every restart after the refilled second one.
+    # code is restarted at every restart, judged over restarts 11-20 (steps 22-40).
     gin.bind_parameter("RVQConfig.dead_code_threshold", 100.0)
     gin.bind_parameter("RVQConfig.usage_decay", 0.5)
     config = configured_codec()
@@ -148,12 +148,12 @@ def test_a_dead_code_threshold_that_restarts_most_codes_is_warned_of(tmp_path, c
         codec_data.fixed_crops(images, 2, 32, fill=1.0),
     )
     with caplog.at_level("WARNING"):
-        train_codec(None, data=data, steps=8, eval_every=0, warmup_steps=2, restart_every=2)
+        train_codec(None, data=data, steps=48, eval_every=0, warmup_steps=2, restart_every=2)
     total = config.rvq.num_codebooks * config.rvq.codebook_size
     warnings = [m for r in caplog.records if "restarted from random" in (m := r.getMessage())]
     assert warnings == [
-        f"step 6: {total} of {total} codes were hit less than 100 times a step and restarted "
-        "from random inputs: most codes are restarted before they train. Set "
+        f"step 40: restarts replaced {total} of {total} codes on average (codes hit less than "
+        "100 times a step are restarted from random inputs): most never train. Set "
         "RVQConfig.dead_code_threshold well below a code's mean hits a step (vectors a "
         "batch / codebook size)."
     ]
