@@ -262,13 +262,14 @@ CURVE_STEPS = [1000, 2000, 4000, 8000]
 
 
 STEPS_SUFFIXES = ("", "_9k", "_12k", "_18k")  # the chorales' rows runs, resumed
-# (suffix, the run it resumes, steps) of the wide rows model with dropout
+# (suffix, the run it resumes, steps) of the wide rows model with dropout, d128 and d256
 DROPOUT_STEPS = (
     ("_9k", "", 9000),
     ("_12k", "_9k", 12000),
     ("_18k", "_12k", 18000),
     ("_22k", "_18k", 22000),
 )
+DROPOUT_256_STEPS = (("_9k", "", 9000),)
 
 
 def test_levers_dry_run_trains_each_lever_beside_the_run_it_changes(tmp_path):
@@ -466,7 +467,28 @@ def test_levers_dry_run_trains_each_lever_beside_the_run_it_changes(tmp_path):
             *every_system(name),
         ]
 
-    wide_rows = [  # the rows twice as wide (to 9,000 steps; with dropout to 22,000), and d256
+    def dropout_chain(name: str, chain) -> list[str]:  # a lever, trained on, its step curve
+        return [
+            *chorales_omr_lever(name, f"demo_{name[4:]}"),
+            *(
+                line
+                for k, source, steps in chain
+                for line in (
+                    *resumed(
+                        f"{name}{k}",
+                        f"{runs}/chorales/compare/{name}{source}/model",
+                        "chorales",
+                        "omr",
+                        steps,
+                        gin=f"demo_{name[4:]}",
+                    ),
+                    *every_system(f"{name}{k}"),
+                )
+            ),
+            *steps_curve(name, f"chorales_{name}_steps", ("", *(k for k, _, _ in chain))),
+        ]
+
+    wide_rows = [  # the rows twice as wide (9,000 steps; with dropout 22,000), d256 (9,000)
         *chorales_omr_lever("omr_rows_128", "demo_rows_128"),
         *resumed(
             "omr_rows_128_9k",
@@ -477,28 +499,8 @@ def test_levers_dry_run_trains_each_lever_beside_the_run_it_changes(tmp_path):
             gin="demo_rows_128",
         ),
         *every_system("omr_rows_128_9k"),
-        *chorales_omr_lever("omr_rows_128_dropout", "demo_rows_128_dropout"),
-        *(
-            line
-            for k, source, steps in DROPOUT_STEPS
-            for line in (
-                *resumed(
-                    f"omr_rows_128_dropout{k}",
-                    f"{runs}/chorales/compare/omr_rows_128_dropout{source}/model",
-                    "chorales",
-                    "omr",
-                    steps,
-                    gin="demo_rows_128_dropout",
-                ),
-                *every_system(f"omr_rows_128_dropout{k}"),
-            )
-        ),
-        *steps_curve(
-            "omr_rows_128_dropout",
-            "chorales_omr_rows_128_dropout_steps",
-            ("", *(k for k, _, _ in DROPOUT_STEPS)),
-        ),
-        *chorales_omr_lever("omr_rows_256_dropout", "demo_rows_256_dropout"),
+        *dropout_chain("omr_rows_128_dropout", DROPOUT_STEPS),
+        *dropout_chain("omr_rows_256_dropout", DROPOUT_256_STEPS),
     ]
     assert out.splitlines() == [
         "bash launch/setup_env.sh",
@@ -678,7 +680,8 @@ def test_levers_dry_run_trains_each_lever_beside_the_run_it_changes(tmp_path):
         curves.format(
             f"--run tiny={runs}/chorales/compare/omr_rows_18k/model "
             f"--run d128={runs}/chorales/compare/omr_rows_128_9k/model "
-            f'--run "d128, dropout 0.1={runs}/chorales/compare/omr_rows_128_dropout_22k/model"',
+            f'--run "d128, dropout 0.1={runs}/chorales/compare/omr_rows_128_dropout_22k/model" '
+            f'--run "d256, dropout 0.1={runs}/chorales/compare/omr_rows_256_dropout_9k/model"',
             "image_to_lmx",
             "chorales_omr_rows_curves.png",
         ),
