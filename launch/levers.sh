@@ -24,7 +24,7 @@
 #       trained on to 9,000, 12,000 and 18,000 steps; the rows on a model twice as wide
 #       (gin/demo_rows_128.gin) on to 9,000 steps, and with dropout 0.1
 #       (gin/demo_rows_128_dropout.gin) on to 9,000, 12,000, 18,000 and 22,000, and twice as
-#       wide again with dropout (gin/demo_rows_256_dropout.gin) on to 9,000; their SER
+#       wide again with dropout (gin/demo_rows_256_dropout.gin) on to 9,000 and 12,000; their SER
 #       against the steps and against training time (outputs/levers/chorales_omr_rows*.png)
 #   OMR, inputs and size: on `chorales`, pixel patches and d_model 256
 #       (gin/demo_omr_patch_256.gin) against the tiny model on the codes
@@ -422,10 +422,10 @@ done
 # to twice the steps.
 in_config chorales lever omr_rows_256_dropout gin/demo_rows_256_dropout.gin omr image_to_lmx
 in_config chorales every_system omr_rows_256_dropout image_to_lmx
-in_config chorales omr_steps omr_rows_256_dropout gin/demo_rows_256_dropout.gin 9000
+in_config chorales omr_steps omr_rows_256_dropout gin/demo_rows_256_dropout.gin 9000 12000
 for split in test test_heldout; do
   TARGET=40 in_config chorales step_curve "chorales_omr_rows_256_dropout_steps_${split}.png" \
-    image_to_lmx "SER (%)" omr_rows_256_dropout{,_9k}_"${split}_all"
+    image_to_lmx "SER (%)" omr_rows_256_dropout{,_9k,_12k}_"${split}_all"
 done
 in_config chorales lever omr_patch_256 gin/demo_omr_patch_256.gin omr image_to_lmx
 in_config music21 pixel_lever omr_patch_256 gin/demo_omr_patch_256.gin omr image_to_lmx \
@@ -528,7 +528,7 @@ curves chorales_omr_rows_curves.png image_to_lmx \
   "tiny=${RUNS}/chorales/compare/omr_rows_18k/model" \
   "d128=${RUNS}/chorales/compare/omr_rows_128_9k/model" \
   "d128, dropout 0.1=${RUNS}/chorales/compare/omr_rows_128_dropout_22k/model" \
-  "d256, dropout 0.1=${RUNS}/chorales/compare/omr_rows_256_dropout_9k/model"
+  "d256, dropout 0.1=${RUNS}/chorales/compare/omr_rows_256_dropout_12k/model"
 [[ $DRY_RUN == 1 ]] || cat "${CURVES}/amt_curves.md" "${CURVES}/omr_curves.md" \
   "${CURVES}/chorales_omr_rows_curves.md" \
   "${CURVES}/image_to_audio_rows_steps.md"
