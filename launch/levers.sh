@@ -23,9 +23,9 @@
 #       image grid's rows (gin/demo_rows.gin), both read on every system, the rows also
 #       trained on to 9,000, 12,000 and 18,000 steps; the rows on a model twice as wide
 #       (gin/demo_rows_128.gin) on to 9,000 steps, and with dropout 0.1
-#       (gin/demo_rows_128_dropout.gin) on to 9,000, 12,000, 18,000 and 22,000, and twice as
-#       wide again with dropout (gin/demo_rows_256_dropout.gin) on to 9,000 and 12,000; their SER
-#       against the steps and against training time (outputs/levers/chorales_omr_rows*.png)
+#       (gin/demo_rows_128_dropout.gin) on to 9,000, 12,000, 18,000 and 22,000, and twice
+#       as wide again with dropout (gin/demo_rows_256_dropout.gin) on to 9,000 and 12,000;
+#       their SER against the steps and against training time (outputs/levers/chorales_omr_rows*.png)
 #   OMR, inputs and size: on `chorales`, pixel patches and d_model 256
 #       (gin/demo_omr_patch_256.gin) against the tiny model on the codes
 #   OMR, the corpus's size on pixels: that d256 patch model on the `music21` corpus
@@ -306,6 +306,18 @@ step_curve() {
     ${TARGET:+--target "$TARGET"} -o "${CURVES}/${output}"
 }
 
+# omr_steps_curve NAME STEPS... (in_config): the SER of the NAME lever and of its runs on to
+# each of STEPS (omr_steps), on every system of the test split and of the held-out style,
+# against the steps, the target (40) dashed, into CURVES/chorales_NAME_steps_<split>.png.
+omr_steps_curve() {
+  local split steps names
+  for split in test test_heldout; do
+    names=("$1_${split}_all")
+    for steps in "${@:2}"; do names+=("$1_$((steps / 1000))k_${split}_all"); done
+    TARGET=40 step_curve "chorales_$1_steps_${split}.png" image_to_lmx "SER (%)" "${names[@]}"
+  done
+}
+
 # every_system NAME PAIR (in_config): the NAME lever's model on PAIR on every system of the
 # test split and the held-out style (more than either has), into
 # TABLE_DIR/eval_NAME_test_all and eval_NAME_test_heldout_all.
@@ -401,10 +413,7 @@ in_config chorales every_system omr_rows image_to_lmx
 # ... and that trained on to twice the steps, to 12,000 and to 18,000 (where it stops
 # gaining), with its SER against the steps beside the target.
 in_config chorales omr_steps omr_rows gin/demo_rows.gin 9000 12000 18000
-for split in test test_heldout; do
-  TARGET=40 in_config chorales step_curve "chorales_omr_rows_steps_${split}.png" image_to_lmx \
-    "SER (%)" omr_rows{,_9k,_12k,_18k}_"${split}_all"
-done
+in_config chorales omr_steps_curve omr_rows 9000 12000 18000
 # ... and the rows on a model twice as wide, which the tiny one's flat training loss asks;
 # that trained on to twice the steps (where it memorizes), and with dropout, on to 22,000.
 in_config chorales lever omr_rows_128 gin/demo_rows_128.gin omr image_to_lmx
@@ -414,19 +423,13 @@ in_config chorales lever omr_rows_128_dropout gin/demo_rows_128_dropout.gin omr 
 in_config chorales every_system omr_rows_128_dropout image_to_lmx
 in_config chorales omr_steps omr_rows_128_dropout gin/demo_rows_128_dropout.gin \
   9000 12000 18000 22000
-for split in test test_heldout; do
-  TARGET=40 in_config chorales step_curve "chorales_omr_rows_128_dropout_steps_${split}.png" \
-    image_to_lmx "SER (%)" omr_rows_128_dropout{,_9k,_12k,_18k,_22k}_"${split}_all"
-done
+in_config chorales omr_steps_curve omr_rows_128_dropout 9000 12000 18000 22000
 # ... and twice as wide again with dropout (d_model 256), at the first one's budget and on
 # to twice the steps.
 in_config chorales lever omr_rows_256_dropout gin/demo_rows_256_dropout.gin omr image_to_lmx
 in_config chorales every_system omr_rows_256_dropout image_to_lmx
 in_config chorales omr_steps omr_rows_256_dropout gin/demo_rows_256_dropout.gin 9000 12000
-for split in test test_heldout; do
-  TARGET=40 in_config chorales step_curve "chorales_omr_rows_256_dropout_steps_${split}.png" \
-    image_to_lmx "SER (%)" omr_rows_256_dropout{,_9k,_12k}_"${split}_all"
-done
+in_config chorales omr_steps_curve omr_rows_256_dropout 9000 12000
 in_config chorales lever omr_patch_256 gin/demo_omr_patch_256.gin omr image_to_lmx
 in_config music21 pixel_lever omr_patch_256 gin/demo_omr_patch_256.gin omr image_to_lmx \
   synthetic_chorales
