@@ -193,7 +193,8 @@ def _build_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--config",
         default="tiny",
-        help="tiny (tests), demo, chorales, music21, full or paper (corpus/synthetic.py)",
+        help="tiny (tests), demo, chorales, chorales3, music21, full or paper "
+        "(corpus/synthetic.py)",
     )
     p.add_argument("--data-dir", type=Path, default=Path("data"))
     p.add_argument("--workers", type=int, default=os.cpu_count() or 1)

@@ -34,8 +34,9 @@ TINY_CANDIDATES = tuple(
 )
 
 
-# The held-out rendering of a piece is cached and keyed as "<piece id>@<style name>".
-HELDOUT_MARK = "@"
+# A piece's further renderings (in the held-out style, or a training piece in more
+# styles) are cached and keyed as "<piece id>@<style name>".
+STYLE_MARK = "@"
 
 
 @dataclass(frozen=True)
@@ -44,8 +45,12 @@ class SyntheticConfig:
 
     With ``styles``, each piece is rendered in one of them, chosen by a seeded hash of
     its id (styles.choose_style); without, every piece is rendered by ``piece`` as is.
-    With ``heldout_style``, each test piece is rendered a second time in that style as
-    the split ``test_heldout``; no other split uses it.
+    With ``renderings_per_piece`` n > 1, each training piece is rendered again in the
+    n - 1 styles after its own (in ``styles``' order): n times the training systems from
+    the same scores, while validation and test keep one rendering each, so their figures
+    compare with the one-rendering config's. With ``heldout_style``, each test piece is
+    rendered a second time in that style as the split ``test_heldout``; no other split
+    uses it.
     """
 
     name: str
@@ -58,11 +63,17 @@ class SyntheticConfig:
     # sorted by path, then every n-th.
     source_glob: str = ""
     source_every: int = 1
+    renderings_per_piece: int = 1
 
     def __post_init__(self):
         held = self.heldout_style
         if held is not None and any(s.name == held.name or s == held for s in self.styles):
             raise ValueError(f"the held-out style {held.name!r} is also a training style")
+        if not 1 <= self.renderings_per_piece <= max(1, len(self.styles)):
+            raise ValueError(
+                f"renderings_per_piece={self.renderings_per_piece}: each training piece can "
+                f"be rendered in 1 to {max(1, len(self.styles))} styles (the config's own)"
+            )
 
     @property
     def splits(self) -> tuple[str, ...]:
@@ -110,6 +121,16 @@ CONFIGS = {
         ),
         dataclasses.replace(
             DEMO,
+            name="chorales3",
+            source_every=1,
+            renderings_per_piece=3,
+            description="`chorales` with each training piece rendered in three of the "
+            "training styles (its own and the next two): three times the training systems "
+            "from the same scores; validation, test and test_heldout as in `chorales`, to "
+            "measure what more renderings of the same music do for OMR.",
+        ),
+        dataclasses.replace(
+            DEMO,
             name="music21",
             source_glob="",
             source_every=1,
@@ -148,39 +169,66 @@ def list_sources(config: SyntheticConfig, root: Path | None = None) -> list[tupl
 
 def renderings(config: SyntheticConfig, sources: Iterable[tuple[str, Path]]) -> list:
     """(key, path) of everything the config renders: each source in its own style (key:
-    the piece id), then each test piece again in the held-out style (key:
-    "<piece id>@<style name>"). Without a held-out style, the sources themselves."""
+    the piece id), then each training piece in its further styles and each test piece
+    again in the held-out style (key: "<piece id>@<style name>")."""
     sources = list(sources)
+    extra = [
+        (f"{p}{STYLE_MARK}{s.name}", path) for p, path in sources for s in more_styles(config, p)
+    ]
     held = config.heldout_style
-    if held is None:
-        return sources
-    again = [(f"{p}{HELDOUT_MARK}{held.name}", path) for p, path in sources if is_test(p)]
-    return sources + again
+    if held is not None:
+        extra += [(f"{p}{STYLE_MARK}{held.name}", path) for p, path in sources if is_test(p)]
+    return sources + extra
 
 
 def is_test(piece_id: str) -> bool:
     return split_by_hash(piece_id) == "test"
 
 
+def more_styles(config: SyntheticConfig, piece_id: str) -> tuple[RenderingStyle, ...]:
+    """The styles a training piece is rendered in beside its own: the
+    ``renderings_per_piece - 1`` after it in ``config.styles`` (none for other splits)."""
+    more = config.renderings_per_piece - 1
+    if more <= 0 or split_by_hash(piece_id) != "train":
+        return ()
+    styles = config.styles
+    own = styles.index(choose_style(styles, piece_id, config.piece.seed))
+    return tuple(styles[(own + k) % len(styles)] for k in range(1, more + 1))
+
+
+def _marked(config: SyntheticConfig, key: str) -> tuple[str, RenderingStyle] | None:
+    """(piece id, style) of a further rendering's key "<piece id>@<style name>" (the
+    held-out style of a test piece, or a further style of a training piece), else None."""
+    piece_id, mark, name = key.rpartition(STYLE_MARK)
+    if not mark:
+        return None
+    held = config.heldout_style
+    if held is not None and name == held.name and is_test(piece_id):
+        return piece_id, held
+    return next(((piece_id, s) for s in more_styles(config, piece_id) if s.name == name), None)
+
+
 def _heldout_piece(config: SyntheticConfig, key: str) -> str | None:
     """The piece id of a held-out rendering's key, else None."""
-    held = config.heldout_style
-    suffix = f"{HELDOUT_MARK}{held.name}" if held is not None else None
-    if suffix and key.endswith(suffix) and is_test(key[: -len(suffix)]):
-        return key[: -len(suffix)]
+    marked = _marked(config, key)
+    if marked is not None and marked[1] == config.heldout_style:
+        return marked[0]
     return None
 
 
 def split_of(config: SyntheticConfig, key: str) -> str:
-    """The split of a rendering: test_heldout for a held-out one, else the piece's hash split."""
-    return HELDOUT_SPLIT if _heldout_piece(config, key) is not None else split_by_hash(key)
+    """The split of a rendering: test_heldout for a held-out one, else its piece's hash split."""
+    if _heldout_piece(config, key) is not None:
+        return HELDOUT_SPLIT
+    marked = _marked(config, key)
+    return split_by_hash(key if marked is None else marked[0])
 
 
 def rendering(config: SyntheticConfig, key: str) -> tuple[str, PieceConfig]:
     """(piece id, the PieceConfig it is built with) of a rendering's key."""
-    piece_id = _heldout_piece(config, key)
-    if piece_id is not None:
-        style = config.heldout_style
+    marked = _marked(config, key)
+    if marked is not None:
+        piece_id, style = marked
     else:
         piece_id, style = key, choose_style(config.styles, key, config.piece.seed)
     if style is None:
@@ -213,6 +261,7 @@ def fingerprint(config: SyntheticConfig) -> str:
             dataclasses.asdict(config.piece),
             [dataclasses.asdict(s) for s in config.styles],
             config.heldout_style and dataclasses.asdict(config.heldout_style),
+            config.renderings_per_piece,
             rasterizer(),
             synthesizer(),
             verovio.toolkit().getVersion(),
@@ -324,8 +373,8 @@ def prepare(
     progress: bool = True,
     sources: list[tuple[str, Path]] | None = None,
 ) -> dict:
-    """Fill the cache with every piece of the config (and the held-out renderings of its
-    test pieces); write skipped.tsv; return counts."""
+    """Fill the cache with every rendering of the config's pieces (``renderings``); write
+    skipped.tsv; return counts."""
     work = work_dir(config, data_dir)
     work.mkdir(parents=True, exist_ok=True)
     sources = renderings(config, list_sources(config) if sources is None else sources)
@@ -379,7 +428,7 @@ def _progress(total: int, desc: str, enabled: bool):
 
 
 def _write_summary(work: Path, rows: list[dict], config: SyntheticConfig) -> dict:
-    """Counts of the rows; ``pieces`` counts pieces, not their held-out renderings."""
+    """Counts of the rows; ``pieces`` counts pieces, not their further renderings."""
     rows.sort(key=lambda r: r["piece_id"])
     skipped = [s for r in rows for s in r["skipped"]]
     with open(work / "skipped.tsv", "w", encoding="utf-8") as f:
@@ -394,9 +443,10 @@ def _write_summary(work: Path, rows: list[dict], config: SyntheticConfig) -> dic
         by_split[split_of(config, r["piece_id"])] += r["systems"]
         by_style[r.get("style", DEFAULT_STYLE)] += r["systems"]
     held = [_heldout_piece(config, r["piece_id"]) is not None for r in rows]
+    own = [_marked(config, r["piece_id"]) is None for r in rows]  # a piece's first rendering
     out = {
-        "pieces": sum(not r["piece_skipped"] for r, h in zip(rows, held, strict=True) if not h),
-        "pieces_skipped": sum(r["piece_skipped"] for r, h in zip(rows, held, strict=True) if not h),
+        "pieces": sum(not r["piece_skipped"] for r, o in zip(rows, own, strict=True) if o),
+        "pieces_skipped": sum(r["piece_skipped"] for r, o in zip(rows, own, strict=True) if o),
         "systems": sum(r["systems"] for r in rows),
         "systems_skipped": sum(len(r["skipped"]) for r in rows if not r["piece_skipped"]),
         "skipped_by_stage": dict(Counter(stage for _, stage, _ in skipped)),
@@ -405,6 +455,8 @@ def _write_summary(work: Path, rows: list[dict], config: SyntheticConfig) -> dic
         "systems_by_split": {k: by_split[k] for k in config.splits if by_split[k]},
         "systems_by_style": dict(sorted(by_style.items())),
     }
+    if config.renderings_per_piece > 1:
+        out["renderings"] = sum(not r["piece_skipped"] for r in rows)
     if config.heldout_style is not None:
         out["heldout_pieces"] = sum(
             not r["piece_skipped"] for r, h in zip(rows, held, strict=True) if h
@@ -416,7 +468,7 @@ def iter_results(
     config: SyntheticConfig, data_dir, sources: Iterable[tuple[str, Path]]
 ) -> Iterator[tuple[str, PieceResult]]:
     """(key, result) for each usable rendering, building any not yet cached (the sources'
-    keys: piece ids, or held-out renderings' "<piece id>@<style name>")."""
+    keys: piece ids, or further renderings' "<piece id>@<style name>")."""
     work = work_dir(config, data_dir)
     for piece_id, path in sources:
         if build_cached(config, piece_id, path, work)["piece_skipped"]:

@@ -125,6 +125,77 @@ def test_music21_holds_every_chorale_in_its_chorales_split_and_style_and_more():
     ]
 
 
+def test_chorales3_renders_each_training_piece_in_three_styles_and_keeps_the_other_splits():
+    chorales3, chorales = synthetic.CONFIGS["chorales3"], synthetic.CONFIGS["chorales"]
+    sources = synthetic.list_sources(chorales3)
+    assert sources == synthetic.list_sources(chorales) and len(sources) == 408
+    keys = [key for key, _ in synthetic.renderings(chorales3, sources)]
+    one = [key for key, _ in synthetic.renderings(chorales, sources)]
+    train = [p for p, _ in sources if split_by_hash(p) == "train"]
+    assert (len(train), len(one), len(keys)) == (325, 458, 458 + 2 * 325)
+    assert len(set(keys)) == len(keys) and set(one) < set(keys)
+
+    def styles_of(piece_id):
+        return [
+            synthetic.style_name(chorales3, k)
+            for k in keys
+            if synthetic.rendering(chorales3, k)[0] == piece_id
+        ]
+
+    # Its own style, then the next two in the tuple's order (wrapping round).
+    assert styles_of("bach/bwv66.6.mxl") == [
+        "bravura_bright",
+        "leland_electric_grand",
+        "gootville_honky_tonk",
+    ]
+    assert styles_of("bach/bwv153.1.mxl") == [
+        "leland_harpsichord",
+        "leipzig_clavinet",
+        "leipzig_grand",
+    ]
+    assert styles_of("bach/bwv86.6.mxl") == ["bravura_electric_piano"]  # validation: one
+    for key in keys:
+        piece_id, config = synthetic.rendering(chorales3, key)
+        if key not in one:  # a training piece in a further style
+            assert key == f"{piece_id}@{config.style.name}"
+            assert synthetic.split_of(chorales3, key) == "train" == split_by_hash(piece_id)
+            assert config.style.name != synthetic.style_name(chorales, piece_id)
+        else:  # every rendering of `chorales` is the same here, split and style
+            assert synthetic.split_of(chorales3, key) == synthetic.split_of(chorales, key)
+            assert (piece_id, config) == synthetic.rendering(chorales, key)
+    # A key in a style the piece is not rendered in names no rendering.
+    assert synthetic._marked(chorales3, "bach/bwv66.6.mxl@leipzig_grand") is None
+    assert synthetic._marked(chorales3, "bach/bwv86.6.mxl@leland_electric_grand") is None
+    assert synthetic.work_dir(chorales3, "d") != synthetic.work_dir(chorales, "d")
+    for bad in (0, len(TRAINING_STYLES) + 1):
+        with pytest.raises(ValueError, match="renderings_per_piece"):
+            dataclasses.replace(DEMO, renderings_per_piece=bad)
+    with pytest.raises(ValueError, match="renderings_per_piece"):
+        dataclasses.replace(synthetic.CONFIGS["tiny"], renderings_per_piece=2)  # no styles
+
+
+@needs_fluidsynth
+def test_a_training_piece_rendered_in_two_styles_reads_the_same_music(tmp_path):
+    config = dataclasses.replace(DEMO, name="demo2", renderings_per_piece=2)
+    piece_id = "bach/bwv66.6.mxl"  # a training piece
+    sources = [(piece_id, synthetic.music21_corpus_dir() / piece_id)]
+    summary = synthetic.prepare(config, tmp_path, progress=False, sources=sources)
+    assert (summary["pieces"], summary["renderings"]) == (1, 2)
+    styles = ["bravura_bright", "leland_electric_grand"]
+    assert sorted(summary["systems_by_style"]) == styles
+    assert summary["systems_by_split"] == {"train": summary["systems"]}
+    keys = [piece_id, f"{piece_id}@leland_electric_grand"]
+    results = dict(synthetic.iter_results(config, tmp_path, [(k, sources[0][1]) for k in keys]))
+    a, b = (results[k].piece for k in keys)
+    assert (a["piece_id"], b["piece_id"]) == (piece_id, piece_id)
+    assert [a["style"], b["style"]] == styles
+    assert a["lmx"] == b["lmx"]  # the same score,
+    assert np.array_equal(a["notes"]["onset"], b["notes"]["onset"])  # the same performance,
+    first = [r.systems[0]["image"] for r in results.values()]
+    assert first[0] != first[1]  # engraved and played another way
+    assert not np.array_equal(a["audio"], b["audio"])
+
+
 def test_styled_config_sets_font_program_and_a_page_width_of_its_own():
     base = DEMO.piece
     a = styled_piece_config(base, TRAINING_STYLES[1], "bach/bwv66.6.mxl")

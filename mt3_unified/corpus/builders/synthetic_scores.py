@@ -110,7 +110,9 @@ class SyntheticScores(tfds.core.GeneratorBasedBuilder):
         sources = self._sources
         if sources is None:
             sources = synthetic.list_sources(corpus)
-        sources = synthetic.renderings(corpus, sources)  # + held-out renderings of test pieces
+        sources = synthetic.renderings(
+            corpus, sources
+        )  # + further renderings (synthetic.renderings)
         if not self._use_beam:
             # TFDS refuses an empty split: drop pieces that yield no example first
             # (this builds, in this process, any piece the cache lacks).
@@ -175,7 +177,7 @@ def _count_skip(stage: str) -> None:
 
 def result_examples(key: str, result: PieceResult, level: str):
     """(TFDS key, example) of a rendering's result; ``key`` is the rendering's (the piece
-    id, or "<piece id>@<style>" for a held-out rendering), `piece_id` the piece's."""
+    id, or "<piece id>@<style>" for a further rendering), `piece_id` the piece's."""
     piece = result.piece
     piece_id = piece["piece_id"]
     style = piece.get("style", DEFAULT_STYLE)
