@@ -43,7 +43,7 @@ PREP_RUN="${PREP_RUN:-${PREP_ROOT:-runs}/${CONFIG}}"
 BAKED="${DATA_DIR}/baked/synthetic_scores/${CONFIG}"
 # Configs with a rendering style held out of training (corpus/synthetic.py's heldout_style)
 # are also evaluated on it (the split test_heldout).
-case "$CONFIG" in demo|chorales|music21) HELDOUT=1 ;; *) HELDOUT=0 ;; esac
+case "$CONFIG" in demo|chorales|chorales3|music21) HELDOUT=1 ;; *) HELDOUT=0 ;; esac
 COMPARE="${RUN}/compare"
 # How the all-task model's audio outputs decode in the demo's evaluations: sampled (the
 # symbolic and image outputs greedy). Greedy audio codes scored at their random pairing;

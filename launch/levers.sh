@@ -25,6 +25,7 @@
 #       (gin/demo_rows_128.gin) on to 9,000 steps, and with dropout 0.1
 #       (gin/demo_rows_128_dropout.gin) on to 9,000, 12,000, 18,000 and 22,000, and twice
 #       as wide again with dropout (gin/demo_rows_256_dropout.gin) on to 9,000 and 12,000;
+#       that model on `chorales3` (each training piece in three styles, the chorales' codecs)
 #       their SER against the steps and against training time (outputs/levers/chorales_omr_rows*.png)
 #   OMR, inputs and size: on `chorales`, pixel patches and d_model 256
 #       (gin/demo_omr_patch_256.gin) against the tiny model on the codes
@@ -262,6 +263,24 @@ copy_run() {
   run mv "$2.partial" "$2"
 }
 
+# codecs_from CONFIG (in_config): this config's codecs are CONFIG's, copied as its codec
+# stages (prep_stages then skips their training): a config that renders CONFIG's scores
+# again needs no codecs of its own, and its levers differ from CONFIG's only in what
+# their models train on.
+codecs_from() {
+  prep_stage image_codec copy_codec "$IMAGE_CODEC" "$1"
+  prep_stage audio_codec copy_codec "$AUDIO_CODEC" "$1"
+}
+
+# copy_codec GIN CONFIG: CONFIG's codec of GIN copied into this config's codec folder
+# (-T: a copy killed midway is completed in place, not nested, when its stage runs again).
+copy_codec() {
+  local to
+  to="$(codec_dir "$1")"
+  run mkdir -p "${PREP_RUN}/codecs"
+  run cp -rT "${PREP_ROOT:-runs}/$2/codecs/$(basename "$to")" "$to"
+}
+
 # resumed_run NAME SOURCE STEPS GIN MIXTURE (in_config): the SOURCE lever's model copied and
 # trained on to STEPS with GIN on synthetic_<config>_MIXTURE, its cosine schedule stretched
 # to them.
@@ -430,6 +449,11 @@ in_config chorales lever omr_rows_256_dropout gin/demo_rows_256_dropout.gin omr 
 in_config chorales every_system omr_rows_256_dropout image_to_lmx
 in_config chorales omr_steps omr_rows_256_dropout gin/demo_rows_256_dropout.gin 9000 12000
 in_config chorales omr_steps_curve omr_rows_256_dropout 9000 12000
+# ... and that model on `chorales3`, each training piece rendered in three styles (the
+# chorales' codecs; the other splits the chorales' own renderings), at the first budget.
+in_config chorales3 codecs_from chorales
+in_config chorales3 lever omr_rows_256_dropout gin/demo_rows_256_dropout.gin omr image_to_lmx
+in_config chorales3 every_system omr_rows_256_dropout image_to_lmx
 in_config chorales lever omr_patch_256 gin/demo_omr_patch_256.gin omr image_to_lmx
 in_config music21 pixel_lever omr_patch_256 gin/demo_omr_patch_256.gin omr image_to_lmx \
   synthetic_chorales

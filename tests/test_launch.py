@@ -502,6 +502,29 @@ def test_levers_dry_run_trains_each_lever_beside_the_run_it_changes(tmp_path):
         *dropout_chain("omr_rows_128_dropout", DROPOUT_STEPS),
         *dropout_chain("omr_rows_256_dropout", DROPOUT_256_STEPS),
     ]
+    chorales3 = f"{runs}/chorales3/compare/omr_rows_256_dropout/model"
+    table3 = f"{outputs}/compare_chorales3/eval_omr_rows_256_dropout"
+    more_renderings = [  # d256 with dropout on chorales3: the chorales' codecs copied first
+        *(
+            line
+            for gin in ("gin/codecs/rqvae_demo.gin", DEMO_AUDIO_CODEC)
+            for line in (
+                f"mkdir -p {prep}/chorales3/codecs",
+                f"cp -rT {_codec_dir(prep / 'chorales', gin)} "
+                f"{_codec_dir(prep / 'chorales3', gin)}",
+            )
+        ),
+        *(line.replace("chorales", "chorales3") for line in chorales_prep),  # no markers: dry
+        _train(
+            prep / "chorales3", chorales3, "synthetic_chorales3_omr", gin="demo_rows_256_dropout"
+        ),
+        _eval(chorales3, table3, "test", "image_to_lmx"),
+        _eval(chorales3, f"{table3}_heldout", "test_heldout", "image_to_lmx"),
+        *(
+            _eval(chorales3, f"{table3}_{split}_all", split, "image_to_lmx", 1000)
+            for split in ("test", "test_heldout")
+        ),
+    ]
     assert out.splitlines() == [
         "bash launch/setup_env.sh",
         *skipped,
@@ -552,6 +575,7 @@ def test_levers_dry_run_trains_each_lever_beside_the_run_it_changes(tmp_path):
         ),  # fmt: skip
         *rows_steps,
         *wide_rows,
+        *more_renderings,
         *chorales_prep,
         _train(prep / "chorales", patches, "synthetic_chorales_omr", gin="demo_omr_patch_256"),
         _eval(patches, f"{chorales}/eval_omr_patch_256", "test", "image_to_lmx"),
