@@ -24,9 +24,10 @@
 #       trained on to 9,000, 12,000 and 18,000 steps; the rows on a model twice as wide
 #       (gin/demo_rows_128.gin) on to 9,000 steps, and with dropout 0.1
 #       (gin/demo_rows_128_dropout.gin) on to 9,000, 12,000, 18,000 and 22,000, and twice
-#       as wide again with dropout (gin/demo_rows_256_dropout.gin) on to 9,000 and 12,000;
-#       that model on `chorales3` (each training piece in three styles, the chorales' codecs)
-#       their SER against the steps and against training time (outputs/levers/chorales_omr_rows*.png)
+#       as wide again with dropout (gin/demo_rows_256_dropout.gin) on to 9,000, 12,000
+#       and 18,000, and that on `chorales3` (each training piece in three styles, the
+#       chorales' codecs); their SER against the steps and against training time
+#       (outputs/levers/chorales_omr_rows*.png)
 #   OMR, inputs and size: on `chorales`, pixel patches and d_model 256
 #       (gin/demo_omr_patch_256.gin) against the tiny model on the codes
 #   OMR, the corpus's size on pixels: that d256 patch model on the `music21` corpus
@@ -444,11 +445,11 @@ in_config chorales omr_steps omr_rows_128_dropout gin/demo_rows_128_dropout.gin 
   9000 12000 18000 22000
 in_config chorales omr_steps_curve omr_rows_128_dropout 9000 12000 18000 22000
 # ... and twice as wide again with dropout (d_model 256), at the first one's budget and on
-# to twice the steps.
+# to four times the steps.
 in_config chorales lever omr_rows_256_dropout gin/demo_rows_256_dropout.gin omr image_to_lmx
 in_config chorales every_system omr_rows_256_dropout image_to_lmx
-in_config chorales omr_steps omr_rows_256_dropout gin/demo_rows_256_dropout.gin 9000 12000
-in_config chorales omr_steps_curve omr_rows_256_dropout 9000 12000
+in_config chorales omr_steps omr_rows_256_dropout gin/demo_rows_256_dropout.gin 9000 12000 18000
+in_config chorales omr_steps_curve omr_rows_256_dropout 9000 12000 18000
 # ... and that model on `chorales3`, each training piece rendered in three styles (the
 # chorales' codecs; the other splits the chorales' own renderings), at the first budget.
 in_config chorales3 codecs_from chorales
@@ -555,7 +556,7 @@ curves chorales_omr_rows_curves.png image_to_lmx \
   "tiny=${RUNS}/chorales/compare/omr_rows_18k/model" \
   "d128=${RUNS}/chorales/compare/omr_rows_128_9k/model" \
   "d128, dropout 0.1=${RUNS}/chorales/compare/omr_rows_128_dropout_22k/model" \
-  "d256, dropout 0.1=${RUNS}/chorales/compare/omr_rows_256_dropout_12k/model"
+  "d256, dropout 0.1=${RUNS}/chorales/compare/omr_rows_256_dropout_18k/model"
 [[ $DRY_RUN == 1 ]] || cat "${CURVES}/amt_curves.md" "${CURVES}/omr_curves.md" \
   "${CURVES}/chorales_omr_rows_curves.md" \
   "${CURVES}/image_to_audio_rows_steps.md"

@@ -269,7 +269,7 @@ DROPOUT_STEPS = (
     ("_18k", "_12k", 18000),
     ("_22k", "_18k", 22000),
 )
-DROPOUT_256_STEPS = (("_9k", "", 9000), ("_12k", "_9k", 12000))
+DROPOUT_256_STEPS = (("_9k", "", 9000), ("_12k", "_9k", 12000), ("_18k", "_12k", 18000))
 
 
 def test_levers_dry_run_trains_each_lever_beside_the_run_it_changes(tmp_path):
@@ -488,7 +488,7 @@ def test_levers_dry_run_trains_each_lever_beside_the_run_it_changes(tmp_path):
             *steps_curve(name, f"chorales_{name}_steps", ("", *(k for k, _, _ in chain))),
         ]
 
-    wide_rows = [  # the rows twice as wide (9,000 steps; with dropout 22,000), d256 (12,000)
+    wide_rows = [  # the rows twice as wide (9,000 steps; with dropout 22,000), d256 (18,000)
         *chorales_omr_lever("omr_rows_128", "demo_rows_128"),
         *resumed(
             "omr_rows_128_9k",
@@ -705,7 +705,7 @@ def test_levers_dry_run_trains_each_lever_beside_the_run_it_changes(tmp_path):
             f"--run tiny={runs}/chorales/compare/omr_rows_18k/model "
             f"--run d128={runs}/chorales/compare/omr_rows_128_9k/model "
             f'--run "d128, dropout 0.1={runs}/chorales/compare/omr_rows_128_dropout_22k/model" '
-            f'--run "d256, dropout 0.1={runs}/chorales/compare/omr_rows_256_dropout_12k/model"',
+            f'--run "d256, dropout 0.1={runs}/chorales/compare/omr_rows_256_dropout_18k/model"',
             "image_to_lmx",
             "chorales_omr_rows_curves.png",
         ),
