@@ -218,10 +218,11 @@ def _heldout_piece(config: SyntheticConfig, key: str) -> str | None:
 
 def split_of(config: SyntheticConfig, key: str) -> str:
     """The split of a rendering: test_heldout for a held-out one, else its piece's hash split."""
-    if _heldout_piece(config, key) is not None:
-        return HELDOUT_SPLIT
     marked = _marked(config, key)
-    return split_by_hash(key if marked is None else marked[0])
+    if marked is None:
+        return split_by_hash(key)
+    piece_id, style = marked
+    return HELDOUT_SPLIT if style == config.heldout_style else split_by_hash(piece_id)
 
 
 def rendering(config: SyntheticConfig, key: str) -> tuple[str, PieceConfig]:
