@@ -208,17 +208,15 @@ def _marked(config: SyntheticConfig, key: str) -> tuple[str, RenderingStyle] | N
     return next(((piece_id, s) for s in more_styles(config, piece_id) if s.name == name), None)
 
 
-def _heldout_piece(config: SyntheticConfig, key: str) -> str | None:
-    """The piece id of a held-out rendering's key, else None."""
-    marked = _marked(config, key)
-    if marked is not None and marked[1] == config.heldout_style:
-        return marked[0]
-    return None
-
-
 def split_of(config: SyntheticConfig, key: str) -> str:
     """The split of a rendering: test_heldout for a held-out one, else its piece's hash split."""
-    marked = _marked(config, key)
+    return _split_of_marked(config, key, _marked(config, key))
+
+
+def _split_of_marked(
+    config: SyntheticConfig, key: str, marked: tuple[str, RenderingStyle] | None
+) -> str:
+    """split_of for a key already parsed by _marked."""
     if marked is None:
         return split_by_hash(key)
     piece_id, style = marked
@@ -439,12 +437,13 @@ def _write_summary(work: Path, rows: list[dict], config: SyntheticConfig) -> dic
     seconds: Counter = Counter()
     by_split: Counter = Counter()
     by_style: Counter = Counter()
-    for r in rows:
+    marks = [_marked(config, r["piece_id"]) for r in rows]
+    for r, marked in zip(rows, marks, strict=True):
         seconds.update(r["seconds"])
-        by_split[split_of(config, r["piece_id"])] += r["systems"]
+        by_split[_split_of_marked(config, r["piece_id"], marked)] += r["systems"]
         by_style[r.get("style", DEFAULT_STYLE)] += r["systems"]
-    held = [_heldout_piece(config, r["piece_id"]) is not None for r in rows]
-    own = [_marked(config, r["piece_id"]) is None for r in rows]  # a piece's first rendering
+    held = [m is not None and m[1] == config.heldout_style for m in marks]
+    own = [m is None for m in marks]  # a piece's first rendering
     out = {
         "pieces": sum(not r["piece_skipped"] for r, o in zip(rows, own, strict=True) if o),
         "pieces_skipped": sum(r["piece_skipped"] for r, o in zip(rows, own, strict=True) if o),
