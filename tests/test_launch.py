@@ -450,10 +450,10 @@ def test_levers_dry_run_trains_each_lever_beside_the_run_it_changes(tmp_path):
 
     rows_steps = steps_curve("omr_rows", "chorales_omr_rows_steps")  # the chorales' rows
 
-    def every_system(name: str) -> list[str]:  # a chorales OMR lever read on every system
-        model = f"{runs}/chorales/compare/{name}/model"
+    def every_system(name: str, config: str = "chorales") -> list[str]:  # an OMR lever, all
+        model, table = f"{runs}/{config}/compare/{name}/model", f"{outputs}/compare_{config}"
         return [
-            _eval(model, f"{chorales}/eval_{name}_{split}_all", split, "image_to_lmx", 1000)
+            _eval(model, f"{table}/eval_{name}_{split}_all", split, "image_to_lmx", 1000)
             for split in ("test", "test_heldout")
         ]
 
@@ -520,10 +520,11 @@ def test_levers_dry_run_trains_each_lever_beside_the_run_it_changes(tmp_path):
         ),
         _eval(chorales3, table3, "test", "image_to_lmx"),
         _eval(chorales3, f"{table3}_heldout", "test_heldout", "image_to_lmx"),
-        *(
-            _eval(chorales3, f"{table3}_{split}_all", split, "image_to_lmx", 1000)
-            for split in ("test", "test_heldout")
+        *every_system("omr_rows_256_dropout", "chorales3"),
+        *resumed(  # on to 9,000 steps, read on every system
+            "omr_rows_256_dropout_9k", chorales3, "chorales3", "omr", 9000, "demo_rows_256_dropout"
         ),
+        *every_system("omr_rows_256_dropout_9k", "chorales3"),
     ]
     assert out.splitlines() == [
         "bash launch/setup_env.sh",
