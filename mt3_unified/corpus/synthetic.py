@@ -438,11 +438,12 @@ def _write_summary(work: Path, rows: list[dict], config: SyntheticConfig) -> dic
     by_split: Counter = Counter()
     by_style: Counter = Counter()
     marks = [_marked(config, r["piece_id"]) for r in rows]
-    for r, marked in zip(rows, marks, strict=True):
+    splits = [_split_of_marked(config, r["piece_id"], m) for r, m in zip(rows, marks, strict=True)]
+    for r, split in zip(rows, splits, strict=True):
         seconds.update(r["seconds"])
-        by_split[_split_of_marked(config, r["piece_id"], marked)] += r["systems"]
+        by_split[split] += r["systems"]
         by_style[r.get("style", DEFAULT_STYLE)] += r["systems"]
-    held = [m is not None and m[1] == config.heldout_style for m in marks]
+    held = [split == HELDOUT_SPLIT for split in splits]
     own = [m is None for m in marks]  # a piece's first rendering
     out = {
         "pieces": sum(not r["piece_skipped"] for r, o in zip(rows, own, strict=True) if o),
